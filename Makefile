@@ -1,0 +1,90 @@
+# rvf — build, test and demo entry points. Outputs go to build/.
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+PKGS    := jansson libsodium zlib libbpf cunit
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuser/lib $(PKG_CFLAGS)
+LDLIBS   = $(PKG_LIBS) -lm -lpthread
+
+B       := build
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(sort $(wildcard user/lib/*.c))
+CLI_SRC := $(sort $(wildcard user/cli/*.c))
+TST_SRC := $(sort $(wildcard tests/unit/*.c))
+BPF_SRC := $(sort $(wildcard bpf/*.bpf.c))
+FUZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
+HDRS    := $(wildcard include/*.h user/lib/*.h user/cli/*.h tests/unit/*.h)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+TST_OBJ  := $(TST_SRC:%.c=$(B)/obj/%.o)
+LIB_AOBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
+CLI_AOBJ := $(CLI_SRC:%.c=$(B)/asan/%.o)
+TST_AOBJ := $(TST_SRC:%.c=$(B)/asan/%.o)
+BPF_OBJ  := $(BPF_SRC:bpf/%.bpf.c=$(B)/bpf/%.bpf.o)
+FUZ_BIN  := $(FUZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+
+.PHONY: all deps check-deps test unit asan-unit integration fuzz interop demo bench clean
+all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ)
+
+# `make deps` installs every Debian package; other targets call it only when something is missing.
+deps:
+	scripts/deps.sh --install
+check-deps:
+	@scripts/deps.sh --check || scripts/deps.sh --install
+
+$(B)/obj/%.o: %.c $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/asan/%.o: %.c $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN) -c $< -o $@
+
+$(B)/librvf.a: $(LIB_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(B)/asan/librvf.a: $(LIB_AOBJ)
+	@rm -f $@; ar rcs $@ $^
+
+$(B)/rvf: $(CLI_OBJ) $(B)/librvf.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/librvf.a $(LDLIBS)
+$(B)/asan/rvf: $(CLI_AOBJ) $(B)/asan/librvf.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_AOBJ) $(B)/asan/librvf.a $(LDLIBS)
+
+$(B)/rvf_tests: $(TST_OBJ) $(B)/librvf.a
+	$(CC) $(CFLAGS) -o $@ $(TST_OBJ) $(B)/librvf.a $(LDLIBS)
+$(B)/asan/rvf_tests: $(TST_AOBJ) $(B)/asan/librvf.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(TST_AOBJ) $(B)/asan/librvf.a $(LDLIBS)
+
+# BPF: CO-RE objects against a vmlinux.h generated from the running kernel's BTF.
+vmlinux/vmlinux.h: | check-deps
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Iinclude -Ivmlinux \
+              -I/usr/include/x86_64-linux-gnu -Wall -Werror
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard bpf/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# libFuzzer harnesses link the library sources directly (clang, ASan+UBSan).
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Iuser/lib $(PKG_CFLAGS) \
+	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN)
+	scripts/run-tests.sh
+
+bench: all
+	bench/run.sh
+
+demo: all
+	scripts/demo.sh
+
+clean:
+	rm -rf $(B)

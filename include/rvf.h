@@ -1,0 +1,200 @@
+/* rvf.h — public C API of the rvf store.
+ *
+ * A store is one RVF file: an append-only sequence of segments whose current
+ * state is described by the newest manifest. Files written here use the
+ * layout of the reference's npm binding 0.2.x ("G2") and stay readable by it.
+ *
+ * Every function returns RVF_OK (0) or a negative rvf_err. After a failure,
+ * rvf_last_error() gives a sentence for the calling thread naming the file
+ * and, where it applies, the byte offset. A failed open never changes the file.
+ */
+#ifndef RVF_H
+#define RVF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+	RVF_OK = 0,
+	RVF_E_IO = -1,           /* read/write/fsync/mmap failed (errno in message) */
+	RVF_E_NOMEM = -2,
+	RVF_E_ARG = -3,          /* invalid argument from the caller */
+	RVF_E_EXISTS = -4,       /* create: path already exists */
+	RVF_E_NOENT = -5,        /* file does not exist */
+	RVF_E_NO_MANIFEST = -6,  /* no decodable manifest in the file */
+	RVF_E_CORRUPT = -7,      /* structure damaged (bad lengths, offsets, magic) */
+	RVF_E_CHECKSUM = -8,     /* content hash mismatch */
+	RVF_E_DIMENSION = -9,    /* vector length differs from the store's */
+	RVF_E_READONLY = -10,    /* write on a read-only handle */
+	RVF_E_LOCKED = -11,      /* another writer holds the file */
+	RVF_E_PARENT = -12,      /* COW parent missing or changed */
+	RVF_E_UNSUPPORTED = -13, /* valid file feature this build cannot handle */
+	RVF_E_NOT_FOUND = -14,   /* requested item (segment, kernel, ebpf) absent */
+	RVF_E_TIMEOUT = -15,
+} rvf_err;
+
+const char *rvf_strerror(int err);
+/* Detailed message of the last failure on this thread ("" if none). */
+const char *rvf_last_error(void);
+
+typedef enum {
+	RVF_METRIC_L2 = 0,     /* squared Euclidean */
+	RVF_METRIC_IP = 1,     /* negated dot product */
+	RVF_METRIC_COSINE = 2, /* 1 - cos */
+} rvf_metric;
+
+const char *rvf_metric_name(rvf_metric m); /* "l2", "inner_product", "cosine" */
+/* Accepts l2/L2, ip/inner_product, cosine. Returns 0 or RVF_E_ARG. */
+int rvf_metric_parse(const char *s, rvf_metric *out);
+
+typedef struct rvf_store rvf_store;
+
+typedef struct {
+	uint32_t dimension; /* 1..65535 */
+	rvf_metric metric;
+	uint8_t profile;
+} rvf_create_opts;
+
+enum {
+	RVF_OPEN_READONLY = 1 << 0, /* no lock, writes fail with RVF_E_READONLY */
+	RVF_OPEN_WAIT = 1 << 1,     /* writers: wait for the lock instead of failing */
+};
+
+int rvf_create(const char *path, const rvf_create_opts *opts, rvf_store **out);
+int rvf_open(const char *path, unsigned flags, rvf_store **out);
+/* Non-fatal report from open ("" if none), e.g. that a torn newest manifest
+ * was skipped and the previous one used. Callers should show it. */
+const char *rvf_open_warning(const rvf_store *s);
+/* Releases memory, mapping and lock. Safe on NULL. */
+void rvf_close(rvf_store *s);
+
+uint32_t rvf_dimension(const rvf_store *s);
+rvf_metric rvf_get_metric(const rvf_store *s);
+const char *rvf_path(const rvf_store *s);
+
+/* ---- writing ---------------------------------------------------------- */
+typedef struct {
+	uint64_t accepted;
+	uint64_t rejected;
+	uint32_t epoch;
+} rvf_ingest_result;
+
+/* Appends n vectors (n * dimension floats, row-major). Duplicate ids upsert
+ * (last wins); an id that was deleted becomes live again. n == 0 writes
+ * nothing. One commit: VEC_SEG, WITNESS_SEG, MANIFEST_SEG, fsync. */
+int rvf_ingest(rvf_store *s, const uint64_t *ids, const float *vectors, size_t n,
+	       rvf_ingest_result *res);
+
+typedef struct {
+	uint64_t deleted; /* ids that were live and are now deleted */
+	uint32_t epoch;
+} rvf_delete_result;
+
+int rvf_delete(rvf_store *s, const uint64_t *ids, size_t n, rvf_delete_result *res);
+
+typedef struct {
+	uint64_t segments_compacted; /* reference naming: deleted vectors purged */
+	uint64_t bytes_reclaimed;    /* file bytes actually reclaimed */
+	uint64_t vectors_before, vectors_after;
+	uint64_t file_size_before, file_size_after;
+	uint32_t epoch;
+} rvf_compact_result;
+
+/* Rewrites the file beside itself, fsyncs, renames over it, fsyncs the dir. */
+int rvf_compact(rvf_store *s, rvf_compact_result *res);
+
+/* ---- reading ---------------------------------------------------------- */
+typedef struct {
+	uint64_t id;
+	float distance;
+} rvf_hit;
+
+/* Exact top-k with the file's metric. `out` holds k entries; *nout gets the
+ * number written (min(k, live)). Sorted by ascending distance, ties by id.
+ * Distances are bit-identical to a sequential f32 sum over dimensions. */
+int rvf_query(const rvf_store *s, const float *query, uint32_t dim, size_t k, rvf_hit *out,
+	      size_t *nout);
+
+typedef struct {
+	uint64_t total_vectors; /* live vectors of this file (as the reference counts) */
+	uint64_t inherited_vectors; /* COW branch: parent vectors visible here */
+	uint64_t stored_vectors; /* distinct ids in VEC segments incl. deleted */
+	uint64_t deleted_vectors;
+	uint64_t total_segments; /* manifest directory entries */
+	uint64_t file_size;
+	uint32_t epoch;
+	uint32_t dimension;
+	rvf_metric metric;
+	uint8_t profile_id;
+	double dead_space_ratio; /* deleted / stored, as the reference reports */
+	int read_only;
+} rvf_status;
+
+int rvf_get_status(const rvf_store *s, rvf_status *st);
+
+/* Every vector a query can return (own live + inherited), in a stable order;
+ * index i in [0, rvf_live_count). */
+uint64_t rvf_live_count(const rvf_store *s);
+int rvf_live_get(const rvf_store *s, uint64_t i, uint64_t *id, const float **vec);
+
+/* ---- segments and lineage -------------------------------------------- */
+typedef struct {
+	uint64_t seg_id;
+	uint64_t offset;
+	uint64_t payload_length;
+	uint8_t seg_type;
+} rvf_segment_info;
+
+size_t rvf_segment_count(const rvf_store *s);
+int rvf_segment_get(const rvf_store *s, size_t i, rvf_segment_info *out);
+/* "Vec", "Manifest", ... as the reference CLI names them; "Unknown" else. */
+const char *rvf_segment_type_name(uint8_t seg_type);
+
+typedef struct {
+	uint8_t file_id[16];
+	uint8_t parent_id[16];
+	uint8_t parent_hash[32];
+	uint32_t lineage_depth;
+} rvf_identity;
+
+int rvf_get_identity(const rvf_store *s, rvf_identity *out);
+
+/* ---- embedded programs ------------------------------------------------- */
+typedef struct {
+	uint8_t program_type; /* 0 XdpDistance, 1 TcFilter, 2 SocketFilter, ... */
+	uint8_t attach_type;  /* 0 XdpIngress, 1 TcIngress, 2 TcEgress, ... */
+	uint16_t max_dimension;
+	const uint8_t *program;
+	size_t program_size;
+	const uint8_t *btf;
+	size_t btf_size;
+} rvf_ebpf;
+
+/* Appends an EBPF_SEG (reference header layout) and commits. */
+int rvf_embed_ebpf(rvf_store *s, const rvf_ebpf *prog, uint64_t *seg_id);
+/* Number of EBPF_SEGs in the directory and the i-th one (pointers into the
+ * store's mapping, valid until the store is closed or written). */
+size_t rvf_ebpf_count(const rvf_store *s);
+int rvf_ebpf_get(const rvf_store *s, size_t i, rvf_ebpf *out);
+
+typedef struct {
+	uint8_t arch, kernel_type;
+	uint32_t flags;
+	uint16_t api_port;
+	const uint8_t *image;
+	size_t image_size;
+	const char *cmdline; /* not NUL-terminated */
+	size_t cmdline_len;
+} rvf_kernel;
+
+int rvf_embed_kernel(rvf_store *s, const rvf_kernel *k, uint64_t *seg_id);
+int rvf_kernel_get(const rvf_store *s, rvf_kernel *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,133 @@
+/* rvf_wire.h — the UDP query protocol and the BPF map layout, shared by the
+ * XDP/tc programs (bpf/) and the C code (daemon, loader, client).
+ *
+ * All multi-byte fields are little-endian (the file format's order and the
+ * host order of every BPF target we build for), floats IEEE-754 binary32.
+ * docs/PROTOCOL.md documents every field to the byte, with hex examples.
+ */
+#ifndef RVF_WIRE_H
+#define RVF_WIRE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define RVF_WIRE_MAGIC 0x31515652u /* "RVQ1" on the wire: 52 56 51 31 */
+#define RVF_WIRE_VERSION 1
+#define RVF_WIRE_DEFAULT_PORT 7878
+
+enum rvf_wire_op {
+	RVF_OP_QUERY = 1,
+	RVF_OP_REPLY = 2,
+};
+
+/* Request flags */
+enum rvf_wire_flags {
+	RVF_WF_I8 = 1 << 0,       /* query carried as dim x int8 (q = i8 * scale) */
+	RVF_WF_DAEMON = 1 << 1,   /* do not answer in XDP: exact f32 by the daemon */
+	RVF_WF_NO_CACHE = 1 << 2, /* do not answer from, or fill, the result cache */
+	RVF_WF_FILTER = 1 << 3,   /* a filter follows the vector (daemon only) */
+};
+
+enum rvf_wire_status {
+	RVF_ST_OK = 0,
+	RVF_ST_BAD_REQUEST = 1,  /* malformed header or length */
+	RVF_ST_DIM_MISMATCH = 2, /* dim differs from the store's */
+	RVF_ST_BUSY = 3,         /* daemon overloaded, retry later */
+	RVF_ST_BAD_K = 4,        /* k == 0 or above RVF_WIRE_MAX_K */
+	RVF_ST_UNSUPPORTED = 5,  /* version, op or flag not supported */
+	RVF_ST_INTERNAL = 6,     /* server-side failure */
+	RVF_ST_DENIED = 7,       /* source not allowed */
+};
+
+enum rvf_wire_path {
+	RVF_PATH_NONE = 0,
+	RVF_PATH_XDP = 1,    /* int8 scan inside the kernel */
+	RVF_PATH_CACHE = 2,  /* XDP answered from the tc-filled result cache */
+	RVF_PATH_DAEMON = 3, /* userspace: full index, exact f32 */
+};
+
+#define RVF_WIRE_MAX_K 64
+
+struct rvf_wire_hdr {
+	__u32 magic;   /* 0: RVF_WIRE_MAGIC */
+	__u8 version;  /* 4: RVF_WIRE_VERSION */
+	__u8 op;       /* 5: rvf_wire_op */
+	__u16 flags;   /* 6: rvf_wire_flags (request); echoed in the reply */
+	__u32 req_id;  /* 8: chosen by the client, echoed */
+	__u16 dim;     /* 12: query dimension */
+	__u16 k;       /* 14: results wanted (request) */
+	__u32 epoch;   /* 16: reply: store epoch the answer came from; request: 0 */
+	__u8 status;   /* 18: reply: rvf_wire_status; request: 0 */
+	__u8 path;     /* 19: reply: rvf_wire_path; request: 0 */
+	__u16 count;   /* 20: reply: results that follow; request: 0 */
+	__u16 reserved;/* 22: 0 */
+	__u32 scale;   /* 24: RVF_WF_I8: f32 bits of the query scale; else 0 */
+	__u32 reserved2; /* 28: 0 */
+} __attribute__((packed));
+
+/* Reply body: count results, ascending distance. A reply is never larger
+ * than its request (anti-amplification): count <= (request length - header)
+ * / sizeof(struct rvf_wire_result), so a client asking for many results
+ * from a small int8 query pads its request. */
+struct rvf_wire_result {
+	__u64 id;
+	float dist;   /* distance in the store's metric (f32 units) */
+	__u32 reserved;
+} __attribute__((packed));
+
+#define RVF_WIRE_HDR_SIZE 32
+#define RVF_WIRE_RESULT_SIZE 16
+
+/* ---- BPF map layout (written by the loader, read by the programs) ------ */
+
+/* Vectors are quantized to unsigned offset-binary bytes u = q + 128 with
+ * q = clamp(round((x - offset[d]) / scale), -127, 127): one global scale so
+ * that integer L2 is proportional to real L2 (times scale^2). Each vector
+ * is packed three lanes per u64 (bits 0, 22, 44) so that one 64-bit multiply
+ * with the reversed packed query yields a 3-term dot product (PACK3). */
+#define RVF_PACK3_WORDS(dim) (((dim) + 2) / 3)
+
+/* Global config, one array entry, updated by the loader/daemon. */
+struct rvf_xdp_config {
+	__u32 nvec;        /* vectors in the scan map */
+	__u32 epoch;       /* store epoch the maps reflect */
+	__u32 dim;         /* dimension the maps were built for */
+	__u32 metric;      /* rvf_metric; IP queries go to the daemon */
+	float scale;       /* global quantization scale */
+	__u32 max_scan;    /* brute-force budget: above it, use IVF or pass */
+	__u32 ncentroids;  /* IVF: 0 = brute force */
+	__u32 nprobe;
+	__u32 enabled;     /* 0: pass everything to the daemon */
+	__u32 pad;
+};
+
+/* Per-CPU counters, index = enum rvf_xdp_counter. */
+enum rvf_xdp_counter {
+	RVF_C_RX = 0,        /* UDP packets to our port */
+	RVF_C_ANSWERED,      /* XDP_TX by the scan */
+	RVF_C_CACHE_HIT,     /* XDP_TX from the cache */
+	RVF_C_PASS_DAEMON,   /* passed up on purpose (flags, dim, k, budget) */
+	RVF_C_MALFORMED,     /* bad header/length: passed to the daemon to reply */
+	RVF_C_DENIED,        /* source not in the allow-list: dropped */
+	RVF_C_NOT_OURS,      /* not UDP to our port: passed untouched */
+	RVF_C_ERROR,         /* helper failure */
+	RVF_C_TC_SEEN,       /* tc: daemon replies seen on egress */
+	RVF_C_TC_CACHED,     /* tc: replies stored in the cache */
+	RVF_C_MAX,
+};
+
+/* Result cache (tc fills, XDP reads), keyed by query hash + epoch. */
+struct rvf_cache_key {
+	__u64 qhash; /* hash of dim, k, flags and query bytes */
+	__u32 epoch;
+	__u32 k;
+};
+
+struct rvf_cache_val {
+	__u16 count;
+	__u16 pad[3];
+	struct rvf_wire_result res[RVF_WIRE_MAX_K];
+};
+
+#endif

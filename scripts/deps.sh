@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# deps.sh — check for / install every Debian package rvf needs.
+#
+#   scripts/deps.sh --check     exit 0 iff every package below is installed
+#   scripts/deps.sh --install   apt-get update + install the missing ones,
+#                               and mount bpffs on /sys/fs/bpf if it is absent
+#
+# Every build runs `scripts/deps.sh --check || scripts/deps.sh --install`, so a
+# clean machine (CI) provisions itself. Why each package is needed: README.md.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential    # gcc, make, libc headers
+	clang              # BPF objects (-target bpf), libFuzzer harnesses
+	llvm               # llvm-objdump / llvm-strip for BPF objects
+	libclang-rt-14-dev # libFuzzer + ASan/UBSan runtimes for clang-14
+	libbpf-dev         # BPF loader library and bpf_helpers.h & co.
+	bpftool            # vmlinux.h generation, skeletons, inspection
+	libelf-dev         # libbpf's ELF dependency
+	zlib1g-dev         # CRC-32 content hash
+	libsodium-dev      # Ed25519 signatures, BLAKE2b
+	libcunit1-dev      # unit tests
+	pkg-config
+	libjansson-dev     # JSON input/output
+	nodejs             # interop tests against @ruvector/rvf-node
+	npm                # see is_present: nodesource's nodejs provides it
+	iproute2           # veth / netns for XDP integration tests
+	ethtool            # XDP/veth statistics
+	jq                 # JSON checks in shell tests
+	python3            # data generation in demo/tests
+	python3-numpy      # .npy fixtures
+	gnuplot-nox        # benchmark plots
+	python3-hnswlib    # ANN baseline for benchmarks
+)
+# (All of the above exist in Debian 12 "bookworm"; checked with apt-cache policy.)
+
+is_present() {
+	local st
+	# The machine's nodejs (nodesource build) bundles npm and declares
+	# "Provides: npm, Conflicts: npm", so Debian's npm package can never be
+	# installed beside it: the npm command is what counts.
+	if [ "$1" = npm ] && command -v npm >/dev/null 2>&1; then
+		return 0
+	fi
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)
+	[ "$st" = installed ]
+}
+
+missing_packages() {
+	local p
+	for p in "${PACKAGES[@]}"; do
+		is_present "$p" || echo "$p"
+	done
+}
+
+mount_bpffs() {
+	if ! mountpoint -q /sys/fs/bpf 2>/dev/null; then
+		mkdir -p /sys/fs/bpf
+		mount -t bpf bpf /sys/fs/bpf ||
+			echo "deps.sh: warning: could not mount bpffs on /sys/fs/bpf" >&2
+	fi
+}
+
+case "${1:-}" in
+--check)
+	m=$(missing_packages | tr '\n' ' ')
+	if [ -n "$m" ]; then
+		echo "deps.sh: missing packages:" "$m" >&2
+		exit 1
+	fi
+	exit 0
+	;;
+--install)
+	mount_bpffs
+	mapfile -t m < <(missing_packages)
+	if [ "${#m[@]}" -eq 0 ]; then
+		echo "deps.sh: all packages present"
+		exit 0
+	fi
+	SUDO=
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	echo "deps.sh: installing: ${m[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# Wait for a concurrent apt/dpkg instead of failing on its lock.
+	$SUDO apt-get -o DPkg::Lock::Timeout=600 update
+	# npm last and alone: if nodejs was just installed with npm bundled, skip it.
+	rest=()
+	for p in "${m[@]}"; do [ "$p" = npm ] || rest+=("$p"); done
+	if [ "${#rest[@]}" -gt 0 ]; then
+		$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${rest[@]}"
+	fi
+	if ! is_present npm; then
+		$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends npm
+	fi
+	m2=$(missing_packages | tr '\n' ' ')
+	if [ -n "$m2" ]; then
+		echo "deps.sh: still missing after install:" "$m2" >&2
+		exit 1
+	fi
+	;;
+*)
+	echo "usage: $0 --check | --install" >&2
+	exit 2
+	;;
+esac

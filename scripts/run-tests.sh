@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# run-tests.sh — every test of the project, each one a counted step.
+#
+#   unit         build/rvf_tests (CUnit; exit code = number of failed tests)
+#   asan-unit    build/asan/rvf_tests under ASan/UBSan with leak detection
+#   it:NAME      tests/integration/NAME.sh (exit 0 pass, 77 skip, else fail)
+#   fuzz:NAME    build/fuzz/NAME for RVF_FUZZ_SECONDS (default 30) seconds,
+#                seeded from a scratch copy of the shared corpus and fixtures
+#
+# Run from anywhere (it cds to the repo root); `make test` builds everything
+# first. Logs go to build/test-logs/. Prints a summary table and, as the very
+# last line, "N passed, N failed"; exits non-zero if any step failed.
+#
+# Environment: RVF_FUZZ_SECONDS (30), RVF_IT_TIMEOUT (600 s per integration
+# script), RVF_TESTS_ONLY (substring: run only steps whose name contains it).
+set -uo pipefail
+shopt -s nullglob
+
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+LOGDIR=$ROOT/build/test-logs
+mkdir -p "$LOGDIR"
+FUZZ_SECONDS=${RVF_FUZZ_SECONDS:-30}
+IT_TIMEOUT=${RVF_IT_TIMEOUT:-600}
+ONLY=${RVF_TESTS_ONLY:-}
+
+export RVF=build/rvf RVF_ASAN=build/asan/rvf RVF_SHARED=../shared
+
+# XDP/map tests pin objects: make sure bpffs is there (root only).
+if [ "$(id -u)" -eq 0 ] && ! mountpoint -q /sys/fs/bpf 2>/dev/null; then
+	mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf ||
+		echo "run-tests: warning: could not mount bpffs on /sys/fs/bpf" >&2
+fi
+
+NAMES=() RESULTS=() TIMES=() NOTES=()
+npass=0 nfail=0 nskip=0
+SCRATCH=$(mktemp -d /tmp/rvf-run-tests.XXXXXX)
+trap 'rm -rf "$SCRATCH"' EXIT
+
+banner() { printf '\n===== %s =====\n' "$*"; }
+
+# record NAME RESULT(PASS|FAIL|SKIP) SECONDS NOTE
+record() {
+	NAMES+=("$1") RESULTS+=("$2") TIMES+=("$3") NOTES+=("$4")
+	case $2 in
+	PASS) npass=$((npass + 1)) ;;
+	SKIP) nskip=$((nskip + 1)) ;;
+	*) nfail=$((nfail + 1)) ;;
+	esac
+}
+
+selected() { [ -z "$ONLY" ] || [[ $1 == *"$ONLY"* ]]; }
+
+# describe_rc RC -> human text for an exit status
+describe_rc() {
+	local rc=$1
+	if [ "$rc" -eq 124 ]; then echo "timed out"
+	elif [ "$rc" -gt 128 ]; then echo "killed by signal $((rc - 128))"
+	else echo "exit $rc"; fi
+}
+
+# ---- unit tests (plain and sanitised) -------------------------------------
+run_unit() { # NAME BINARY [env...]
+	local name=$1 bin=$2 rc t0 dt
+	shift 2
+	selected "$name" || return 0
+	banner "$name: $bin"
+	if [ ! -x "$bin" ]; then
+		echo "missing $bin (run 'make test', not this script alone)"
+		record "$name" FAIL 0 "binary missing"
+		return
+	fi
+	t0=$SECONDS
+	env "$@" timeout -k 10 900 "$bin" 2>&1 | tee "$LOGDIR/$name.log"
+	rc=${PIPESTATUS[0]}
+	dt=$((SECONDS - t0))
+	if [ "$rc" -eq 0 ]; then
+		record "$name" PASS "$dt" ""
+	elif grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOGDIR/$name.log"; then
+		# A sanitizer report aborts the runner: the exit code is not a count.
+		record "$name" FAIL "$dt" "sanitizer report ($(grep -m1 -oE 'SUMMARY: [A-Za-z]+Sanitizer: [a-z-]+' "$LOGDIR/$name.log" | cut -d' ' -f3 || true))"
+	elif [ "$rc" -lt 124 ]; then
+		record "$name" FAIL "$dt" "$rc failed test(s)"
+	else
+		record "$name" FAIL "$dt" "$(describe_rc "$rc")"
+	fi
+}
+
+run_unit unit build/rvf_tests
+run_unit asan-unit build/asan/rvf_tests \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# ---- integration scripts --------------------------------------------------
+for t in tests/integration/*.sh; do
+	name=it:$(basename "$t" .sh)
+	[ "$(basename "$t")" = lib.sh ] && continue
+	selected "$name" || continue
+	banner "$name"
+	if [ ! -x "$t" ]; then
+		echo "$t is not executable (chmod +x it)"
+		record "$name" FAIL 0 "not executable"
+		continue
+	fi
+	t0=$SECONDS
+	timeout -k 10 "$IT_TIMEOUT" "$t" </dev/null 2>&1 | tee "$LOGDIR/${name#it:}.it.log"
+	rc=${PIPESTATUS[0]}
+	dt=$((SECONDS - t0))
+	case $rc in
+	0) record "$name" PASS "$dt" "" ;;
+	77)
+		reason=$(grep -i 'skip' "$LOGDIR/${name#it:}.it.log" | tail -n 1 | cut -c1-100)
+		echo
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+		echo "!!! SKIPPED: $name ${reason:+— $reason}"
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+		record "$name" SKIP "$dt" "${reason:-exit 77}"
+		;;
+	*) record "$name" FAIL "$dt" "$(describe_rc "$rc")" ;;
+	esac
+done
+
+# ---- fuzzers --------------------------------------------------------------
+fuzzers=(build/fuzz/*)
+if [ "${#fuzzers[@]}" -gt 0 ]; then
+	SEEDS=$SCRATCH/seeds
+	mkdir -p "$SEEDS"
+	for f in ../shared/corpus/*.rvf ../shared/spec/fixtures/*/*.rvf; do
+		# Distinct names: fixtures of different sets may share a basename.
+		d=$(basename "$(dirname "$f")")
+		cp "$f" "$SEEDS/${d}__$(basename "$f")"
+	done
+	chmod -R u+w "$SEEDS"
+	[ -n "$(ls -A "$SEEDS")" ] || echo "run-tests: warning: no seed files found under ../shared" >&2
+	mkdir -p "$ROOT/build/fuzz-artifacts"
+fi
+for fz in "${fuzzers[@]}"; do
+	if [ ! -f "$fz" ] || [ ! -x "$fz" ]; then continue; fi
+	name=fuzz:$(basename "$fz")
+	selected "$name" || continue
+	banner "$name (${FUZZ_SECONDS}s)"
+	# libFuzzer adds to its corpus directory: give each fuzzer its own copy.
+	corpus=$SCRATCH/corpus-$(basename "$fz")
+	cp -r "$SEEDS" "$corpus"
+	log=$LOGDIR/${name#fuzz:}.fuzz.log
+	t0=$SECONDS
+	timeout -k 10 $((FUZZ_SECONDS + 300)) "$fz" \
+		-max_total_time="$FUZZ_SECONDS" -timeout=60 -print_final_stats=1 \
+		-artifact_prefix="$ROOT/build/fuzz-artifacts/$(basename "$fz")-" \
+		"$corpus" </dev/null >"$log" 2>&1
+	rc=$?
+	dt=$((SECONDS - t0))
+	rm -rf "$corpus"
+	runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+	if [ "$rc" -eq 0 ]; then
+		tail -n 3 "$log"
+		record "$name" PASS "$dt" "${runs:-?} execs"
+	else
+		# libFuzzer exits 77 (or 70 on a slow input) on a finding: never a skip here.
+		echo "---- last 60 lines of $log ----"
+		tail -n 60 "$log"
+		record "$name" FAIL "$dt" "$(describe_rc "$rc"); artifacts in build/fuzz-artifacts/"
+	fi
+done
+
+# ---- summary --------------------------------------------------------------
+banner summary
+printf '%-40s %-5s %6s  %s\n' STEP RESULT SECS NOTE
+printf '%-40s %-5s %6s  %s\n' ---- ------ ---- ----
+for i in "${!NAMES[@]}"; do
+	printf '%-40s %-5s %6s  %s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}" "${NOTES[$i]}"
+done
+[ "$nskip" -gt 0 ] && echo "($nskip step(s) SKIPPED — see above)"
+[ "${#NAMES[@]}" -eq 0 ] && { echo "no test step ran"; nfail=$((nfail + 1)); }
+echo "logs: build/test-logs/"
+echo "$npass passed, $nfail failed"
+[ "$nfail" -eq 0 ]

@@ -1,0 +1,97 @@
+/* cli.h — shared pieces of the `rvf` command-line tool.
+ *
+ * Exit codes follow the reference CLI: 0 success, 1 runtime error, 2 usage
+ * error (unknown command/flag, missing required option, malformed number).
+ */
+#ifndef RVF_CLI_H
+#define RVF_CLI_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rvf.h"
+
+#define RVF_CLI_VERSION "0.1.0"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* One subcommand: name, one-line usage ("rvf create [OPTIONS] ..."),
+ * short description and entry point (argv[0] is the command name). */
+struct cli_cmd {
+	const char *name;
+	const char *usage;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+int cmd_create(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
+
+/* Query helpers shared by single and batch mode (cli_query.c). */
+int cli_print_hits(const rvf_hit *hits, size_t n);
+int cli_dim_mismatch(const char *path, const char *what, size_t got, uint32_t dim);
+/* Batch mode: QUERIES is a JSON array of vectors or a 2-D <f4 .npy. */
+int cli_query_batch(const char *path, const char *input, uint64_t k, int json);
+
+const struct cli_cmd *cli_find_cmd(const char *name);
+/* Prints the help block of one command (options included) to `f`. */
+void cli_cmd_help(const struct cli_cmd *c, FILE *f);
+
+/* ---- errors (cli_util.c) ---------------------------------------------- */
+/* `error: <msg>` on stderr; returns CLI_FAIL. */
+__attribute__((format(printf, 1, 2))) int cli_fail(const char *fmt, ...);
+/* `error: <msg>`, a blank line, the command's usage line; returns CLI_USAGE. */
+__attribute__((format(printf, 2, 3))) int cli_usage(const char *cmd, const char *fmt, ...);
+/* Store failure: `error: <rvf_strerror>: <rvf_last_error>`; returns CLI_FAIL. */
+int cli_store_fail(int err);
+
+/* rvf_open plus the open warning (e.g. a torn manifest skipped) on stderr. */
+int cli_open(const char *path, unsigned flags, rvf_store **s);
+
+/* ---- option parsing (cli_util.c) -------------------------------------- */
+/* Common getopt_long loop tail: reports an unknown option or a missing
+ * argument for `cmd` (optopt/argv already set by getopt). */
+int cli_bad_option(const char *cmd, char **argv, int opt);
+/* Exactly one positional argument (the store path) left after options. */
+int cli_one_path(const char *cmd, int argc, char **argv, const char **path);
+
+/* Strict unsigned decimal, no sign/space/trailing junk. 0 ok, -1 bad. */
+int cli_parse_u64(const char *s, uint64_t *out);
+/* "1.0, 2,3e-1" → floats; on a bad component prints the error and returns
+ * CLI_FAIL. *out is malloc'd. */
+int cli_parse_vector(const char *s, float **out, size_t *n);
+/* "1,2,3" → u64 ids (same rules). */
+int cli_parse_ids(const char *s, uint64_t **out, size_t *n);
+
+/* Text output: "  Key:<pad to 20> value". */
+__attribute__((format(printf, 2, 3))) void cli_kv(const char *key, const char *fmt, ...);
+
+/* Monotonic clock in milliseconds. */
+double cli_now_ms(void);
+
+/* ---- JSON (cli_json.c) ------------------------------------------------- */
+/* Pretty (2-space indent, sorted keys, 17 significant digits) to stdout,
+ * then a newline. Steals the reference to `j`. Returns CLI_OK/CLI_FAIL. */
+int cli_json_print(json_t *j);
+/* Numbers that JSON cannot hold (NaN, inf) become null. */
+json_t *cli_json_real(double v);
+/* jansson keeps integers as int64; ids/sizes beyond that become reals. */
+json_t *cli_json_u64(uint64_t v);
+/* A path as a JSON string (non-UTF-8 bytes shown as '?'). */
+json_t *cli_json_path(const char *path);
+json_t *cli_json_hex(const uint8_t *b, size_t n);
+/* {"distance": d, "id": id} array for query hits. */
+json_t *cli_json_hits(const rvf_hit *hits, size_t n);
+/* Loads a whole file as JSON of any type; prints the error on failure. */
+json_t *cli_json_load(const char *path);
+/* Element `i` of `arr` as `dim` floats into `out`: returns 0, -1 if an item
+ * is not a number (index in *bad), -2 if the length differs. */
+int cli_json_floats(const json_t *arr, float *out, size_t dim, size_t *bad);
+
+#endif

@@ -1,0 +1,102 @@
+/* store.h — in-memory state of an open RVF file, shared by the store_*.c
+ * files. Layering: format (bytes) <- store (state) <- index/CLI. */
+#ifndef RVF_STORE_H
+#define RVF_STORE_H
+
+#include "format.h"
+#include "idmap.h"
+#include "rvf.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* Vectors live in one aligned array, `stride` floats per slot (dimension
+ * rounded up to 16 so SIMD rows stay 64-byte aligned). A slot is a stored id;
+ * deleted slots stay until compaction, like the file's records. */
+struct rvf_store {
+	char *path;
+	int fd;
+	int read_only;
+
+	const uint8_t *map; /* read-only mapping of the file, map_len bytes */
+	uint64_t map_len;
+	uint64_t file_size; /* where the next segment is appended */
+
+	uint32_t dim;
+	uint32_t stride;
+	rvf_metric metric;
+	uint8_t profile;
+	uint32_t epoch;
+	uint64_t manifest_offset; /* current manifest's header offset */
+	uint64_t next_seg_id;
+
+	int has_identity;
+	uint8_t file_id[16], parent_id[16], parent_hash[32];
+	uint32_t lineage_depth;
+
+	/* directory the next manifest will carry */
+	rvf_dir_entry *dir;
+	size_t ndir, dir_cap;
+
+	uint64_t *ids;    /* slot -> id */
+	float *vecs;      /* slot -> stride floats */
+	uint8_t *deleted; /* slot -> 1 if in the deletion list */
+	size_t nslots, slot_cap;
+	size_t ndeleted;  /* deleted slots */
+	idmap slot_of;
+
+	/* COW branch (spec §15): parent vectors visible through the membership
+	 * bitmap are appended as slots [nslots - ninherited, nslots). */
+	int is_cow;
+	size_t ninherited;
+
+	/* deletion-list ids that name no stored vector (kept verbatim) */
+	uint64_t *orphan_del;
+	size_t norphan_del;
+
+	/* live-index cache for rvf_live_get, rebuilt after mutations */
+	uint32_t *live;
+	size_t nlive;
+	int live_dirty;
+
+	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
+
+	char warning[512]; /* non-fatal open report (e.g. manifest fallback) */
+};
+
+/* store_open.c */
+int store_map(rvf_store *s);
+/* store_open.c: open with a bound on COW parent recursion */
+int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out);
+/* store_cow.c: resolve the parent of a branch and merge its visible vectors */
+int store_load_cow(rvf_store *s, int depth);
+
+/* store_slots.c */
+int store_reserve_slots(rvf_store *s, size_t extra);
+/* Upserts one vector; clears a deletion mark. */
+int store_put(rvf_store *s, uint64_t id, const float *v);
+int store_dir_append(rvf_store *s, const rvf_dir_entry *e);
+/* Sorted, de-duplicated deletion list for the next manifest (malloc). */
+int store_deleted_list(const rvf_store *s, uint64_t **out, size_t *n);
+int store_rebuild_live(rvf_store *s); /* 0 or -1 (no memory) */
+
+/* store_commit.c: appends `data` (already-encoded segments listed in
+ * `entries`, offsets relative to the start of `data`) followed by a manifest
+ * at epoch s->epoch + 1, and makes it durable. */
+typedef struct {
+	uint8_t *buf;
+	size_t len, cap;
+	rvf_dir_entry *ents;
+	uint8_t *verbatim; /* 1: header copied from another file, keep it */
+	size_t nents, ents_cap;
+} seg_batch;
+
+int batch_add(rvf_store *s, seg_batch *b, uint8_t type, const uint8_t *payload, uint64_t len);
+/* Reserves room for a segment and returns its payload pointer (hash is
+ * computed at commit). */
+uint8_t *batch_add_raw(rvf_store *s, seg_batch *b, uint8_t type, uint64_t len);
+/* Copies a whole segment (header + payload) unchanged, keeping its id. */
+int batch_add_verbatim(rvf_store *s, seg_batch *b, const uint8_t *seg, uint64_t payload_len);
+int store_commit(rvf_store *s, seg_batch *b, const char *witness_action, uint8_t witness_type);
+void batch_free(seg_batch *b);
+
+#endif

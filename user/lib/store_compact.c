@@ -1,0 +1,203 @@
+/* store_compact.c — rewrite the file without deleted vectors and dead
+ * manifests (spec §16): write beside, fsync, rename over, fsync the dir.
+ * Until the rename the original file is untouched, so a crash at any point
+ * leaves either the old file or the complete new one.
+ */
+#include "errors.h"
+#include "store.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* "<dir>/<name>.rvf.compact.tmp" with the extension replaced, as the
+ * reference names it, so a leftover temp file is recognisable. */
+static char *tmp_path(const char *path)
+{
+	size_t len = strlen(path);
+	const char *slash = strrchr(path, '/');
+	const char *dot = strrchr(path, '.');
+	if (dot && (!slash || dot > slash) && dot != path && dot[-1] != '/')
+		len = (size_t)(dot - path);
+	char *t = malloc(len + sizeof ".rvf.compact.tmp");
+	if (t)
+		sprintf(t, "%.*s.rvf.compact.tmp", (int)len, path);
+	return t;
+}
+
+static int fsync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return -1;
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* Drops deleted slots from memory; returns how many were purged. */
+static uint64_t purge_deleted(rvf_store *s)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < s->nslots; i++) {
+		if (s->deleted[i])
+			continue;
+		if (w != i) {
+			s->ids[w] = s->ids[i];
+			memcpy(s->vecs + w * s->stride, s->vecs + i * s->stride, s->stride * sizeof(float));
+		}
+		s->deleted[w++] = 0;
+	}
+	uint64_t purged = s->nslots - w;
+	s->nslots = w;
+	s->ndeleted = 0;
+	s->norphan_del = 0;
+	s->live_dirty = 1;
+	return purged;
+}
+
+static int rebuild_idmap(rvf_store *s)
+{
+	idmap m;
+	if (idmap_init(&m, s->nslots))
+		return -1;
+	for (size_t i = 0; i < s->nslots; i++)
+		if (idmap_put(&m, s->ids[i], (uint32_t)i)) {
+			idmap_free(&m);
+			return -1;
+		}
+	idmap_free(&s->slot_of);
+	s->slot_of = m;
+	return 0;
+}
+
+static int write_new_file(rvf_store *s, rvf_store *n, uint64_t purged)
+{
+	seg_batch b = {0};
+	int err = 0;
+	if (s->nslots) {
+		uint64_t rec = rvf_vec_record_size(s->dim);
+		uint8_t *p = batch_add_raw(n, &b, RVF_SEG_VEC, RVF_VEC_HDR + s->nslots * rec);
+		if (!p) {
+			err = rvf_fail(RVF_E_NOMEM, "out of memory");
+			goto out;
+		}
+		wr16(p, (uint16_t)s->dim);
+		wr32(p + 2, (uint32_t)s->nslots);
+		p += RVF_VEC_HDR;
+		for (size_t i = 0; i < s->nslots; i++, p += rec) {
+			wr64(p, s->ids[i]);
+			memcpy(p + 8, s->vecs + i * s->stride, 4 * (size_t)s->dim);
+		}
+	}
+	/* Everything but vectors, journals, manifests and the (now stale)
+	 * index is kept byte for byte: kernels, eBPF, witnesses, unknown types. */
+	for (size_t i = 0; i < s->ndir; i++) {
+		const rvf_dir_entry *e = &s->dir[i];
+		if (e->seg_type == RVF_SEG_VEC || e->seg_type == RVF_SEG_JOURNAL ||
+		    e->seg_type == RVF_SEG_MANIFEST || e->seg_type == RVF_SEG_INDEX)
+			continue;
+		if (batch_add_verbatim(n, &b, s->map + e->offset, e->payload_length)) {
+			err = rvf_fail(RVF_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	char act[128];
+	snprintf(act, sizeof act, "compact:segments_compacted=%llu,bytes_reclaimed=%llu",
+		 (unsigned long long)purged, (unsigned long long)(purged * s->dim * 4));
+	err = store_commit(n, &b, act, 1);
+out:
+	batch_free(&b);
+	return err;
+}
+
+int rvf_compact(rvf_store *s, rvf_compact_result *res)
+{
+	rvf_clear_error();
+	if (s->read_only)
+		return rvf_fail(RVF_E_READONLY, "%s: store is read-only", s->path);
+	if (s->is_cow)
+		return rvf_fail(RVF_E_UNSUPPORTED, "%s: compacting a copy-on-write branch is not supported yet",
+				s->path);
+	char *tmp = tmp_path(s->path);
+	if (!tmp)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	/* We hold the writer lock, so a temp file left here is a dead one. */
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = rvf_fail(RVF_E_IO, "%s: cannot create compaction file: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(tmp);
+		return err;
+	}
+	uint64_t before_vecs = s->nslots - s->ndeleted, before_size = s->file_size;
+	uint64_t purged = purge_deleted(s);
+
+	rvf_store n = *s; /* shares the slot arrays; owns only dir and map */
+	n.path = tmp;
+	n.fd = fd;
+	n.map = NULL;
+	n.map_len = 0;
+	n.file_size = 0;
+	n.dir = NULL;
+	n.ndir = n.dir_cap = 0;
+	n.next_seg_id = 1;
+	memset(n.witness_prev, 0, sizeof n.witness_prev);
+
+	int err = write_new_file(s, &n, purged);
+	if (!err && rename(tmp, s->path))
+		err = rvf_fail(RVF_E_IO, "rename %s -> %s: %s", tmp, s->path, strerror(errno));
+	if (!err && fsync_dir(s->path))
+		err = rvf_fail(RVF_E_IO, "%s: fsync of the directory failed: %s", s->path, strerror(errno));
+	if (err) {
+		unlink(tmp);
+		if (n.map)
+			munmap((void *)n.map, n.map_len);
+		close(fd);
+		free(n.dir);
+		free(tmp);
+		/* Memory no longer matches the file: force a reopen. */
+		s->read_only = 1;
+		return err;
+	}
+	free(tmp);
+	if (rebuild_idmap(s)) {
+		s->read_only = 1;
+		err = rvf_fail(RVF_E_NOMEM, "out of memory after compaction (file is complete; reopen it)");
+	}
+	if (s->map)
+		munmap((void *)s->map, s->map_len);
+	close(s->fd);
+	free(s->dir);
+	s->fd = n.fd;
+	s->map = n.map;
+	s->map_len = n.map_len;
+	s->file_size = n.file_size;
+	s->dir = n.dir;
+	s->ndir = n.ndir;
+	s->dir_cap = n.dir_cap;
+	s->epoch = n.epoch;
+	s->manifest_offset = n.manifest_offset;
+	s->next_seg_id = n.next_seg_id;
+	memcpy(s->witness_prev, n.witness_prev, sizeof s->witness_prev);
+	if (res) {
+		res->segments_compacted = purged;
+		res->vectors_before = before_vecs;
+		res->vectors_after = s->nslots;
+		res->file_size_before = before_size;
+		res->file_size_after = s->file_size;
+		res->bytes_reclaimed = before_size > s->file_size ? before_size - s->file_size : 0;
+		res->epoch = s->epoch;
+	}
+	return err;
+}

@@ -1,0 +1,380 @@
+/* store_open.c — create, open (manifest discovery + vector load) and close.
+ *
+ * Opening never writes: a failed open leaves the file as it was. Every
+ * offset and length read from the file is checked against the file size
+ * before use, and no allocation is larger than what the file can hold.
+ */
+#include "errors.h"
+#include "store.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static rvf_store *store_alloc(const char *path)
+{
+	rvf_store *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->fd = -1;
+	s->path = strdup(path);
+	if (!s->path || idmap_init(&s->slot_of, 0)) {
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void rvf_close(rvf_store *s)
+{
+	if (!s)
+		return;
+	if (s->map)
+		munmap((void *)s->map, s->map_len);
+	if (s->fd >= 0)
+		close(s->fd); /* also drops the flock */
+	idmap_free(&s->slot_of);
+	free(s->path);
+	free(s->dir);
+	free(s->ids);
+	free(s->vecs);
+	free(s->deleted);
+	free(s->orphan_del);
+	free(s->live);
+	free(s);
+}
+
+int store_map(rvf_store *s)
+{
+	if (s->map)
+		munmap((void *)s->map, s->map_len);
+	s->map = NULL;
+	s->map_len = 0;
+	if (s->file_size == 0)
+		return 0;
+	void *p = mmap(NULL, s->file_size, PROT_READ, MAP_SHARED, s->fd, 0);
+	if (p == MAP_FAILED)
+		return rvf_fail(RVF_E_IO, "%s: mmap of %llu bytes failed: %s", s->path,
+				(unsigned long long)s->file_size, strerror(errno));
+	s->map = p;
+	s->map_len = s->file_size;
+	return 0;
+}
+
+/* Writers hold an exclusive flock on the file itself; a crashed writer's
+ * lock dies with its process, so there is no stale-lock timeout. After the
+ * lock is won, the path must still name the locked inode (compaction renames
+ * a new file over it). */
+static int take_lock(rvf_store *s, int flags, int wait)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		if (flock(s->fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+			if (errno == EWOULDBLOCK)
+				return rvf_fail(RVF_E_LOCKED,
+						"%s: another process has it open for writing "
+						"(use --wait to wait for it)",
+						s->path);
+			return rvf_fail(RVF_E_IO, "%s: flock: %s", s->path, strerror(errno));
+		}
+		struct stat a, b;
+		if (fstat(s->fd, &a) || stat(s->path, &b))
+			return rvf_fail(RVF_E_IO, "%s: stat: %s", s->path, strerror(errno));
+		if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return 0;
+		close(s->fd);
+		s->fd = open(s->path, flags | O_CLOEXEC);
+		if (s->fd < 0)
+			return rvf_fail(RVF_E_IO, "%s: %s", s->path, strerror(errno));
+	}
+	return rvf_fail(RVF_E_LOCKED, "%s: file keeps being replaced", s->path);
+}
+
+static int random_file_id(uint8_t id[16])
+{
+	size_t got = 0;
+	while (got < 16) {
+		ssize_t r = getrandom(id + got, 16 - got, 0);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r > 0)
+			got += (size_t)r;
+	}
+	if (!memcmp(id, (uint8_t[16]){0}, 16))
+		id[0] = 1; /* all-zero means "no identity" */
+	return 0;
+}
+
+int rvf_create(const char *path, const rvf_create_opts *o, rvf_store **out)
+{
+	*out = NULL;
+	rvf_clear_error();
+	if (!o || o->dimension < 1 || o->dimension > 65535)
+		return rvf_fail(RVF_E_ARG, "dimension must be between 1 and 65535 (got %u)",
+				o ? o->dimension : 0);
+	if ((unsigned)o->metric > RVF_METRIC_COSINE)
+		return rvf_fail(RVF_E_ARG, "unknown metric code %d", (int)o->metric);
+	rvf_store *s = store_alloc(path);
+	if (!s)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	s->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (s->fd < 0) {
+		int e = errno;
+		rvf_close(s);
+		return rvf_fail(e == EEXIST ? RVF_E_EXISTS : RVF_E_IO, "%s: %s", path,
+				e == EEXIST ? "file already exists (refusing to overwrite)"
+					    : strerror(e));
+	}
+	int err = take_lock(s, O_RDWR, 0);
+	if (!err && random_file_id(s->file_id))
+		err = rvf_fail(RVF_E_IO, "getrandom: %s", strerror(errno));
+	if (err) {
+		unlink(path);
+		rvf_close(s);
+		return err;
+	}
+	s->dim = o->dimension;
+	s->stride = (s->dim + 15) & ~15u;
+	s->metric = o->metric;
+	s->profile = o->profile;
+	s->has_identity = 1;
+	s->next_seg_id = 1;
+	/* The empty epoch-0 manifest every reference-created file starts with. */
+	seg_batch b = {0};
+	err = store_commit(s, &b, NULL, 0);
+	batch_free(&b);
+	if (err) {
+		unlink(path);
+		rvf_close(s);
+		return err;
+	}
+	*out = s;
+	return 0;
+}
+
+/* §2: scan backwards byte by byte for "SFVR" + type 0x05 whose payload fits
+ * and decodes. Candidates that do not fit (a torn tail) are remembered so the
+ * fallback can be reported. */
+static int find_manifest(rvf_store *s, rvf_manifest *m)
+{
+	const uint8_t *f = s->map;
+	uint64_t size = s->file_size;
+	uint64_t skipped_at = UINT64_MAX;
+	const char *skipped_why = NULL;
+
+	if (size < RVF_SEG_HDR_SIZE + 22)
+		return rvf_fail(RVF_E_NO_MANIFEST,
+				"%s: file is %llu bytes, too small to hold a manifest (not an RVF file?)",
+				s->path, (unsigned long long)size);
+	for (uint64_t i = size - RVF_SEG_HDR_SIZE + 1; i-- > 0;) {
+		if (f[i] != 0x53 || f[i + 5] != RVF_SEG_MANIFEST || rd32(f + i) != RVF_SEG_MAGIC)
+			continue;
+		rvf_seg_hdr h;
+		rvf_hdr_decode(f + i, &h);
+		if (h.payload_length > RVF_MANIFEST_MAX_PAYLOAD ||
+		    h.payload_length > size - i - RVF_SEG_HDR_SIZE) {
+			if (skipped_at == UINT64_MAX) {
+				skipped_at = i;
+				skipped_why = "is truncated";
+			}
+			continue;
+		}
+		const uint8_t *p = f + i + RVF_SEG_HDR_SIZE;
+		int r = rvf_manifest_decode(p, h.payload_length, m);
+		if (r == -2)
+			return rvf_fail(RVF_E_NOMEM, "%s: out of memory decoding manifest", s->path);
+		if (r != 0) {
+			if (skipped_at == UINT64_MAX) {
+				skipped_at = i;
+				skipped_why = "does not decode";
+			}
+			continue;
+		}
+		/* The reference accepts a manifest whose hash is wrong; a flipped
+		 * byte would then silently change the store, so refuse it. */
+		if (!rvf_content_hash_ok(h.content_hash, p, h.payload_length)) {
+			rvf_manifest_free(m);
+			return rvf_fail(RVF_E_CHECKSUM,
+					"%s: manifest at offset %llu: content hash mismatch "
+					"(the file's current state is damaged)",
+					s->path, (unsigned long long)i);
+		}
+		s->manifest_offset = i;
+		s->next_seg_id = h.seg_id + 1;
+		if (skipped_at != UINT64_MAX)
+			snprintf(s->warning, sizeof s->warning,
+				 "%s: newest manifest candidate at offset %llu %s; using the "
+				 "previous manifest at offset %llu (epoch %u)",
+				 s->path, (unsigned long long)skipped_at, skipped_why,
+				 (unsigned long long)i, m->epoch);
+		return 0;
+	}
+	return rvf_fail(RVF_E_NO_MANIFEST, "%s: no manifest segment found in %llu bytes (not an RVF file?)",
+			s->path, (unsigned long long)size);
+}
+
+/* Checks that a directory entry points at a real, complete segment of the
+ * stated type and returns its header. */
+static int check_entry(rvf_store *s, const rvf_dir_entry *e, rvf_seg_hdr *h)
+{
+	if (e->offset > s->file_size || s->file_size - e->offset < RVF_SEG_HDR_SIZE)
+		return rvf_fail(RVF_E_CORRUPT,
+				"%s: directory entry for segment %llu points at offset %llu, past the end of the file (%llu bytes)",
+				s->path, (unsigned long long)e->seg_id, (unsigned long long)e->offset,
+				(unsigned long long)s->file_size);
+	rvf_hdr_decode(s->map + e->offset, h);
+	if (h->magic != RVF_SEG_MAGIC)
+		return rvf_fail(RVF_E_CORRUPT,
+				"%s: offset %llu: no segment header there (bad magic) although the manifest lists segment %llu",
+				s->path, (unsigned long long)e->offset, (unsigned long long)e->seg_id);
+	if (h->seg_type != e->seg_type)
+		return rvf_fail(RVF_E_CORRUPT,
+				"%s: offset %llu: segment type 0x%02x differs from the manifest's 0x%02x",
+				s->path, (unsigned long long)e->offset, h->seg_type, e->seg_type);
+	if (h->payload_length > s->file_size - e->offset - RVF_SEG_HDR_SIZE)
+		return rvf_fail(RVF_E_CORRUPT,
+				"%s: offset %llu: segment payload of %llu bytes runs past the end of the file",
+				s->path, (unsigned long long)e->offset, (unsigned long long)h->payload_length);
+	return 0;
+}
+
+static int load_vec(rvf_store *s, const rvf_dir_entry *e, const rvf_seg_hdr *h)
+{
+	const uint8_t *p = s->map + e->offset + RVF_SEG_HDR_SIZE;
+	if (!rvf_content_hash_ok(h->content_hash, p, h->payload_length))
+		return rvf_fail(RVF_E_CHECKSUM,
+				"%s: vector segment %llu at offset %llu: content hash mismatch (data damaged)",
+				s->path, (unsigned long long)e->seg_id, (unsigned long long)e->offset);
+	uint16_t dim;
+	uint32_t count;
+	uint64_t n = rvf_vec_decode_header(p, h->payload_length, &dim, &count);
+	if (dim != s->dim || s->dim == 0)
+		return 0; /* the reference ignores a segment of another dimension */
+	if (n < count)
+		snprintf(s->warning, sizeof s->warning,
+			 "%s: vector segment at offset %llu declares %u records but holds %llu",
+			 s->path, (unsigned long long)e->offset, count, (unsigned long long)n);
+	if (store_reserve_slots(s, n))
+		return rvf_fail(RVF_E_NOMEM, "out of memory loading %llu vectors", (unsigned long long)n);
+	const uint8_t *r = p + RVF_VEC_HDR;
+	for (uint64_t i = 0; i < n; i++, r += rvf_vec_record_size(dim)) {
+		uint64_t id = rd64(r);
+		uint32_t slot = idmap_get(&s->slot_of, id);
+		if (slot == IDMAP_NONE) {
+			slot = (uint32_t)s->nslots++;
+			s->ids[slot] = id;
+			s->deleted[slot] = 0;
+			if (idmap_put(&s->slot_of, id, slot))
+				return rvf_fail(RVF_E_NOMEM, "out of memory");
+		}
+		memcpy(s->vecs + (size_t)slot * s->stride, r + 8, 4 * (size_t)dim);
+	}
+	return 0;
+}
+
+static int load_state(rvf_store *s, rvf_manifest *m)
+{
+	s->epoch = m->epoch;
+	s->dim = m->dimension;
+	s->stride = (s->dim + 15) & ~15u;
+	s->metric = m->metric <= RVF_METRIC_COSINE ? (rvf_metric)m->metric : RVF_METRIC_L2;
+	s->profile = m->profile_id;
+	s->has_identity = m->has_identity;
+	memcpy(s->file_id, m->file_id, 16);
+	memcpy(s->parent_id, m->parent_id, 16);
+	memcpy(s->parent_hash, m->parent_hash, 32);
+	s->lineage_depth = m->lineage_depth;
+
+	for (uint32_t i = 0; i < m->seg_count; i++) {
+		const rvf_dir_entry *e = &m->dir[i];
+		rvf_seg_hdr h;
+		int err = check_entry(s, e, &h);
+		if (err)
+			return err;
+		if (e->seg_id >= s->next_seg_id)
+			s->next_seg_id = e->seg_id + 1;
+		if (e->seg_type == RVF_SEG_VEC && (err = load_vec(s, e, &h)))
+			return err;
+		rvf_dir_entry ne = *e;
+		ne.payload_length = h.payload_length;
+		if (store_dir_append(s, &ne))
+			return rvf_fail(RVF_E_NOMEM, "out of memory");
+	}
+	for (uint32_t i = 0; i < m->deleted_count; i++) {
+		uint32_t slot = idmap_get(&s->slot_of, m->deleted[i]);
+		if (slot != IDMAP_NONE) {
+			if (!s->deleted[slot]) {
+				s->deleted[slot] = 1;
+				s->ndeleted++;
+			}
+			continue;
+		}
+		uint64_t *no = realloc(s->orphan_del, (s->norphan_del + 1) * sizeof *no);
+		if (!no)
+			return rvf_fail(RVF_E_NOMEM, "out of memory");
+		s->orphan_del = no;
+		s->orphan_del[s->norphan_del++] = m->deleted[i];
+	}
+	s->live_dirty = 1;
+	return 0;
+}
+
+int rvf_open(const char *path, unsigned flags, rvf_store **out)
+{
+	rvf_clear_error();
+	return store_open_depth(path, flags, 0, out);
+}
+
+int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out)
+{
+	*out = NULL;
+	rvf_store *s = store_alloc(path);
+	if (!s)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	s->read_only = !!(flags & RVF_OPEN_READONLY);
+	int oflags = s->read_only ? O_RDONLY : O_RDWR;
+	s->fd = open(path, oflags | O_CLOEXEC);
+	int err = 0;
+	if (s->fd < 0) {
+		int e = errno;
+		err = rvf_fail(e == ENOENT ? RVF_E_NOENT : RVF_E_IO, "%s: %s", path, strerror(e));
+		goto fail;
+	}
+	if (!s->read_only && (err = take_lock(s, oflags, !!(flags & RVF_OPEN_WAIT))))
+		goto fail;
+	struct stat st;
+	if (fstat(s->fd, &st)) {
+		err = rvf_fail(RVF_E_IO, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = rvf_fail(RVF_E_ARG, "%s: not a regular file", path);
+		goto fail;
+	}
+	s->file_size = (uint64_t)st.st_size;
+	if ((err = store_map(s)))
+		goto fail;
+	rvf_manifest m;
+	if ((err = find_manifest(s, &m)))
+		goto fail;
+	err = load_state(s, &m);
+	rvf_manifest_free(&m);
+	if (!err)
+		err = store_load_cow(s, depth);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	rvf_close(s);
+	return err;
+}
+
+const char *rvf_open_warning(const rvf_store *s) { return s->warning; }

@@ -1,0 +1,122 @@
+/* store_slots.c — the slot arrays (ids, vectors, deletion marks) and the
+ * directory the next manifest carries. */
+#include "store.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void *grow(void *p, size_t elem, size_t cap)
+{
+	return realloc(p, elem * cap);
+}
+
+int store_reserve_slots(rvf_store *s, size_t extra)
+{
+	if (extra > UINT32_MAX - 1 - s->nslots)
+		return -1;
+	size_t need = s->nslots + extra;
+	if (need <= s->slot_cap)
+		return 0;
+	size_t cap = s->slot_cap ? s->slot_cap : 64;
+	while (cap < need)
+		cap *= 2;
+	uint64_t *ids = grow(s->ids, sizeof *ids, cap);
+	if (!ids)
+		return -1;
+	s->ids = ids;
+	uint8_t *del = grow(s->deleted, 1, cap);
+	if (!del)
+		return -1;
+	s->deleted = del;
+	/* Aligned so SIMD loads of a row never split a cache line needlessly. */
+	size_t bytes = cap * (size_t)s->stride * sizeof(float);
+	float *v = aligned_alloc(64, bytes ? (bytes + 63) & ~(size_t)63 : 64);
+	if (!v)
+		return -1;
+	if (s->nslots)
+		memcpy(v, s->vecs, s->nslots * (size_t)s->stride * sizeof(float));
+	memset(v + s->nslots * (size_t)s->stride, 0, (cap - s->nslots) * (size_t)s->stride * sizeof(float));
+	free(s->vecs);
+	s->vecs = v;
+	s->slot_cap = cap;
+	return 0;
+}
+
+int store_put(rvf_store *s, uint64_t id, const float *v)
+{
+	uint32_t slot = idmap_get(&s->slot_of, id);
+	if (slot == IDMAP_NONE) {
+		if (store_reserve_slots(s, 1))
+			return -1;
+		slot = (uint32_t)s->nslots;
+		if (idmap_put(&s->slot_of, id, slot))
+			return -1;
+		s->nslots++;
+		s->ids[slot] = id;
+		s->deleted[slot] = 0;
+	} else if (s->deleted[slot]) {
+		s->deleted[slot] = 0;
+		s->ndeleted--;
+	}
+	memcpy(s->vecs + (size_t)slot * s->stride, v, s->dim * sizeof(float));
+	s->live_dirty = 1;
+	return 0;
+}
+
+int store_dir_append(rvf_store *s, const rvf_dir_entry *e)
+{
+	if (s->ndir == s->dir_cap) {
+		size_t cap = s->dir_cap ? s->dir_cap * 2 : 16;
+		rvf_dir_entry *d = realloc(s->dir, cap * sizeof *d);
+		if (!d)
+			return -1;
+		s->dir = d;
+		s->dir_cap = cap;
+	}
+	s->dir[s->ndir++] = *e;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int store_deleted_list(const rvf_store *s, uint64_t **out, size_t *n)
+{
+	size_t cnt = s->ndeleted + s->norphan_del;
+	uint64_t *l = malloc((cnt ? cnt : 1) * sizeof *l);
+	if (!l)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->deleted[i])
+			l[k++] = s->ids[i];
+	if (s->norphan_del)
+		memcpy(l + k, s->orphan_del, s->norphan_del * sizeof *l);
+	k += s->norphan_del;
+	qsort(l, k, sizeof *l, cmp_u64);
+	size_t w = 0;
+	for (size_t i = 0; i < k; i++)
+		if (!w || l[w - 1] != l[i])
+			l[w++] = l[i];
+	*out = l;
+	*n = w;
+	return 0;
+}
+
+int store_rebuild_live(rvf_store *s)
+{
+	if (!s->live_dirty)
+		return 0;
+	uint32_t *l = realloc(s->live, (s->nslots ? s->nslots : 1) * sizeof *l);
+	if (!l)
+		return -1;
+	s->live = l;
+	s->nlive = 0;
+	for (size_t i = 0; i < s->nslots; i++)
+		if (!s->deleted[i])
+			l[s->nlive++] = (uint32_t)i;
+	s->live_dirty = 0;
+	return 0;
+}
