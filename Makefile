@@ -17,9 +17,14 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LIB_SRC := $(sort $(wildcard user/lib/*.c))
 CLI_SRC := $(sort $(wildcard user/cli/*.c))
 TST_SRC := $(sort $(wildcard tests/unit/*.c))
-BPF_SRC := $(sort $(wildcard bpf/*.bpf.c))
+CLT_SRC := $(sort $(wildcard user/client/*.c))
+# The query program is built once per supported dimension (a compile-time
+# constant lets the verifier see fully unrolled inner loops).
+BPF_DIMS   := 64 128 256 384 512 768
+BPF_PERDIM := $(wildcard bpf/rvf_xdp.bpf.c)
+BPF_SRC := $(filter-out $(BPF_PERDIM),$(sort $(wildcard bpf/*.bpf.c)))
 FUZ_SRC := $(sort $(wildcard tests/fuzz/*.c))
-HDRS    := $(wildcard include/*.h user/lib/*.h user/cli/*.h tests/unit/*.h)
+HDRS    := $(wildcard include/*.h user/lib/*.h user/cli/*.h user/client/*.h tests/unit/*.h)
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
@@ -27,7 +32,10 @@ TST_OBJ  := $(TST_SRC:%.c=$(B)/obj/%.o)
 LIB_AOBJ := $(LIB_SRC:%.c=$(B)/asan/%.o)
 CLI_AOBJ := $(CLI_SRC:%.c=$(B)/asan/%.o)
 TST_AOBJ := $(TST_SRC:%.c=$(B)/asan/%.o)
-BPF_OBJ  := $(BPF_SRC:bpf/%.bpf.c=$(B)/bpf/%.bpf.o)
+CLT_OBJ  := $(CLT_SRC:%.c=$(B)/obj/%.o)
+CLT_AOBJ := $(CLT_SRC:%.c=$(B)/asan/%.o)
+BPF_OBJ  := $(BPF_SRC:bpf/%.bpf.c=$(B)/bpf/%.bpf.o) \
+            $(if $(BPF_PERDIM),$(foreach d,$(BPF_DIMS),$(B)/bpf/rvf_xdp_d$(d).bpf.o))
 FUZ_BIN  := $(FUZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
 .PHONY: all deps check-deps test unit asan-unit integration fuzz interop demo bench clean
@@ -51,15 +59,21 @@ $(B)/librvf.a: $(LIB_OBJ)
 $(B)/asan/librvf.a: $(LIB_AOBJ)
 	@rm -f $@; ar rcs $@ $^
 
-$(B)/rvf: $(CLI_OBJ) $(B)/librvf.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/librvf.a $(LDLIBS)
-$(B)/asan/rvf: $(CLI_AOBJ) $(B)/asan/librvf.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_AOBJ) $(B)/asan/librvf.a $(LDLIBS)
+# UDP query client library (user/client), used by the CLI and the tests.
+$(B)/librvfclient.a: $(CLT_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(B)/asan/librvfclient.a: $(CLT_AOBJ)
+	@rm -f $@; ar rcs $@ $^
 
-$(B)/rvf_tests: $(TST_OBJ) $(B)/librvf.a
-	$(CC) $(CFLAGS) -o $@ $(TST_OBJ) $(B)/librvf.a $(LDLIBS)
-$(B)/asan/rvf_tests: $(TST_AOBJ) $(B)/asan/librvf.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(TST_AOBJ) $(B)/asan/librvf.a $(LDLIBS)
+$(B)/rvf: $(CLI_OBJ) $(B)/librvfclient.a $(B)/librvf.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/librvfclient.a $(B)/librvf.a $(LDLIBS)
+$(B)/asan/rvf: $(CLI_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a $(LDLIBS)
+
+$(B)/rvf_tests: $(TST_OBJ) $(B)/librvfclient.a $(B)/librvf.a $(BPF_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(TST_OBJ) $(B)/librvfclient.a $(B)/librvf.a $(LDLIBS)
+$(B)/asan/rvf_tests: $(TST_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a $(BPF_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(TST_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a $(LDLIBS)
 
 # BPF: CO-RE objects against a vmlinux.h generated from the running kernel's BTF.
 vmlinux/vmlinux.h: | check-deps
@@ -70,6 +84,9 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Iinclude -Ivmlinu
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard bpf/*.h include/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(B)/bpf/rvf_xdp_d%.bpf.o: bpf/rvf_xdp.bpf.c vmlinux/vmlinux.h $(wildcard bpf/*.h include/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -DRVF_DIM=$* -c $< -o $@
 
 # libFuzzer harnesses link the library sources directly (clang, ASan+UBSan).
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS) | check-deps

@@ -58,10 +58,9 @@ struct rvf_wire_hdr {
 	__u16 dim;     /* 12: query dimension */
 	__u16 k;       /* 14: results wanted (request) */
 	__u32 epoch;   /* 16: reply: store epoch the answer came from; request: 0 */
-	__u8 status;   /* 18: reply: rvf_wire_status; request: 0 */
-	__u8 path;     /* 19: reply: rvf_wire_path; request: 0 */
-	__u16 count;   /* 20: reply: results that follow; request: 0 */
-	__u16 reserved;/* 22: 0 */
+	__u8 status;   /* 20: reply: rvf_wire_status; request: 0 */
+	__u8 path;     /* 21: reply: rvf_wire_path; request: 0 */
+	__u16 count;   /* 22: reply: results that follow; request: 0 */
 	__u32 scale;   /* 24: RVF_WF_I8: f32 bits of the query scale; else 0 */
 	__u32 reserved2; /* 28: 0 */
 } __attribute__((packed));
@@ -99,6 +98,8 @@ struct rvf_xdp_config {
 	__u32 ncentroids;  /* IVF: 0 = brute force */
 	__u32 nprobe;
 	__u32 enabled;     /* 0: pass everything to the daemon */
+	__u32 allow_enabled; /* 1: drop sources not in the allow-list */
+	__u32 cache_enabled; /* 1: answer repeats from the result cache */
 	__u32 pad;
 };
 
@@ -117,6 +118,32 @@ enum rvf_xdp_counter {
 	RVF_C_MAX,
 };
 
+/* Allow-list: LPM trie keyed by address; IPv4 sources are looked up as
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d, prefix 96 + v4 prefix). Enabled when
+ * config.allow_enabled is set. */
+struct rvf_allow_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* BMC-style cache. When XDP passes a cacheable query to the daemon it
+ * records (client address, port, request id) -> (query hash, epoch, k) in
+ * an LRU "pending" map; the tc egress program matches the daemon's reply
+ * against it and stores the reply's results in the cache. XDP then answers
+ * a repeat of the same query at the same epoch itself. */
+struct rvf_pending_key {
+	__u8 addr[16]; /* client address (IPv4-mapped for IPv4) */
+	__u16 port;    /* client UDP port, network order as on the wire */
+	__u16 pad;
+	__u32 req_id;
+};
+
+struct rvf_pending_val {
+	__u64 qhash;
+	__u32 epoch;
+	__u32 k;
+};
+
 /* Result cache (tc fills, XDP reads), keyed by query hash + epoch. */
 struct rvf_cache_key {
 	__u64 qhash; /* hash of dim, k, flags and query bytes */
@@ -128,6 +155,40 @@ struct rvf_cache_val {
 	__u16 count;
 	__u16 pad[3];
 	struct rvf_wire_result res[RVF_WIRE_MAX_K];
+};
+
+
+/* ---- XDP query program: added map value layouts (bpf/rvf_maps.h) ------- */
+
+#define RVF_XDP_MAX_DIM 768        /* largest dimension an object is built for */
+#define RVF_XDP_MAX_CENTROIDS 4096 /* IVF centroids (rvf_cents entries) */
+#define RVF_XDP_MAX_NPROBE 16      /* clusters scanned per query */
+#define RVF_XDP_DEF_NVEC 4096      /* rvf_vecs default max_entries (loader resizes) */
+
+/* One packed vector (rvf_vecs and rvf_cents entries): the caller's id, the
+ * squared norm of its offset-binary bytes (sum u^2) and RVF_PACK3_WORDS(dim)
+ * words of 3 lanes (u[3t] | u[3t+1] << 22 | u[3t+2] << 44), unused lanes 0.
+ * The value size therefore depends on the object's dimension. */
+struct rvf_xdp_vec_hdr {
+	__u64 id;
+	__u32 norm;
+	__u32 pad;
+	/* __u64 w[RVF_PACK3_WORDS(dim)] follows */
+};
+#define RVF_XDP_VEC_SIZE(dim) (16u + 8u * RVF_PACK3_WORDS(dim))
+
+/* Quantizer parameters (rvf_quant, one entry), written by the loader from
+ * user/lib/quant8.c and used by XDP to quantize an f32/int8 query with
+ * integer arithmetic only. Fixed point: a value x is represented as
+ * X = trunc(x * 2^F) with F = 151 - E(scale), so that the scale itself is
+ * exactly S = 2 * mantissa(scale) in [2^24, 2^25). See quant8.h. */
+struct rvf_xdp_quant {
+	__u32 scale_bits; /* f32 bits of the global scale (normal, > 0) */
+	__u32 dist_bits;  /* f32 bits of the distance factor: scale^2 (L2) or
+			   * scale^2 / 2 (cosine); dist = (float)(int_l2 * factor) */
+	__u32 dim;
+	__u32 pad;
+	__s64 off[RVF_XDP_MAX_DIM]; /* per-dimension offset in fixed point */
 };
 
 #endif

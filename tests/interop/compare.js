@@ -75,12 +75,19 @@ if (mode === 'write') {
     }
   }
 } else if (mode === 'fixtures') {
+  const DAMAGED_MANIFEST = new Set(['p21_bad_manifest_hash.rvf', 'p22_bad_manifest_payload.rvf']);
   // DIR/fixtures_read.json vs DIR/<queriesFile minus .queries.json>.cli.{status,query}.json
   const log = readJson(path.join(dir, 'fixtures_read.json'));
   for (const f of log.files) {
     const base = path.join(dir, f.file.replace(/[/]/g, '__'));
     if (f.error) {
       must(fs.existsSync(base + '.cli.rejected'), `${f.file}: binding rejects it (${f.error}) but our CLI opened it`);
+      continue;
+    }
+    // Damaged current manifest: the binding opens it silently, we refuse it
+    // with a clear error on purpose (a flipped byte must not change the store).
+    if (DAMAGED_MANIFEST.has(path.basename(f.file))) {
+      must(fs.existsSync(base + '.cli.rejected'), `${f.file}: damaged manifest must be refused by our CLI`);
       continue;
     }
     if (!fs.existsSync(base + '.cli.status.json')) { must(false, `${f.file}: our CLI could not open it (binding: ${f.status.totalVectors} vectors)`); continue; }

@@ -789,6 +789,20 @@ static void test_fixtures_py(void)
 		rvf_store *s = NULL;
 		int rc = rvf_open(path, RVF_OPEN_READONLY, &s);
 		const char *err = json_string_value(json_object_get(e, "error"));
+		/* The binding opens a current manifest whose content hash is wrong;
+		 * we refuse it on purpose: a flipped manifest byte must give a clear
+		 * error, not a silently different store. */
+		if (strstr(file, "p21_") || strstr(file, "p22_")) {
+			CHECK(rc == RVF_E_CHECKSUM && s == NULL, "%s: damaged manifest must be refused, got %d",
+			      file, rc);
+			CHECK(strstr(rvf_last_error(), "manifest at offset") != NULL,
+			      "%s: message should name the manifest offset: %s", file, rvf_last_error());
+			rvf_close(s);
+			fp_check(file, &before, path);
+			json_decref(e);
+			free(path);
+			continue;
+		}
 		if (err) {
 			/* p05: the reference rejects with InvalidChecksum */
 			int want = strstr(err, "InvalidChecksum") ? RVF_E_CHECKSUM : 0;

@@ -70,6 +70,11 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 /* store_cow.c: resolve the parent of a branch and merge its visible vectors */
 int store_load_cow(rvf_store *s, int depth);
 
+/* store_walk.c: fn returns non-zero to stop the walk (that value is
+ * returned). Only segments whose whole payload is in the file are visited. */
+typedef int (*store_seg_fn)(void *ctx, uint64_t off, const rvf_seg_hdr *h);
+int store_walk(const rvf_store *s, store_seg_fn fn, void *ctx);
+
 /* store_slots.c */
 int store_reserve_slots(rvf_store *s, size_t extra);
 /* Upserts one vector; clears a deletion mark. */
@@ -98,5 +103,7 @@ uint8_t *batch_add_raw(rvf_store *s, seg_batch *b, uint8_t type, uint64_t len);
 int batch_add_verbatim(rvf_store *s, seg_batch *b, const uint8_t *seg, uint64_t payload_len);
 int store_commit(rvf_store *s, seg_batch *b, const char *witness_action, uint8_t witness_type);
 void batch_free(seg_batch *b);
+/* RVF_OK, or the error for a read-only / failed / COW handle. */
+int store_writable(rvf_store *s);
 
 #endif

@@ -9,7 +9,6 @@
 #include "errors.h"
 #include "store.h"
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +130,14 @@ static int add_witness(rvf_store *s, seg_batch *b, const char *action, uint8_t t
 	return 0;
 }
 
+/* Audit records (witnesses, journals) and old manifests are found by walking
+ * the file; listing them would make every manifest grow with the number of
+ * commits (the reference's files grow quadratically that way). */
+static int dir_listed(uint8_t type)
+{
+	return type != RVF_SEG_MANIFEST && type != RVF_SEG_WITNESS && type != RVF_SEG_JOURNAL;
+}
+
 static int build_manifest(rvf_store *s, uint32_t epoch, uint8_t **out, uint64_t *len)
 {
 	rvf_manifest m = {0};
@@ -139,13 +146,11 @@ static int build_manifest(rvf_store *s, uint32_t epoch, uint8_t **out, uint64_t 
 	m.total_vectors = s->nslots;
 	m.profile_id = s->profile;
 	m.metric = (uint8_t)s->metric;
-	/* Old manifests are not carried forward: nothing reads them, and
-	 * listing them makes every manifest grow with the commit count. */
 	m.dir = malloc((s->ndir ? s->ndir : 1) * sizeof *m.dir);
 	if (!m.dir)
 		return -1;
 	for (size_t i = 0; i < s->ndir; i++)
-		if (s->dir[i].seg_type != RVF_SEG_MANIFEST)
+		if (dir_listed(s->dir[i].seg_type))
 			m.dir[m.seg_count++] = s->dir[i];
 	size_t nd;
 	if (store_deleted_list(s, &m.deleted, &nd)) {
@@ -186,6 +191,8 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 		uint8_t *h = b->buf + e->offset;
 		if (!b->verbatim[i])
 			rvf_hdr_encode(h, e->seg_type, e->seg_id, h + RVF_SEG_HDR_SIZE, e->payload_length);
+		if (!dir_listed(e->seg_type))
+			continue;
 		rvf_dir_entry abs = *e;
 		abs.offset += base;
 		if (store_dir_append(s, &abs)) {
@@ -228,181 +235,3 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	return store_map(s);
 }
 
-static int writable(rvf_store *s)
-{
-	if (s->read_only)
-		return rvf_fail(RVF_E_READONLY, "%s: store is read-only (opened read-only, or a "
-				"previous write failed: reopen it)", s->path);
-	if (s->is_cow)
-		return rvf_fail(RVF_E_UNSUPPORTED, "%s: writing to a copy-on-write branch is not "
-				"supported yet (it can be read and queried)", s->path);
-	return 0;
-}
-
-static int row_ok(const float *v, uint32_t dim)
-{
-	for (uint32_t i = 0; i < dim; i++)
-		if (!isfinite(v[i]))
-			return 0;
-	return 1;
-}
-
-int rvf_ingest(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n, rvf_ingest_result *res)
-{
-	rvf_clear_error();
-	int err = writable(s);
-	if (err)
-		return err;
-	if (n > UINT32_MAX || (n && (!ids || !vecs)))
-		return rvf_fail(RVF_E_ARG, "ingest: bad batch (n=%zu)", n);
-	size_t ok = 0;
-	for (size_t i = 0; i < n; i++)
-		ok += row_ok(vecs + i * s->dim, s->dim);
-	if (res) {
-		res->accepted = ok;
-		res->rejected = n - ok;
-		res->epoch = s->epoch;
-	}
-	if (!ok)
-		return 0;
-	uint64_t rec = rvf_vec_record_size(s->dim);
-	seg_batch b = {0};
-	uint8_t *p = batch_add_raw(s, &b, RVF_SEG_VEC, RVF_VEC_HDR + ok * rec);
-	if (!p || store_reserve_slots(s, ok)) {
-		batch_free(&b);
-		return rvf_fail(RVF_E_NOMEM, "out of memory for %zu vectors", ok);
-	}
-	wr16(p, (uint16_t)s->dim);
-	wr32(p + 2, (uint32_t)ok);
-	p += RVF_VEC_HDR;
-	for (size_t i = 0; i < n; i++) {
-		const float *v = vecs + i * s->dim;
-		if (!row_ok(v, s->dim))
-			continue;
-		wr64(p, ids[i]);
-		memcpy(p + 8, v, 4 * (size_t)s->dim); /* x86-64 is little-endian */
-		p += rec;
-		if (store_put(s, ids[i], v)) {
-			batch_free(&b);
-			s->read_only = 1;
-			return rvf_fail(RVF_E_NOMEM, "out of memory");
-		}
-	}
-	char act[64];
-	snprintf(act, sizeof act, "ingest:count=%zu", ok);
-	err = store_commit(s, &b, act, 1);
-	batch_free(&b);
-	if (!err && res)
-		res->epoch = s->epoch;
-	return err;
-}
-
-int rvf_delete(rvf_store *s, const uint64_t *ids, size_t n, rvf_delete_result *res)
-{
-	rvf_clear_error();
-	int err = writable(s);
-	if (err)
-		return err;
-	if (n > UINT32_MAX || (n && !ids))
-		return rvf_fail(RVF_E_ARG, "delete: bad id list (n=%zu)", n);
-	seg_batch b = {0};
-	uint8_t *p = batch_add_raw(s, &b, RVF_SEG_JOURNAL, rvf_journal_size(n));
-	if (!p) {
-		batch_free(&b);
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	}
-	rvf_journal_encode(p, ids, n, s->epoch + 1);
-	uint64_t deleted = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t slot = idmap_get(&s->slot_of, ids[i]);
-		if (slot != IDMAP_NONE && !s->deleted[slot]) {
-			s->deleted[slot] = 1;
-			s->ndeleted++;
-			deleted++;
-		}
-	}
-	s->live_dirty = 1;
-	char act[64];
-	snprintf(act, sizeof act, "delete:count=%llu", (unsigned long long)deleted);
-	err = store_commit(s, &b, act, 0);
-	batch_free(&b);
-	if (!err && res) {
-		res->deleted = deleted;
-		res->epoch = s->epoch;
-	}
-	return err;
-}
-
-int rvf_embed_ebpf(rvf_store *s, const rvf_ebpf *e, uint64_t *seg_id)
-{
-	rvf_clear_error();
-	int err = writable(s);
-	if (err)
-		return err;
-	if (!e || !e->program || !e->program_size || e->btf_size > UINT32_MAX ||
-	    (e->btf_size && !e->btf))
-		return rvf_fail(RVF_E_ARG, "embed-ebpf: empty program or bad BTF");
-	seg_batch b = {0};
-	uint8_t *p = batch_add_raw(s, &b, RVF_SEG_EBPF, RVF_EBPF_HDR + e->program_size + e->btf_size);
-	if (!p)
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	memset(p, 0, RVF_EBPF_HDR);
-	wr32(p, RVF_EBPF_MAGIC);
-	wr16(p + 4, 1);
-	p[6] = e->program_type;
-	p[7] = e->attach_type;
-	wr16(p + 0x0C, (uint16_t)(e->program_size / 8));
-	wr16(p + 0x0E, e->max_dimension);
-	wr64(p + 0x10, e->program_size);
-	wr32(p + 0x1C, (uint32_t)e->btf_size);
-	rvf_fold32(e->program, e->program_size, p + 0x20);
-	memcpy(p + RVF_EBPF_HDR, e->program, e->program_size);
-	if (e->btf_size)
-		memcpy(p + RVF_EBPF_HDR + e->program_size, e->btf, e->btf_size);
-	uint64_t id = b.ents[0].seg_id;
-	err = store_commit(s, &b, NULL, 0);
-	batch_free(&b);
-	if (!err && seg_id)
-		*seg_id = id;
-	return err;
-}
-
-int rvf_embed_kernel(rvf_store *s, const rvf_kernel *k, uint64_t *seg_id)
-{
-	rvf_clear_error();
-	int err = writable(s);
-	if (err)
-		return err;
-	if (!k || !k->image || !k->image_size || k->cmdline_len > UINT32_MAX ||
-	    (k->cmdline_len && !k->cmdline))
-		return rvf_fail(RVF_E_ARG, "embed-kernel: empty image or bad command line");
-	seg_batch b = {0};
-	uint8_t *p = batch_add_raw(s, &b, RVF_SEG_KERNEL, RVF_KERNEL_HDR + k->image_size + k->cmdline_len);
-	if (!p)
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	memset(p, 0, RVF_KERNEL_HDR);
-	wr32(p, RVF_KERNEL_MAGIC);
-	wr16(p + 4, 1);
-	p[6] = k->arch;
-	p[7] = k->kernel_type;
-	wr32(p + 0x08, k->flags);
-	wr64(p + 0x18, k->image_size);
-	wr64(p + 0x20, k->image_size);
-	p[0x2A] = (uint8_t)(k->api_port >> 8); /* the format's one big-endian field */
-	p[0x2B] = (uint8_t)k->api_port;
-	wr32(p + 0x2C, 1);
-	rvf_fold32(k->image, k->image_size, p + 0x30);
-	/* The reference writes 128 here yet stores the command line after the
-	 * image; byte compatibility wins (spec §12). */
-	wr64(p + 0x70, RVF_KERNEL_HDR);
-	wr32(p + 0x78, (uint32_t)k->cmdline_len);
-	memcpy(p + RVF_KERNEL_HDR, k->image, k->image_size);
-	if (k->cmdline_len)
-		memcpy(p + RVF_KERNEL_HDR + k->image_size, k->cmdline, k->cmdline_len);
-	uint64_t id = b.ents[0].seg_id;
-	err = store_commit(s, &b, NULL, 0);
-	batch_free(&b);
-	if (!err && seg_id)
-		*seg_id = id;
-	return err;
-}

@@ -80,6 +80,43 @@ static int rebuild_idmap(rvf_store *s)
 	return 0;
 }
 
+/* Everything but vectors, journals, manifests and the (now stale) index is
+ * kept byte for byte, in file order: kernels, eBPF, unknown types that the
+ * directory lists, and every intact witness (the audit chain), listed or not. */
+typedef struct {
+	rvf_store *s, *n;
+	seg_batch *b;
+} keep_ctx;
+
+static int listed(const rvf_store *s, uint64_t off)
+{
+	for (size_t i = 0; i < s->ndir; i++)
+		if (s->dir[i].offset == off)
+			return 1;
+	return 0;
+}
+
+static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
+{
+	keep_ctx *k = ctx;
+	const uint8_t *p = k->s->map + off;
+	switch (h->seg_type) {
+	case RVF_SEG_VEC:
+	case RVF_SEG_JOURNAL:
+	case RVF_SEG_MANIFEST:
+	case RVF_SEG_INDEX:
+		return 0;
+	case RVF_SEG_WITNESS:
+		if (!rvf_content_hash_ok(h->content_hash, p + RVF_SEG_HDR_SIZE, h->payload_length))
+			return 0; /* damaged: verify-witness reports it in the old file */
+		break;
+	default:
+		if (!listed(k->s, off))
+			return 0;
+	}
+	return batch_add_verbatim(k->n, k->b, p, h->payload_length) ? -1 : 0;
+}
+
 static int write_new_file(rvf_store *s, rvf_store *n, uint64_t purged)
 {
 	seg_batch b = {0};
@@ -99,17 +136,10 @@ static int write_new_file(rvf_store *s, rvf_store *n, uint64_t purged)
 			memcpy(p + 8, s->vecs + i * s->stride, 4 * (size_t)s->dim);
 		}
 	}
-	/* Everything but vectors, journals, manifests and the (now stale)
-	 * index is kept byte for byte: kernels, eBPF, witnesses, unknown types. */
-	for (size_t i = 0; i < s->ndir; i++) {
-		const rvf_dir_entry *e = &s->dir[i];
-		if (e->seg_type == RVF_SEG_VEC || e->seg_type == RVF_SEG_JOURNAL ||
-		    e->seg_type == RVF_SEG_MANIFEST || e->seg_type == RVF_SEG_INDEX)
-			continue;
-		if (batch_add_verbatim(n, &b, s->map + e->offset, e->payload_length)) {
-			err = rvf_fail(RVF_E_NOMEM, "out of memory");
-			goto out;
-		}
+	keep_ctx k = {s, n, &b};
+	if (store_walk(s, keep_segment, &k)) {
+		err = rvf_fail(RVF_E_NOMEM, "out of memory");
+		goto out;
 	}
 	char act[128];
 	snprintf(act, sizeof act, "compact:segments_compacted=%llu,bytes_reclaimed=%llu",

@@ -159,15 +159,38 @@ int rvf_create(const char *path, const rvf_create_opts *o, rvf_store **out)
 	return 0;
 }
 
+/* After the current manifest the reference leaves at most witness segments
+ * (its compaction witness); anything else there is a torn write, an
+ * unfinished commit or damage to a newer manifest, so the state we open may
+ * be older than what was last written. That fallback is reported. */
+static void check_tail(rvf_store *s, uint64_t after, uint32_t epoch)
+{
+	uint64_t off = after;
+	while (off < s->file_size) {
+		rvf_seg_hdr h;
+		if (s->file_size - off < RVF_SEG_HDR_SIZE)
+			break;
+		rvf_hdr_decode(s->map + off, &h);
+		if (h.magic != RVF_SEG_MAGIC || h.payload_length > s->file_size - off - RVF_SEG_HDR_SIZE ||
+		    h.seg_type != RVF_SEG_WITNESS)
+			break;
+		off += RVF_SEG_HDR_SIZE + h.payload_length;
+	}
+	if (off < s->file_size)
+		snprintf(s->warning, sizeof s->warning,
+			 "%s: %llu bytes at offset %llu after the current manifest are not part of it "
+			 "(torn write, unfinished commit or damaged newer manifest); opened the state of the "
+			 "manifest at offset %llu (epoch %u)",
+			 s->path, (unsigned long long)(s->file_size - off), (unsigned long long)off,
+			 (unsigned long long)s->manifest_offset, epoch);
+}
+
 /* §2: scan backwards byte by byte for "SFVR" + type 0x05 whose payload fits
- * and decodes. Candidates that do not fit (a torn tail) are remembered so the
- * fallback can be reported. */
+ * and decodes. */
 static int find_manifest(rvf_store *s, rvf_manifest *m)
 {
 	const uint8_t *f = s->map;
 	uint64_t size = s->file_size;
-	uint64_t skipped_at = UINT64_MAX;
-	const char *skipped_why = NULL;
 
 	if (size < RVF_SEG_HDR_SIZE + 22)
 		return rvf_fail(RVF_E_NO_MANIFEST,
@@ -179,24 +202,14 @@ static int find_manifest(rvf_store *s, rvf_manifest *m)
 		rvf_seg_hdr h;
 		rvf_hdr_decode(f + i, &h);
 		if (h.payload_length > RVF_MANIFEST_MAX_PAYLOAD ||
-		    h.payload_length > size - i - RVF_SEG_HDR_SIZE) {
-			if (skipped_at == UINT64_MAX) {
-				skipped_at = i;
-				skipped_why = "is truncated";
-			}
+		    h.payload_length > size - i - RVF_SEG_HDR_SIZE)
 			continue;
-		}
 		const uint8_t *p = f + i + RVF_SEG_HDR_SIZE;
 		int r = rvf_manifest_decode(p, h.payload_length, m);
 		if (r == -2)
 			return rvf_fail(RVF_E_NOMEM, "%s: out of memory decoding manifest", s->path);
-		if (r != 0) {
-			if (skipped_at == UINT64_MAX) {
-				skipped_at = i;
-				skipped_why = "does not decode";
-			}
+		if (r != 0)
 			continue;
-		}
 		/* The reference accepts a manifest whose hash is wrong; a flipped
 		 * byte would then silently change the store, so refuse it. */
 		if (!rvf_content_hash_ok(h.content_hash, p, h.payload_length)) {
@@ -208,12 +221,7 @@ static int find_manifest(rvf_store *s, rvf_manifest *m)
 		}
 		s->manifest_offset = i;
 		s->next_seg_id = h.seg_id + 1;
-		if (skipped_at != UINT64_MAX)
-			snprintf(s->warning, sizeof s->warning,
-				 "%s: newest manifest candidate at offset %llu %s; using the "
-				 "previous manifest at offset %llu (epoch %u)",
-				 s->path, (unsigned long long)skipped_at, skipped_why,
-				 (unsigned long long)i, m->epoch);
+		check_tail(s, i + RVF_SEG_HDR_SIZE + h.payload_length, m->epoch);
 		return 0;
 	}
 	return rvf_fail(RVF_E_NO_MANIFEST, "%s: no manifest segment found in %llu bytes (not an RVF file?)",
