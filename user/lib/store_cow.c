@@ -130,13 +130,14 @@ int store_load_cow(rvf_store *s, int depth)
 				path, par->dim, s->dim);
 	}
 	s->is_cow = 1;
-	qsort(s->orphan_del, s->norphan_del, sizeof *s->orphan_del, cmp_u64);
+	if (s->norphan_del)
+		qsort(s->orphan_del, s->norphan_del, sizeof *s->orphan_del, cmp_u64);
 	err = store_reserve_slots(s, par->nslots - par->ndeleted);
 	for (size_t i = 0; !err && i < par->nslots; i++) {
 		uint64_t id = par->ids[i];
 		if (par->deleted[i] || (me && !member(&mb, id)) ||
 		    idmap_get(&s->slot_of, id) != IDMAP_NONE ||
-		    bsearch(&id, s->orphan_del, s->norphan_del, sizeof id, cmp_u64))
+		    (s->norphan_del && bsearch(&id, s->orphan_del, s->norphan_del, sizeof id, cmp_u64)))
 			continue;
 		uint32_t slot = (uint32_t)s->nslots;
 		if (idmap_put(&s->slot_of, id, slot)) {
