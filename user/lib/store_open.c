@@ -348,7 +348,9 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	s->read_only = !!(flags & RVF_OPEN_READONLY);
 	int oflags = s->read_only ? O_RDONLY : O_RDWR;
-	s->fd = open(path, oflags | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by a hostile COW map must not hang the open
+	 * (it is refused below as not a regular file). */
+	s->fd = open(path, oflags | O_CLOEXEC | O_NONBLOCK);
 	int err = 0;
 	if (s->fd < 0) {
 		int e = errno;
