@@ -32,6 +32,7 @@ int cmd_delete(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
+int cmd_net_query(int argc, char **argv); /* cli_netquery.c */
 
 /* Query helpers shared by single and batch mode (cli_query.c). */
 int cli_print_hits(const rvf_hit *hits, size_t n);

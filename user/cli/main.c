@@ -19,6 +19,8 @@ static const struct cli_cmd cmds[] = {
 	  "Inspect segments and lineage", cmd_inspect },
 	{ "compact", "rvf compact [OPTIONS] <PATH>",
 	  "Compact the store to reclaim dead space", cmd_compact },
+	{ "net-query", "rvf net-query [OPTIONS] --vector <VECTOR> <HOST:PORT>",
+	  "Query a server over the UDP wire protocol (XDP/cache/daemon)", cmd_net_query },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -46,6 +48,14 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json              Output as JSON\n",
 	"      --strip-unknown     Accepted for compatibility; unknown segments are kept\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --json              Output as JSON\n",
+	"  -v, --vector <V>        Query vector, comma-separated floats (required)\n"
+	"  -k, --k <K>             Neighbors, 1..64 [default: 10]\n"
+	"      --timeout-ms <T>    Wait per attempt [default: 1000]\n"
+	"      --retries <R>       Extra attempts after a timeout [default: 2]\n"
+	"      --daemon            Exact f32 answer from the daemon, not XDP\n"
+	"      --no-cache          Neither answer from nor fill the result cache\n"
+	"      --i8                Send the query quantized to int8 (+ scale)\n"
 	"      --json              Output as JSON\n",
 };
 
