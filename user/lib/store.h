@@ -63,8 +63,11 @@ struct rvf_store {
 	char warning[512]; /* non-fatal open report (e.g. manifest fallback) */
 };
 
-/* store_open.c */
+/* store_open.c: (re)map the whole file; store_mapped() does it only when the
+ * file grew since, so commits do not pay for a mapping nobody reads. The
+ * mapping is a cache, so const readers may refresh it. */
 int store_map(rvf_store *s);
+int store_mapped(const rvf_store *s);
 /* store_open.c: open with a bound on COW parent recursion */
 int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out);
 /* store_cow.c: resolve the parent of a branch and merge its visible vectors */

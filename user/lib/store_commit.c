@@ -232,6 +232,6 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	s->manifest_offset = base + b->len;
 	s->file_size = base + b->len + RVF_SEG_HDR_SIZE + mlen;
 	s->epoch = epoch;
-	return store_map(s);
+	return 0; /* the mapping is extended lazily (store_mapped) */
 }
 

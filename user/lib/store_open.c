@@ -52,6 +52,13 @@ void rvf_close(rvf_store *s)
 	free(s);
 }
 
+int store_mapped(const rvf_store *s)
+{
+	if (s->map_len == s->file_size)
+		return 0;
+	return store_map((rvf_store *)s);
+}
+
 int store_map(rvf_store *s)
 {
 	if (s->map)
@@ -300,6 +307,27 @@ static int load_state(rvf_store *s, rvf_manifest *m)
 	memcpy(s->parent_hash, m->parent_hash, 32);
 	s->lineage_depth = m->lineage_depth;
 
+	/* Size the slot arrays and the id map once: growing them while loading
+	 * costs more than the load. Bounded by the file size, so a hostile count
+	 * cannot make us allocate more than the file could hold. */
+	uint64_t records = 0;
+	for (uint32_t i = 0; i < m->seg_count; i++) {
+		const rvf_dir_entry *e = &m->dir[i];
+		rvf_seg_hdr h;
+		if (e->seg_type != RVF_SEG_VEC || check_entry(s, e, &h))
+			continue;
+		uint16_t vdim;
+		uint32_t cnt;
+		if (s->dim && h.payload_length >= RVF_VEC_HDR &&
+		    rvf_vec_decode_header(s->map + e->offset + RVF_SEG_HDR_SIZE, h.payload_length, &vdim, &cnt) &&
+		    vdim == s->dim)
+			records += (h.payload_length - RVF_VEC_HDR) / rvf_vec_record_size(s->dim);
+	}
+	if (records) {
+		idmap_free(&s->slot_of);
+		if (idmap_init(&s->slot_of, records) || store_reserve_slots(s, records))
+			return rvf_fail(RVF_E_NOMEM, "out of memory for %llu vectors", (unsigned long long)records);
+	}
 	for (uint32_t i = 0; i < m->seg_count; i++) {
 		const rvf_dir_entry *e = &m->dir[i];
 		rvf_seg_hdr h;
@@ -369,8 +397,15 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 		goto fail;
 	}
 	s->file_size = (uint64_t)st.st_size;
-	if ((err = store_map(s)))
+	/* Opening reads every vector: fault the file in up front. */
+	void *p = s->file_size ? mmap(NULL, s->file_size, PROT_READ, MAP_SHARED | MAP_POPULATE, s->fd, 0) : NULL;
+	if (p == MAP_FAILED) {
+		err = rvf_fail(RVF_E_IO, "%s: mmap of %llu bytes failed: %s", path,
+			       (unsigned long long)s->file_size, strerror(errno));
 		goto fail;
+	}
+	s->map = p;
+	s->map_len = s->file_size;
 	rvf_manifest m;
 	if ((err = find_manifest(s, &m)))
 		goto fail;

@@ -169,6 +169,9 @@ int rvf_get_identity(const rvf_store *s, rvf_identity *out)
 /* Payload of the i-th directory segment of a type, hash-checked. */
 static int typed_payload(const rvf_store *s, uint8_t type, size_t nth, const uint8_t **p, uint64_t *len)
 {
+	int err = store_mapped(s);
+	if (err)
+		return err;
 	for (size_t i = 0; i < s->ndir; i++) {
 		const rvf_dir_entry *e = &s->dir[i];
 		if (e->seg_type != type || nth--)

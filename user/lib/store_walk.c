@@ -9,6 +9,9 @@
 int store_walk(const rvf_store *s, store_seg_fn fn, void *ctx)
 {
 	static const uint8_t magic[4] = {0x53, 0x46, 0x56, 0x52};
+	int err = store_mapped(s);
+	if (err)
+		return err;
 	uint64_t off = 0, size = s->map_len;
 	while (off + RVF_SEG_HDR_SIZE <= size) {
 		rvf_seg_hdr h;

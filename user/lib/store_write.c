@@ -30,7 +30,13 @@ int store_writable(rvf_store *s)
 static size_t pick_merge(const rvf_store *s, uint64_t n, size_t *idx, size_t max)
 {
 	uint64_t rec = rvf_vec_record_size(s->dim), acc = n;
-	size_t k = 0;
+	size_t k = 0, nvec = 0;
+	/* While the manifest's vector entries (25 bytes each) weigh less than
+	 * the batch itself, the file stays within 2x its data: no rewrite. */
+	for (size_t i = 0; i < s->ndir; i++)
+		nvec += s->dir[i].seg_type == RVF_SEG_VEC;
+	if (25 * (uint64_t)nvec <= n * rec)
+		return 0;
 	for (size_t i = s->ndir; i-- > 0 && k < max;) {
 		const rvf_dir_entry *e = &s->dir[i];
 		if (e->seg_type != RVF_SEG_VEC)
@@ -70,6 +76,11 @@ static int write_merged_vec(rvf_store *s, seg_batch *b, const uint64_t *ids, con
 	}
 	size_t cnt = 0;
 	int err = 0;
+	if (nm && store_mapped(s)) {
+		idmap_free(&seen);
+		free(list);
+		return -1;
+	}
 	for (size_t i = nm; i-- > 0 && !err;) {
 		const rvf_dir_entry *e = &s->dir[midx[i]];
 		const uint8_t *r = s->map + e->offset + RVF_SEG_HDR_SIZE + RVF_VEC_HDR;
