@@ -53,6 +53,38 @@ int rvf_metric_parse(const char *s, rvf_metric *out);
 
 typedef struct rvf_store rvf_store;
 
+/* ---- metadata ------------------------------------------------------------
+ * Each vector may carry typed fields, persisted in META_SEGs (layout in
+ * docs/METADATA.md), returned with query results and usable in filters. */
+typedef enum {
+	RVF_FIELD_U64 = 0,
+	RVF_FIELD_I64 = 1,
+	RVF_FIELD_F64 = 2,
+	RVF_FIELD_STRING = 3,
+	RVF_FIELD_BOOL = 4,
+} rvf_field_type;
+
+typedef struct {
+	uint16_t id;
+	uint8_t type; /* rvf_field_type */
+	union {
+		uint64_t u64;
+		int64_t i64;
+		double f64;
+		_Bool b;
+		struct {
+			const char *ptr; /* UTF-8, not NUL-terminated in general */
+			uint32_t len;
+		} str;
+	} v;
+} rvf_field;
+
+/* A parsed filter: the reference CLI grammar ({"eq":{"field":0,"value":5}},
+ * and/or/not, plus in/range) or the Node binding's ({"op":"eq",...}). */
+typedef struct filter rvf_filter;
+int rvf_filter_parse(const char *json, rvf_filter **out); /* message in rvf_last_error */
+void rvf_filter_free(rvf_filter *f);
+
 typedef struct {
 	uint32_t dimension; /* 1..65535 */
 	rvf_metric metric;
@@ -88,6 +120,13 @@ typedef struct {
  * nothing. One commit: VEC_SEG, WITNESS_SEG, MANIFEST_SEG, fsync. */
 int rvf_ingest(rvf_store *s, const uint64_t *ids, const float *vectors, size_t n,
 	       rvf_ingest_result *res);
+/* Same, with fields[i][0..nfields[i]) as the metadata of row i (fields or
+ * nfields may be NULL: no metadata). An upsert replaces the metadata too. */
+int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vectors, size_t n,
+		    const rvf_field *const *fields, const size_t *nfields, rvf_ingest_result *res);
+/* Metadata of a live id: 0 with *n fields (pointers valid until the next
+ * write), RVF_E_NOT_FOUND if the id is not live. */
+int rvf_get_meta(const rvf_store *s, uint64_t id, const rvf_field **fields, size_t *n);
 
 typedef struct {
 	uint64_t deleted; /* ids that were live and are now deleted */
@@ -95,6 +134,9 @@ typedef struct {
 } rvf_delete_result;
 
 int rvf_delete(rvf_store *s, const uint64_t *ids, size_t n, rvf_delete_result *res);
+/* Deletes every live vector the filter matches; writes nothing (and keeps
+ * the epoch) when none does, as the reference. */
+int rvf_delete_filter(rvf_store *s, const rvf_filter *f, rvf_delete_result *res);
 
 typedef struct {
 	uint64_t segments_compacted; /* reference naming: deleted vectors purged */
@@ -120,6 +162,17 @@ int rvf_query(const rvf_store *s, const float *query, uint32_t dim, size_t k, rv
 	      size_t *nout);
 
 typedef struct {
+	size_t k;
+	const rvf_filter *filter; /* NULL: none */
+	uint32_t ef_search;       /* 0: default; ignored by exact search */
+	uint32_t timeout_ms;      /* 0: none */
+	int exact;                /* 1: exact scan even when an index exists */
+} rvf_query_opts;
+
+int rvf_query_ex(const rvf_store *s, const float *query, uint32_t dim, const rvf_query_opts *o,
+		 rvf_hit *out, size_t *nout);
+
+typedef struct {
 	uint64_t total_vectors; /* live vectors of this file (as the reference counts) */
 	uint64_t inherited_vectors; /* COW branch: parent vectors visible here */
 	uint64_t stored_vectors; /* distinct ids in VEC segments incl. deleted */
@@ -140,6 +193,26 @@ int rvf_get_status(const rvf_store *s, rvf_status *st);
  * index i in [0, rvf_live_count). */
 uint64_t rvf_live_count(const rvf_store *s);
 int rvf_live_get(const rvf_store *s, uint64_t i, uint64_t *id, const float **vec);
+
+/* ---- HNSW index ----------------------------------------------------------
+ * Persisted in INDEX_SEG with the reference's layout, loaded at open (no
+ * rebuild), maintained on ingest once it exists, used by rvf_query_ex unless
+ * opts.exact or a filter is given. */
+typedef struct {
+	int present;
+	uint32_t m, ef_construction;
+	uint64_t nodes;     /* graph nodes (live + tombstoned) */
+	uint32_t max_level;
+	int persisted;      /* 1 if the file's INDEX_SEG matches the graph */
+	uint64_t memory_bytes;
+} rvf_index_stats;
+
+/* Builds the index over every stored vector (m 0 -> 16, ef 0 -> 200) and
+ * persists it (INDEX_SEG + manifest). */
+int rvf_index_build(rvf_store *s, uint32_t m, uint32_t ef_construction);
+/* Writes the INDEX_SEG if the graph changed since it was last persisted. */
+int rvf_index_persist(rvf_store *s);
+int rvf_get_index_stats(const rvf_store *s, rvf_index_stats *st);
 
 /* ---- segments and lineage -------------------------------------------- */
 typedef struct {

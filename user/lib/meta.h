@@ -20,29 +20,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rvf.h"
+
 typedef enum {
-	META_U64 = 0,
-	META_I64 = 1,
-	META_F64 = 2,
-	META_STRING = 3,
-	META_BOOL = 4,
+	META_U64 = RVF_FIELD_U64,
+	META_I64 = RVF_FIELD_I64,
+	META_F64 = RVF_FIELD_F64,
+	META_STRING = RVF_FIELD_STRING,
+	META_BOOL = RVF_FIELD_BOOL,
 } meta_type;
 #define META_NTYPES 5
 
-typedef struct {
-	uint16_t id;
-	uint8_t type; /* meta_type */
-	union {
-		uint64_t u64;
-		int64_t i64;
-		double f64;
-		bool b;
-		struct {
-			const char *ptr; /* not NUL-terminated in general */
-			uint32_t len;
-		} str;
-	} v;
-} meta_field;
+typedef rvf_field meta_field; /* the public type (include/rvf.h) */
 
 #define META_SLOT_NONE UINT32_MAX /* meta_compact: drop this slot */
 #define META_MAX_FIELDS 65535u     /* per vector (u16 count on disk) */

@@ -5,6 +5,7 @@
 
 #include "format.h"
 #include "idmap.h"
+#include "meta.h"
 #include "rvf.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,9 @@ struct rvf_store {
 	size_t nlive;
 	int live_dirty;
 
+	meta_table *meta; /* slot -> typed fields (store_meta.c) */
+	struct store_index *index; /* HNSW over the slots, or NULL (store_index.c) */
+
 	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
 
 	char warning[512]; /* non-fatal open report (e.g. manifest fallback) */
@@ -108,5 +112,21 @@ int store_commit(rvf_store *s, seg_batch *b, const char *witness_action, uint8_t
 void batch_free(seg_batch *b);
 /* RVF_OK, or the error for a read-only / failed / COW handle. */
 int store_writable(rvf_store *s);
+
+/* store_meta.c */
+int store_meta_init(rvf_store *s);
+int store_meta_load(rvf_store *s, const rvf_dir_entry *e, const rvf_seg_hdr *h);
+int store_meta_batch(rvf_store *s, seg_batch *b, const uint64_t *ids, size_t n);
+int store_slot_matches(const rvf_store *s, size_t slot, const rvf_filter *f);
+
+/* store_index.c: the HNSW index over the slots (persisted in INDEX_SEG).
+ * store_index_query returns 0 when it answered, 1 to fall back to the exact
+ * scan, or a negative rvf_err. */
+int store_index_open(rvf_store *s);
+int store_index_ingested(rvf_store *s, size_t first_new_slot);
+int store_index_query(const rvf_store *s, const float *q, const rvf_query_opts *o, size_t k, rvf_hit *out,
+		      size_t *nout);
+int store_index_compacted(rvf_store *s, const uint32_t *remap, size_t nold);
+void store_index_free(rvf_store *s);
 
 #endif

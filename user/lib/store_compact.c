@@ -44,10 +44,22 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-/* Drops deleted slots from memory; returns how many were purged. */
-static uint64_t purge_deleted(rvf_store *s)
+/* Drops deleted slots from memory (metadata follows its vector); returns
+ * how many were purged, or -1 without memory (nothing changed then). */
+static int64_t purge_deleted(rvf_store *s)
 {
+	uint32_t *remap = malloc((s->nslots ? s->nslots : 1) * sizeof *remap);
+	if (!remap)
+		return -1;
 	size_t w = 0;
+	for (size_t i = 0; i < s->nslots; i++)
+		remap[i] = s->deleted[i] ? META_SLOT_NONE : (uint32_t)w++;
+	if (meta_compact(s->meta, remap, s->nslots) || store_index_compacted(s, remap, s->nslots)) {
+		free(remap);
+		return -1;
+	}
+	free(remap);
+	w = 0;
 	for (size_t i = 0; i < s->nslots; i++) {
 		if (s->deleted[i])
 			continue;
@@ -57,7 +69,7 @@ static uint64_t purge_deleted(rvf_store *s)
 		}
 		s->deleted[w++] = 0;
 	}
-	uint64_t purged = s->nslots - w;
+	int64_t purged = (int64_t)(s->nslots - w);
 	s->nslots = w;
 	s->ndeleted = 0;
 	s->norphan_del = 0;
@@ -110,6 +122,12 @@ static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 		if (!rvf_content_hash_ok(h->content_hash, p + RVF_SEG_HDR_SIZE, h->payload_length))
 			return 0; /* damaged: verify-witness reports it in the old file */
 		break;
+	case RVF_SEG_META: /* ours are rewritten whole; another writer's are kept */
+		if (h->payload_length >= 4 && !memcmp(p + RVF_SEG_HDR_SIZE, META_SEG_MAGIC, 4))
+			return 0;
+		if (!listed(k->s, off))
+			return 0;
+		break;
 	default:
 		if (!listed(k->s, off))
 			return 0;
@@ -117,7 +135,7 @@ static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 	return batch_add_verbatim(k->n, k->b, p, h->payload_length) ? -1 : 0;
 }
 
-static int write_new_file(rvf_store *s, rvf_store *n, uint64_t purged)
+static int write_new_file(rvf_store *s, rvf_store *n, int64_t purged)
 {
 	seg_batch b = {0};
 	int err = 0;
@@ -134,6 +152,29 @@ static int write_new_file(rvf_store *s, rvf_store *n, uint64_t purged)
 		for (size_t i = 0; i < s->nslots; i++, p += rec) {
 			wr64(p, s->ids[i]);
 			memcpy(p + 8, s->vecs + i * s->stride, 4 * (size_t)s->dim);
+		}
+	}
+	if (meta_count(s->meta)) {
+		uint32_t *slots = malloc(s->nslots * sizeof *slots);
+		uint8_t *pay = NULL;
+		size_t plen = 0, cnt = 0;
+		const meta_field *f;
+		size_t nf;
+		for (size_t i = 0; slots && i < s->nslots; i++)
+			if (meta_get(s->meta, (uint32_t)i, &f, &nf))
+				slots[cnt++] = (uint32_t)i;
+		uint64_t *ids = slots ? malloc(cnt * sizeof *ids) : NULL;
+		for (size_t i = 0; ids && i < cnt; i++)
+			ids[i] = s->ids[slots[i]];
+		err = !ids ? RVF_E_NOMEM : meta_seg_encode_slots(s->meta, slots, ids, cnt, &pay, &plen);
+		if (!err && batch_add(n, &b, RVF_SEG_META, pay, plen))
+			err = RVF_E_NOMEM;
+		free(slots);
+		free(ids);
+		free(pay);
+		if (err) {
+			err = rvf_fail(err, "compaction: writing metadata failed");
+			goto out;
 		}
 	}
 	keep_ctx k = {s, n, &b};
@@ -171,7 +212,13 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 		return err;
 	}
 	uint64_t before_vecs = s->nslots - s->ndeleted, before_size = s->file_size;
-	uint64_t purged = purge_deleted(s);
+	int64_t purged = purge_deleted(s);
+	if (purged < 0) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	}
 
 	rvf_store n = *s; /* shares the slot arrays; owns only dir and map */
 	n.path = tmp;

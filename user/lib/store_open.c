@@ -25,7 +25,8 @@ static rvf_store *store_alloc(const char *path)
 		return NULL;
 	s->fd = -1;
 	s->path = strdup(path);
-	if (!s->path || idmap_init(&s->slot_of, 0)) {
+	if (!s->path || idmap_init(&s->slot_of, 0) || !(s->meta = meta_new())) {
+		idmap_free(&s->slot_of);
 		free(s->path);
 		free(s);
 		return NULL;
@@ -42,6 +43,8 @@ void rvf_close(rvf_store *s)
 	if (s->fd >= 0)
 		close(s->fd); /* also drops the flock */
 	idmap_free(&s->slot_of);
+	meta_free(s->meta);
+	store_index_free(s);
 	free(s->path);
 	free(s->dir);
 	free(s->ids);
@@ -343,6 +346,15 @@ static int load_state(rvf_store *s, rvf_manifest *m)
 		if (store_dir_append(s, &ne))
 			return rvf_fail(RVF_E_NOMEM, "out of memory");
 	}
+	/* Metadata after all vectors, so every record finds its slot. */
+	for (uint32_t i = 0; i < m->seg_count; i++) {
+		const rvf_dir_entry *e = &m->dir[i];
+		rvf_seg_hdr h;
+		int err;
+		if (e->seg_type == RVF_SEG_META &&
+		    ((err = check_entry(s, e, &h)) || (err = store_meta_load(s, e, &h))))
+			return err;
+	}
 	for (uint32_t i = 0; i < m->deleted_count; i++) {
 		uint32_t slot = idmap_get(&s->slot_of, m->deleted[i]);
 		if (slot != IDMAP_NONE) {
@@ -413,6 +425,8 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 	rvf_manifest_free(&m);
 	if (!err)
 		err = store_load_cow(s, depth);
+	if (!err)
+		err = store_index_open(s);
 	if (err)
 		goto fail;
 	*out = s;

@@ -3,6 +3,7 @@
 #include "errors.h"
 #include "store.h"
 #include "topk.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,16 +15,41 @@
 
 int rvf_query(const rvf_store *s, const float *q, uint32_t dim, size_t k, rvf_hit *out, size_t *nout)
 {
+	rvf_query_opts o = {.k = k};
+	return rvf_query_ex(s, q, dim, &o, out, nout);
+}
+
+static int query_exact(const rvf_store *s, const float *q, size_t k, const rvf_filter *f, rvf_hit *out,
+		       size_t *nout);
+
+int rvf_query_ex(const rvf_store *s, const float *q, uint32_t dim, const rvf_query_opts *o, rvf_hit *out,
+		 size_t *nout)
+{
 	rvf_clear_error();
 	*nout = 0;
 	if (dim != s->dim)
 		return rvf_fail(RVF_E_DIMENSION, "%s: query has %u components, the store's vectors have %u",
 				s->path, dim, s->dim);
+	for (uint32_t i = 0; i < dim; i++)
+		if (!isfinite(q[i]))
+			return rvf_fail(RVF_E_ARG, "query component %u is not a finite number", i);
 	size_t live = s->nslots - s->ndeleted;
-	if (k > live)
-		k = live;
+	size_t k = o->k > live ? live : o->k;
 	if (k == 0)
 		return 0;
+	if (s->index && !o->exact && !o->filter) {
+		int r = store_index_query(s, q, o, k, out, nout);
+		if (r <= 0)
+			return r;
+	}
+	return query_exact(s, q, k, o->filter, out, nout);
+}
+
+/* Brute force over every live slot (passing the filter, if any). */
+static int query_exact(const rvf_store *s, const float *q, size_t k, const rvf_filter *f, rvf_hit *out,
+		       size_t *nout)
+{
+	size_t live = s->nslots - s->ndeleted;
 	size_t kc = k + RERANK_MARGIN < live ? k + RERANK_MARGIN : live;
 	rvf_topk_item *cand = malloc(kc * sizeof *cand);
 	float *d = malloc(SCAN_CHUNK * sizeof *d);
@@ -39,7 +65,8 @@ int rvf_query(const rvf_store *s, const float *q, uint32_t dim, size_t k, rvf_hi
 		rvf_dist_batch((int)s->metric, q, s->vecs + base * s->stride, n, s->dim, s->stride, d);
 		float bound = rvf_topk_bound(&t);
 		for (size_t i = 0; i < n; i++)
-			if (!s->deleted[base + i] && !(d[i] > bound))
+			if (!s->deleted[base + i] && !(d[i] > bound) &&
+			    (!f || store_slot_matches(s, base + i, f)))
 				rvf_topk_push(&t, base + i, d[i]);
 	}
 	size_t nc = rvf_topk_finish(&t);

@@ -123,12 +123,61 @@ static int row_ok(const float *v, uint32_t dim)
 
 int rvf_ingest(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n, rvf_ingest_result *res)
 {
+	return rvf_ingest_meta(s, ids, vecs, n, NULL, NULL, res);
+}
+
+/* Applies the rows' metadata to the table; returns 1 if the batch needs a
+ * META_SEG (it sets fields, or clears those of an upserted id). */
+static int apply_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n,
+		      const rvf_field *const *fields, const size_t *nfields, int *err)
+{
+	int need = 0;
+	for (size_t i = 0; i < n && !*err; i++) {
+		if (!row_ok(vecs + i * s->dim, s->dim))
+			continue;
+		uint32_t slot = idmap_get(&s->slot_of, ids[i]);
+		size_t nf = fields && nfields && fields[i] ? nfields[i] : 0;
+		const meta_field *old;
+		size_t nold;
+		if (nf) {
+			*err = meta_set(s->meta, slot, fields[i], nf);
+			need = 1;
+		} else if (meta_get(s->meta, slot, &old, &nold)) {
+			meta_clear(s->meta, slot);
+			need = 1;
+		}
+	}
+	return need;
+}
+
+/* Validates metadata before anything changes, so a bad field rejects the
+ * whole call with nothing written. */
+static int check_meta(const rvf_field *const *fields, const size_t *nfields, size_t n)
+{
+	if (!fields || !nfields)
+		return 0;
+	meta_table *t = meta_new();
+	if (!t)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	int err = 0;
+	for (size_t i = 0; i < n && !err; i++)
+		if (fields[i] && nfields[i] && (err = meta_set(t, 0, fields[i], nfields[i])))
+			err = rvf_fail(err, "row %zu: bad metadata: %s", i, rvf_last_error());
+	meta_free(t);
+	return err;
+}
+
+int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n,
+		    const rvf_field *const *fields, const size_t *nfields, rvf_ingest_result *res)
+{
 	rvf_clear_error();
 	int err = store_writable(s);
 	if (err)
 		return err;
 	if (n > UINT32_MAX || (n && (!ids || !vecs)))
 		return rvf_fail(RVF_E_ARG, "ingest: bad batch (n=%zu)", n);
+	if ((err = check_meta(fields, nfields, n)))
+		return err;
 	size_t ok = 0;
 	for (size_t i = 0; i < n; i++)
 		ok += row_ok(vecs + i * s->dim, s->dim);
@@ -141,12 +190,19 @@ int rvf_ingest(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n, r
 		return 0;
 	if (store_reserve_slots(s, ok))
 		return rvf_fail(RVF_E_NOMEM, "out of memory for %zu vectors", ok);
+	size_t first_new = s->nslots;
 	for (size_t i = 0; i < n; i++) {
 		const float *v = vecs + i * s->dim;
 		if (row_ok(v, s->dim) && store_put(s, ids[i], v)) {
 			s->read_only = 1; /* memory is ahead of the file now */
 			return rvf_fail(RVF_E_NOMEM, "out of memory");
 		}
+	}
+	int merr = 0;
+	int need_meta = apply_meta(s, ids, vecs, n, fields, nfields, &merr);
+	if (merr) {
+		s->read_only = 1;
+		return rvf_fail(merr, "metadata: %s", rvf_last_error());
 	}
 	size_t midx[64];
 	size_t nm = pick_merge(s, ok, midx, 64);
@@ -156,31 +212,26 @@ int rvf_ingest(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n, r
 		s->read_only = 1;
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	}
-	/* Drop the absorbed entries (midx is in descending order). */
-	rvf_dir_entry *saved = malloc((nm ? nm : 1) * sizeof *saved);
-	if (!saved) {
-		batch_free(&b);
-		s->read_only = 1;
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	}
+	/* Drop the absorbed entries (midx is in descending order). On failure
+	 * below the handle refuses further writes (store_commit), so the
+	 * directory is not restored: nothing will write it again. */
 	for (size_t i = 0; i < nm; i++) {
-		saved[i] = s->dir[midx[i]];
 		memmove(&s->dir[midx[i]], &s->dir[midx[i] + 1], (s->ndir - midx[i] - 1) * sizeof *s->dir);
 		s->ndir--;
+	}
+	if (need_meta && (err = store_meta_batch(s, &b, ids, n))) {
+		batch_free(&b);
+		s->read_only = 1;
+		return err;
 	}
 	char act[64];
 	snprintf(act, sizeof act, "ingest:count=%zu", ok);
 	err = store_commit(s, &b, act, 1);
 	batch_free(&b);
-	if (err) /* the handle is unusable for writes now; keep the directory honest */
-		for (size_t i = nm; i-- > 0;) {
-			memmove(&s->dir[midx[i] + 1], &s->dir[midx[i]], (s->ndir - midx[i]) * sizeof *s->dir);
-			s->dir[midx[i]] = saved[i];
-			s->ndir++;
-		}
-	free(saved);
 	if (!err && res)
 		res->epoch = s->epoch;
+	if (!err)
+		err = store_index_ingested(s, first_new);
 	return err;
 }
 
