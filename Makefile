@@ -38,8 +38,20 @@ BPF_OBJ  := $(BPF_SRC:bpf/%.bpf.c=$(B)/bpf/%.bpf.o) \
             $(if $(BPF_PERDIM),$(foreach d,$(BPF_DIMS),$(B)/bpf/rvf_xdp_d$(d).bpf.o))
 FUZ_BIN  := $(FUZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
+# BPF loader (loader/, see loader/loader.h): linked into the CLI, the daemon
+# and the unit tests; rvf-loadctl is its operator/test front end.
+LDR_SRC  := $(sort $(wildcard loader/*.c))
+LDR_OBJ  := $(LDR_SRC:%.c=$(B)/obj/%.o)
+LDR_AOBJ := $(LDR_SRC:%.c=$(B)/asan/%.o)
+CFLAGS   += -Iloader -DRVF_LOADER
+HDRS     += $(wildcard loader/*.h user/rvfd/*.h)
+# Control daemon (user/rvfd).
+RVFD_SRC := $(sort $(wildcard user/rvfd/*.c))
+RVFD_OBJ := $(RVFD_SRC:%.c=$(B)/obj/%.o)
+RVFD_BIN := $(if $(RVFD_SRC),$(B)/rvfd)
+
 .PHONY: all deps check-deps test unit asan-unit integration fuzz interop demo bench clean
-all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ)
+all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ) $(B)/rvf-loadctl $(RVFD_BIN)
 
 # `make deps` installs every Debian package; other targets call it only when something is missing.
 deps:
@@ -65,15 +77,26 @@ $(B)/librvfclient.a: $(CLT_OBJ)
 $(B)/asan/librvfclient.a: $(CLT_AOBJ)
 	@rm -f $@; ar rcs $@ $^
 
-$(B)/rvf: $(CLI_OBJ) $(B)/librvfclient.a $(B)/librvf.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/librvfclient.a $(B)/librvf.a $(LDLIBS)
-$(B)/asan/rvf: $(CLI_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a $(LDLIBS)
+$(B)/librvfloader.a: $(LDR_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(B)/asan/librvfloader.a: $(LDR_AOBJ)
+	@rm -f $@; ar rcs $@ $^
+$(B)/rvf-loadctl: loader/tools/rvf_loadctl.c $(B)/librvfloader.a $(B)/librvf.a $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/librvfloader.a $(B)/librvf.a $(LDLIBS)
 
-$(B)/rvf_tests: $(TST_OBJ) $(B)/librvfclient.a $(B)/librvf.a $(BPF_OBJ)
-	$(CC) $(CFLAGS) -o $@ $(TST_OBJ) $(B)/librvfclient.a $(B)/librvf.a $(LDLIBS)
-$(B)/asan/rvf_tests: $(TST_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a $(BPF_OBJ)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(TST_AOBJ) $(B)/asan/librvfclient.a $(B)/asan/librvf.a $(LDLIBS)
+LIBS_N := $(B)/librvfclient.a $(B)/librvfloader.a $(B)/librvf.a
+LIBS_A := $(B)/asan/librvfclient.a $(B)/asan/librvfloader.a $(B)/asan/librvf.a
+$(B)/rvf: $(CLI_OBJ) $(LIBS_N)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIBS_N) $(LDLIBS)
+$(B)/asan/rvf: $(CLI_AOBJ) $(LIBS_A)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_AOBJ) $(LIBS_A) $(LDLIBS)
+$(B)/rvfd: $(RVFD_OBJ) $(LIBS_N)
+	$(CC) $(CFLAGS) -o $@ $(RVFD_OBJ) $(LIBS_N) $(LDLIBS)
+
+$(B)/rvf_tests: $(TST_OBJ) $(LIBS_N) $(BPF_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(TST_OBJ) $(LIBS_N) $(LDLIBS)
+$(B)/asan/rvf_tests: $(TST_AOBJ) $(LIBS_A) $(BPF_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(TST_AOBJ) $(LIBS_A) $(LDLIBS)
 
 # BPF: CO-RE objects against a vmlinux.h generated from the running kernel's BTF.
 vmlinux/vmlinux.h: | check-deps

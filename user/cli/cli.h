@@ -33,6 +33,10 @@ int cmd_status(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_net_query(int argc, char **argv); /* cli_netquery.c */
+int cmd_embed_ebpf(int argc, char **argv);   /* cli_ebpf.c */
+int cmd_extract_ebpf(int argc, char **argv); /* cli_ebpf.c */
+int cmd_detach(int argc, char **argv);       /* cli_ebpf.c */
+int cmd_stats(int argc, char **argv);     /* cli_stats.c */
 
 /* Query helpers shared by single and batch mode (cli_query.c). */
 int cli_print_hits(const rvf_hit *hits, size_t n);

@@ -21,6 +21,14 @@ static const struct cli_cmd cmds[] = {
 	  "Compact the store to reclaim dead space", cmd_compact },
 	{ "net-query", "rvf net-query [OPTIONS] --vector <VECTOR> <HOST:PORT>",
 	  "Query a server over the UDP wire protocol (XDP/cache/daemon)", cmd_net_query },
+	{ "stats", "rvf stats [OPTIONS] <IFACE|--metrics HOST:PORT>",
+	  "Counters of a serving query engine (pinned XDP maps or rvfd metrics)", cmd_stats },
+	{ "embed-ebpf", "rvf embed-ebpf [OPTIONS] <PATH>",
+	  "Embed an eBPF program (XDP or tc object) as an EBPF_SEG", cmd_embed_ebpf },
+	{ "extract-ebpf", "rvf extract-ebpf [OPTIONS] --output <DIR> <PATH>",
+	  "Write the store's eBPF programs (and BTF) to a directory", cmd_extract_ebpf },
+	{ "detach", "rvf detach [OPTIONS] <IFACE>",
+	  "Remove the rvf XDP/tc programs and pins from an interface", cmd_detach },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -56,6 +64,21 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --daemon            Exact f32 answer from the daemon, not XDP\n"
 	"      --no-cache          Neither answer from nor fill the result cache\n"
 	"      --i8                Send the query quantized to int8 (+ scale)\n"
+	"      --json              Output as JSON\n",
+	"      --metrics <H:P>     Read rvfd's Prometheus counters (rvfd --metrics-port)\n"
+	"      --pin-dir <DIR>     Pinned maps of IFACE [default: /sys/fs/bpf/rvf/IFACE]\n"
+	"      --json              Output as JSON\n",
+	"      --program <OBJ>     Object file to embed [default: the built xdp + tc objects\n"
+	"                          for the store's dimension]\n"
+	"      --program-type <T>  xdp (type 0, attach XdpIngress) | tc (type 1, attach TcEgress)\n"
+	"      --max-dim <D>       Max dimension in the header [default: the store's]\n"
+	"      --btf <FILE>        BTF blob to store [default: the object's .BTF section]\n"
+	"      --force             Store a payload that is not an ELF BPF object\n"
+	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --json              Output as JSON\n",
+	"  -o, --output <DIR>      Directory for the programs (created if missing)\n"
+	"      --json              Output as JSON\n",
+	"      --netns <NS>        Network namespace of the interface (/run/netns/NS)\n"
 	"      --json              Output as JSON\n",
 };
 

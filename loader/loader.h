@@ -1,0 +1,128 @@
+/* loader.h — loads the rvf XDP query program and the tc egress cache filler,
+ * fills their maps from an rvf store, attaches them to an interface and pins
+ * them under /sys/fs/bpf/rvf/<ifname>/.
+ *
+ * Every function returns 0 or a negative errno. On failure a one-line
+ * message ("what failed: strerror") is written to `err` (errlen bytes, may
+ * be NULL/0). Non-fatal findings (a placeholder EBPF_SEG, the fall-back to
+ * the built-in objects, native XDP refused) are collected as "WARNING: ..."
+ * lines, see rvf_loader_warnings().
+ *
+ * Object source: the store's EBPF_SEGs first (program_type 0 XdpDistance
+ * whose max_dimension equals the store's dimension; program_type 1 TcFilter),
+ * each payload must be an ELF64 little-endian EM_BPF object; otherwise the
+ * built-in objects of `bpf_dir` (default "<dir of /proc/self/exe>/bpf", or
+ * $RVF_BPF_DIR): rvf_xdp_d<dim>.bpf.o and rvf_tc.bpf.o.
+ *
+ * Map names are the contract of bpf/rvf_maps.h. Pins (one directory per
+ * interface): xdp_prog, tc_prog and every map by name. A later open with
+ * the same ifname reuses compatible pinned maps, so a restarted loader
+ * keeps the state (config, cache, allow-list) and replaces the programs in
+ * place.
+ */
+#ifndef RVF_LOADER_H
+#define RVF_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rvf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RVF_LOADER_PIN_ROOT "/sys/fs/bpf/rvf"
+#define RVF_LOADER_DEF_MAX_SCAN 4096u /* brute-force budget per query */
+#define RVF_LOADER_DEF_NPROBE 2u
+
+enum rvf_xdp_mode {
+	RVF_XDP_MODE_AUTO = 0, /* native, fall back to generic with a warning */
+	RVF_XDP_MODE_NATIVE,
+	RVF_XDP_MODE_GENERIC,
+};
+
+/* Where a program came from. */
+enum rvf_obj_source {
+	RVF_OBJ_NONE = 0,
+	RVF_OBJ_STORE,   /* an EBPF_SEG of the store */
+	RVF_OBJ_BUILTIN, /* a file of bpf_dir */
+};
+
+struct rvf_loader_opts {
+	const char *ifname;   /* needed for attach and pinning; NULL: load only */
+	const char *netns;    /* network namespace name (/run/netns/NAME) the
+			       * interface lives in; NULL: the current one. Pins
+			       * stay in the caller's mount namespace. */
+	enum rvf_xdp_mode mode;
+	uint16_t port;        /* UDP port (host order); 0 = RVF_WIRE_DEFAULT_PORT */
+	const char *bpf_dir;  /* built-in objects; NULL = default (see above) */
+	int builtin_only;     /* ignore the store's EBPF_SEGs */
+	int no_tc;            /* do not load/attach the tc program */
+	int no_pin;           /* neither reuse nor create pins */
+	uint32_t max_scan;    /* 0 = RVF_LOADER_DEF_MAX_SCAN; above it IVF is built */
+	uint32_t nprobe;      /* 0 = RVF_LOADER_DEF_NPROBE */
+	uint32_t ncentroids;  /* 0 = automatic (when IVF is needed) */
+	int no_cache;         /* config.cache_enabled = 0 */
+};
+
+typedef struct rvf_loader rvf_loader;
+
+/* Kernel features: BTF (/sys/kernel/btf/vmlinux), bpffs on /sys/fs/bpf,
+ * bpf_loop for XDP programs, CAP_BPF + CAP_NET_ADMIN (or root). */
+int rvf_loader_probe(char *err, size_t errlen);
+
+/* Chooses, opens and loads the objects for the store (see above), sizes
+ * rvf_vecs to the live count, reuses pinned maps (opts->ifname, !no_pin),
+ * then fills the maps (rvf_loader_sync). Does not attach. */
+int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_loader **out,
+		    char *err, size_t errlen);
+
+/* Refills every data map from the store and publishes the new state:
+ * config.enabled = 0, wait for in-flight packets, refill rvf_quant /
+ * rvf_vecs / rvf_cents / rvf_coff, then one config write with the new
+ * nvec, epoch (= store epoch; the cache is keyed by it) and enabled = 1.
+ * If the store grew beyond rvf_vecs' capacity the XDP object is reloaded
+ * with a larger map (shared maps kept) and, if attached, replaced in place. */
+int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen);
+
+/* Attaches XDP (opts->mode) and tc egress (clsact) to opts->ifname and pins
+ * programs and maps (unless no_pin). */
+int rvf_loader_attach(rvf_loader *l, char *err, size_t errlen);
+
+/* Frees userspace state. Attachments and pins stay (the programs keep
+ * answering); use rvf_loader_detach to remove them. */
+void rvf_loader_close(rvf_loader *l);
+
+/* Removes the XDP program (only if it is ours: pinned id or name rvf_xdp),
+ * the tc filter and the clsact hook, all pins and the pin directory of
+ * ifname. Idempotent; works from a fresh process. netns as in the opts. */
+int rvf_loader_detach(const char *ifname, const char *netns, char *err, size_t errlen);
+
+/* Allow-list: adds "a.b.c.d[/n]" or an IPv6 "addr[/n]" to rvf_allow and
+ * sets config.allow_enabled = 1. With l == NULL the pinned maps of ifname
+ * are used. */
+int rvf_loader_allow_add(rvf_loader *l, const char *ifname, const char *cidr, char *err,
+			 size_t errlen);
+/* Sets config.allow_enabled (0 lets every source through again). */
+int rvf_loader_allow_enable(rvf_loader *l, const char *ifname, int on, char *err, size_t errlen);
+/* Parses a CIDR into an LPM key (IPv4 as ::ffff:a.b.c.d, prefix + 96). */
+int rvf_loader_parse_cidr(const char *cidr, uint32_t *prefixlen, uint8_t addr[16]);
+
+/* ---- introspection --------------------------------------------------- */
+const char *rvf_loader_warnings(const rvf_loader *l); /* "" if none */
+/* Verifier / libbpf log of the last failed load on this thread ("" if none). */
+const char *rvf_loader_last_log(void);
+enum rvf_obj_source rvf_loader_xdp_source(const rvf_loader *l);
+enum rvf_obj_source rvf_loader_tc_source(const rvf_loader *l);
+int rvf_loader_xdp_prog_fd(const rvf_loader *l);
+int rvf_loader_tc_prog_fd(const rvf_loader *l); /* -1 without tc */
+/* fd of a map by its rvf_maps.h name (-1 if absent). */
+int rvf_loader_map_fd(const rvf_loader *l, const char *name);
+/* Attach mode actually used (NATIVE or GENERIC), AUTO before attach. */
+enum rvf_xdp_mode rvf_loader_attached_mode(const rvf_loader *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

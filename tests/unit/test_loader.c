@@ -1,0 +1,527 @@
+/* test_loader.c — suite "loader": the BPF loader (loader/).
+ *
+ *  - EBPF_SEG payload classification (ELF64 LE EM_BPF vs placeholder), with
+ *    the corpus file ebpf_accelerator.rvf whose program is 0xBF filler;
+ *  - a store carrying a placeholder XdpDistance segment followed by the
+ *    real build/bpf/rvf_xdp_d64.bpf.o and rvf_tc.bpf.o: the loader skips
+ *    the placeholder with a warning and loads both objects FROM THE STORE
+ *    (bpf_dir points nowhere, so no fall-back is possible) through the
+ *    verifier;
+ *  - the maps after the fill equal quant8 computed here (config, rvf_quant,
+ *    every rvf_vecs entry), brute force and IVF (k-means, rvf_coff);
+ *  - BPF_PROG_TEST_RUN of a query frame returns the expected neighbour;
+ *  - rvf_loader_sync after the store grew beyond rvf_vecs (object reload);
+ *  - CIDR parsing of the allow-list.
+ *
+ * The loader parts need the loader linked in (RVF_LOADER, see the Makefile
+ * rule) and root; without either they pass with a note.
+ */
+#include "testreg.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../loader/rvf_elf.h"
+#include "rvf.h"
+
+static char *corpus(const char *name)
+{
+	static char p[512];
+	snprintf(p, sizeof p, "%s/corpus/%s", rvf_test_shared_dir(), name);
+	return p;
+}
+
+static void t_elf_classify(void)
+{
+	uint8_t b[128];
+	memset(b, 0, sizeof b);
+	memcpy(b, "\x7f" "ELF", 4);
+	b[4] = 2;
+	b[5] = 1;
+	b[18] = RVF_EM_BPF;
+	CU_ASSERT_EQUAL(rvf_elf_check(b, sizeof b), RVF_ELF_BPF);
+	CU_ASSERT_EQUAL(rvf_elf_check(b, 0), RVF_ELF_EMPTY);
+	CU_ASSERT_EQUAL(rvf_elf_check(b, 40), RVF_ELF_TRUNCATED);
+	b[18] = 62; /* EM_X86_64 */
+	CU_ASSERT_EQUAL(rvf_elf_check(b, sizeof b), RVF_ELF_WRONG_MACHINE);
+	b[18] = RVF_EM_BPF;
+	b[4] = 1; /* ELFCLASS32 */
+	CU_ASSERT_EQUAL(rvf_elf_check(b, sizeof b), RVF_ELF_WRONG_CLASS);
+	b[4] = 2;
+	b[5] = 2; /* big-endian */
+	CU_ASSERT_EQUAL(rvf_elf_check(b, sizeof b), RVF_ELF_WRONG_CLASS);
+	b[5] = 1;
+	/* Section table pointing outside the bytes. */
+	b[40] = 0x70; /* shoff 112 */
+	b[58] = 64;   /* shentsize */
+	b[60] = 2;    /* shnum */
+	CU_ASSERT_EQUAL(rvf_elf_check(b, sizeof b), RVF_ELF_TRUNCATED);
+	memset(b, 0xBF, sizeof b);
+	CU_ASSERT_EQUAL(rvf_elf_check(b, sizeof b), RVF_ELF_NOT_ELF);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_elf_kind_str(RVF_ELF_NOT_ELF), "placeholder payload"));
+}
+
+static void t_corpus_placeholder(void)
+{
+	rvf_store *s = NULL;
+	int e = rvf_open(corpus("ebpf_accelerator.rvf"), RVF_OPEN_READONLY, &s);
+	CU_ASSERT_EQUAL_FATAL(e, 0);
+	CU_ASSERT_EQUAL_FATAL(rvf_ebpf_count(s), 1);
+	rvf_ebpf eb;
+	CU_ASSERT_EQUAL_FATAL(rvf_ebpf_get(s, 0, &eb), 0);
+	CU_ASSERT_EQUAL(eb.program_type, 0);
+	CU_ASSERT_EQUAL(eb.attach_type, 0);
+	CU_ASSERT_EQUAL(eb.max_dimension, 384);
+	CU_ASSERT_EQUAL(eb.program_size, 1024);
+	CU_ASSERT_EQUAL(eb.btf_size, 256);
+	CU_ASSERT_EQUAL(eb.program[0], 0xBF);
+	CU_ASSERT_EQUAL(rvf_elf_check(eb.program, eb.program_size), RVF_ELF_NOT_ELF);
+	rvf_close(s);
+}
+
+#ifdef RVF_LOADER
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "../../loader/loader.h"
+#include "quant8.h"
+#include "rvf_wire.h"
+#include "xdp_frames.h"
+
+#define DIM 64
+#define N0 200
+#define N1 100
+#define XDP_OBJ "build/bpf/rvf_xdp_d64.bpf.o"
+#define TC_OBJ "build/bpf/rvf_tc.bpf.o"
+
+static int can_load(void)
+{
+	char err[256];
+	if (rvf_loader_probe(err, sizeof err)) {
+		fprintf(stderr, "\nloader: skipped (%s)\n", err);
+		return 0;
+	}
+	if (access(XDP_OBJ, R_OK) || access(TC_OBJ, R_OK)) {
+		fprintf(stderr, "\nloader: skipped (%s / %s not built)\n", XDP_OBJ, TC_OBJ);
+		return 0;
+	}
+	return 1;
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long sz = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
+	if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*n = (size_t)sz;
+	return b;
+}
+
+static float *gen(uint32_t n, uint64_t seed)
+{
+	float *v = malloc((size_t)n * DIM * sizeof(float));
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+	for (size_t i = 0; i < (size_t)n * DIM; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* clustered: 8 centres plus noise */
+		float c = (float)((i / DIM) % 8) - 3.5f;
+		v[i] = c * ((i % DIM) % 3 == 0 ? 1.f : -0.5f) + (float)((x >> 11) % 2001) / 1000.f - 1.f;
+	}
+	return v;
+}
+
+/* A writable store with N0 vectors and, in order: a placeholder XDP
+ * segment, the real XDP object, the real tc object. */
+static rvf_store *make_store(const char *name)
+{
+	char path[512];
+	rvf_store *s = NULL;
+	snprintf(path, sizeof path, "%s/%s", rvf_test_tmpdir(), name);
+	unlink(path);
+	rvf_create_opts co = {.dimension = DIM, .metric = RVF_METRIC_L2};
+	if (rvf_create(path, &co, &s))
+		return NULL;
+	uint64_t ids[N0];
+	for (int i = 0; i < N0; i++)
+		ids[i] = 1000 + (uint64_t)i;
+	float *v = gen(N0, 1);
+	int e = rvf_ingest(s, ids, v, N0, NULL);
+	free(v);
+	uint8_t filler[1024];
+	memset(filler, 0xBF, sizeof filler);
+	rvf_ebpf ph = {.program_type = 0, .attach_type = 0, .max_dimension = DIM,
+		       .program = filler, .program_size = sizeof filler};
+	size_t xs = 0, ts = 0;
+	uint8_t *xb = slurp(XDP_OBJ, &xs), *tb = slurp(TC_OBJ, &ts);
+	rvf_ebpf xe = {.program_type = 0, .attach_type = 0, .max_dimension = DIM, .program = xb,
+		       .program_size = xs};
+	rvf_ebpf te = {.program_type = 1, .attach_type = 2, .max_dimension = DIM, .program = tb,
+		       .program_size = ts};
+	if (!e && xb && tb)
+		e = rvf_embed_ebpf(s, &ph, NULL) || rvf_embed_ebpf(s, &xe, NULL) ||
+		    rvf_embed_ebpf(s, &te, NULL);
+	free(xb);
+	free(tb);
+	if (e || !xb || !tb) {
+		rvf_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+static rvf_loader *open_loader(rvf_store *s, uint32_t max_scan)
+{
+	struct rvf_loader_opts o;
+	char err[512] = "";
+	rvf_loader *l = NULL;
+	memset(&o, 0, sizeof o);
+	o.bpf_dir = "/nonexistent-rvf-bpf-dir"; /* only the store's objects can load */
+	o.max_scan = max_scan;
+	int e = rvf_loader_open(s, &o, &l, err, sizeof err);
+	if (e) {
+		fprintf(stderr, "\nrvf_loader_open: %s\n%s\n", err, rvf_loader_last_log());
+		return NULL;
+	}
+	return l;
+}
+
+/* Expected rvf_vecs entry of live vector i. */
+static void expect_entry(const quant8_params *p, rvf_store *s, uint64_t i, uint8_t *out)
+{
+	uint64_t id;
+	const float *v;
+	uint8_t u[DIM + 4];
+	CU_ASSERT_EQUAL_FATAL(rvf_live_get(s, i, &id, &v), 0);
+	CU_ASSERT_EQUAL_FATAL(quant8_quantize(p, v, u), 0);
+	quant8_vec_entry(u, DIM, id, out);
+}
+
+static int params_of(rvf_store *s, quant8_params *p)
+{
+	uint64_t n = rvf_live_count(s);
+	float *all = malloc(n * DIM * sizeof(float));
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t id;
+		const float *v;
+		rvf_live_get(s, i, &id, &v);
+		memcpy(all + i * DIM, v, DIM * sizeof(float));
+	}
+	int e = quant8_params_init(p, all, n, DIM, RVF_METRIC_L2);
+	free(all);
+	return e;
+}
+
+/* Sends a query for live vector `which` through BPF_PROG_TEST_RUN; returns
+ * the first result id (or UINT64_MAX) and its distance. */
+static uint64_t run_query(rvf_loader *l, rvf_store *s, uint64_t which, float *dist, int *act)
+{
+	uint64_t id;
+	const float *v;
+	uint8_t pl[2048], frame[4096], out[4096];
+	struct xf_opts fo;
+	rvf_live_get(s, which, &id, &v);
+	size_t plen = xf_rvf_query(pl, sizeof pl, 77, DIM, 4, 0, v, NULL, 0, 0);
+	xf_defaults(&fo);
+	size_t flen = xf_build(frame, sizeof frame, &fo, pl, plen);
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = (__u32)flen,
+		    .data_out = out, .data_size_out = sizeof out, .repeat = 1);
+	if (bpf_prog_test_run_opts(rvf_loader_xdp_prog_fd(l), &t))
+		return UINT64_MAX;
+	*act = (int)t.retval;
+	struct xf_parsed ps;
+	if (xf_parse(out, t.data_size_out, &ps) || ps.plen < RVF_WIRE_HDR_SIZE + RVF_WIRE_RESULT_SIZE)
+		return UINT64_MAX;
+	struct rvf_wire_hdr h;
+	struct rvf_wire_result r;
+	memcpy(&h, out + ps.payload, sizeof h);
+	if (h.op != RVF_OP_REPLY || h.count == 0)
+		return UINT64_MAX;
+	memcpy(&r, out + ps.payload + RVF_WIRE_HDR_SIZE, sizeof r);
+	*dist = r.dist;
+	return r.id;
+}
+
+static void check_maps(rvf_loader *l, rvf_store *s, int ivf)
+{
+	quant8_params p;
+	struct rvf_xdp_config c;
+	struct rvf_xdp_quant q, qm;
+	rvf_status st;
+	__u32 k0 = 0;
+	uint64_t n = rvf_live_count(s);
+	uint32_t vsz = RVF_XDP_VEC_SIZE(DIM);
+
+	CU_ASSERT_EQUAL_FATAL(params_of(s, &p), 0);
+	CU_ASSERT_EQUAL_FATAL(rvf_get_status(s, &st), 0);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c), 0);
+	CU_ASSERT_EQUAL(c.nvec, n);
+	CU_ASSERT_EQUAL(c.epoch, st.epoch);
+	CU_ASSERT_EQUAL(c.dim, DIM);
+	CU_ASSERT_EQUAL(c.metric, RVF_METRIC_L2);
+	CU_ASSERT_EQUAL(c.enabled, 1);
+	CU_ASSERT_EQUAL(c.cache_enabled, 1);
+	CU_ASSERT(c.scale == p.scale);
+	CU_ASSERT_EQUAL(c.ncentroids != 0, ivf);
+	memset(&q, 0, sizeof q);
+	CU_ASSERT_EQUAL(quant8_fill_xdp(&p, &q), 0);
+	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_quant"), &k0, &qm), 0);
+	CU_ASSERT(memcmp(&q, &qm, sizeof q) == 0);
+
+	int vfd = rvf_loader_map_fd(l, "rvf_vecs");
+	uint8_t *got = malloc(vsz), *want = malloc(vsz);
+	int *seen = calloc(n, sizeof *seen);
+	uint32_t coff[RVF_XDP_MAX_CENTROIDS + 1];
+	if (ivf) {
+		int cfd = rvf_loader_map_fd(l, "rvf_coff");
+		for (__u32 i = 0; i <= c.ncentroids; i++)
+			CU_ASSERT_EQUAL(bpf_map_lookup_elem(cfd, &i, &coff[i]), 0);
+		CU_ASSERT_EQUAL(coff[0], 0);
+		CU_ASSERT_EQUAL(coff[c.ncentroids], n);
+		for (__u32 i = 0; i < c.ncentroids; i++)
+			CU_ASSERT(coff[i] < coff[i + 1]); /* no empty cluster */
+		int cefd = rvf_loader_map_fd(l, "rvf_cents");
+		for (__u32 i = 0; i < c.ncentroids; i++) {
+			CU_ASSERT_EQUAL(bpf_map_lookup_elem(cefd, &i, got), 0);
+			CU_ASSERT_EQUAL(((struct rvf_xdp_vec_hdr *)got)->id, i);
+		}
+	}
+	/* Every slot holds the quant8 entry of one live vector, each exactly once. */
+	for (__u32 j = 0; j < n; j++) {
+		CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(vfd, &j, got), 0);
+		uint64_t id = ((struct rvf_xdp_vec_hdr *)got)->id;
+		uint64_t i = ivf ? n : j;
+		if (ivf) { /* find the live index of this id */
+			for (uint64_t t = 0; t < n; t++) {
+				uint64_t tid;
+				const float *v;
+				rvf_live_get(s, t, &tid, &v);
+				if (tid == id) {
+					i = t;
+					break;
+				}
+			}
+		}
+		CU_ASSERT_FATAL(i < n);
+		seen[i]++;
+		expect_entry(&p, s, i, want);
+		CU_ASSERT(memcmp(got, want, vsz) == 0);
+	}
+	for (uint64_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(seen[i], 1);
+	free(seen);
+	free(got);
+	free(want);
+	quant8_params_free(&p);
+}
+
+static void t_store_objects(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *s = make_store("objs.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(rvf_ebpf_count(s), 3);
+	rvf_loader *l = open_loader(s, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_EQUAL(rvf_loader_xdp_source(l), RVF_OBJ_STORE);
+	CU_ASSERT_EQUAL(rvf_loader_tc_source(l), RVF_OBJ_STORE);
+	CU_ASSERT(rvf_loader_xdp_prog_fd(l) >= 0);
+	CU_ASSERT(rvf_loader_tc_prog_fd(l) >= 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "EBPF_SEG #0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "placeholder payload, not a BPF object"));
+	/* The tc object shares the XDP object's maps. */
+	struct bpf_map_info a, b;
+	__u32 la = sizeof a, lb = sizeof b;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	struct bpf_prog_info pi;
+	__u32 lp = sizeof pi;
+	memset(&pi, 0, sizeof pi);
+	__u32 ids[16];
+	pi.nr_map_ids = 16;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	CU_ASSERT_EQUAL(bpf_obj_get_info_by_fd(rvf_loader_tc_prog_fd(l), &pi, &lp), 0);
+	CU_ASSERT_EQUAL(bpf_obj_get_info_by_fd(rvf_loader_map_fd(l, "rvf_config"), &a, &la), 0);
+	int shared = 0;
+	for (__u32 i = 0; i < pi.nr_map_ids && i < 16; i++)
+		shared |= ids[i] == a.id;
+	CU_ASSERT(shared);
+	(void)b;
+	(void)lb;
+	check_maps(l, s, 0);
+	float d = -1;
+	int act = -1;
+	uint64_t lid;
+	const float *v;
+	rvf_live_get(s, 17, &lid, &v);
+	CU_ASSERT_EQUAL(run_query(l, s, 17, &d, &act), lid);
+	CU_ASSERT_EQUAL(act, XDP_TX);
+	CU_ASSERT(d == 0.0f);
+	rvf_loader_close(l);
+	rvf_close(s);
+}
+
+static void t_placeholder_fallback(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *s = NULL;
+	CU_ASSERT_EQUAL_FATAL(rvf_open(corpus("ebpf_accelerator.rvf"), RVF_OPEN_READONLY, &s), 0);
+	if (rvf_dimension(s) != 384 || access("build/bpf/rvf_xdp_d384.bpf.o", R_OK)) {
+		rvf_close(s);
+		return;
+	}
+	struct rvf_loader_opts o;
+	char err[512] = "";
+	rvf_loader *l = NULL;
+	memset(&o, 0, sizeof o);
+	o.bpf_dir = "build/bpf";
+	o.no_tc = 1;
+	int e = rvf_loader_open(s, &o, &l, err, sizeof err);
+	if (e)
+		fprintf(stderr, "\n%s\n%s\n", err, rvf_loader_last_log());
+	CU_ASSERT_EQUAL_FATAL(e, 0);
+	CU_ASSERT_EQUAL(rvf_loader_xdp_source(l), RVF_OBJ_BUILTIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "placeholder payload, not a BPF object"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "using built-in"));
+	rvf_loader_close(l);
+	/* Without built-in objects the load fails with a clear message. */
+	o.bpf_dir = "/nonexistent-rvf-bpf-dir";
+	e = rvf_loader_open(s, &o, &l, err, sizeof err);
+	CU_ASSERT(e < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no usable XDP program"));
+	rvf_close(s);
+}
+
+static void t_ivf(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *s = make_store("ivf.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	rvf_loader *l = open_loader(s, 50); /* 200 > 50: IVF */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	check_maps(l, s, 1);
+	float d = -1;
+	int act = -1;
+	uint64_t lid;
+	const float *v;
+	rvf_live_get(s, 123, &lid, &v);
+	CU_ASSERT_EQUAL(run_query(l, s, 123, &d, &act), lid); /* its own cluster is probed */
+	CU_ASSERT_EQUAL(act, XDP_TX);
+	rvf_loader_close(l);
+	rvf_close(s);
+}
+
+static void t_sync_grow(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *s = make_store("grow.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	rvf_loader *l = open_loader(s, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	struct rvf_xdp_config c0, c1;
+	__u32 k0 = 0;
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c0), 0);
+	int cfg_fd_before = rvf_loader_map_fd(l, "rvf_config");
+	struct bpf_map_info a, b;
+	__u32 la = sizeof a, lb = sizeof b;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	bpf_obj_get_info_by_fd(cfg_fd_before, &a, &la);
+
+	uint64_t ids[N1];
+	for (int i = 0; i < N1; i++)
+		ids[i] = 5000 + (uint64_t)i;
+	float *v = gen(N1, 2);
+	CU_ASSERT_EQUAL_FATAL(rvf_ingest(s, ids, v, N1, NULL), 0);
+	free(v);
+	char err[512] = "";
+	int e = rvf_loader_sync(l, s, err, sizeof err);
+	if (e)
+		fprintf(stderr, "\nsync: %s\n%s\n", err, rvf_loader_last_log());
+	CU_ASSERT_EQUAL_FATAL(e, 0);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c1), 0);
+	CU_ASSERT_EQUAL(c1.nvec, N0 + N1);
+	CU_ASSERT(c1.epoch > c0.epoch);
+	/* Same shared config map after the reload, bigger rvf_vecs. */
+	bpf_obj_get_info_by_fd(rvf_loader_map_fd(l, "rvf_config"), &b, &lb);
+	CU_ASSERT_EQUAL(a.id, b.id);
+	memset(&b, 0, sizeof b);
+	lb = sizeof b;
+	bpf_obj_get_info_by_fd(rvf_loader_map_fd(l, "rvf_vecs"), &b, &lb);
+	CU_ASSERT_EQUAL(b.max_entries, N0 + N1);
+	check_maps(l, s, 0);
+	float d = -1;
+	int act = -1;
+	uint64_t lid;
+	const float *vv;
+	rvf_live_get(s, N0 + 42, &lid, &vv);
+	CU_ASSERT_EQUAL(run_query(l, s, N0 + 42, &d, &act), lid);
+	CU_ASSERT(d == 0.0f);
+	/* Delete: shrinks nvec without a reload. */
+	rvf_delete_result dr;
+	CU_ASSERT_EQUAL(rvf_delete(s, ids, 10, &dr), 0);
+	CU_ASSERT_EQUAL(rvf_loader_sync(l, s, err, sizeof err), 0);
+	check_maps(l, s, 0);
+	rvf_loader_close(l);
+	rvf_close(s);
+}
+
+static void t_cidr(void)
+{
+	uint32_t pl;
+	uint8_t a[16];
+	CU_ASSERT_EQUAL(rvf_loader_parse_cidr("10.1.2.3/8", &pl, a), 0);
+	CU_ASSERT_EQUAL(pl, 104);
+	static const uint8_t w4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0};
+	CU_ASSERT(memcmp(a, w4, 16) == 0);
+	CU_ASSERT_EQUAL(rvf_loader_parse_cidr("10.99.0.2", &pl, a), 0);
+	CU_ASSERT_EQUAL(pl, 128);
+	CU_ASSERT_EQUAL(rvf_loader_parse_cidr("fd00::1:2/64", &pl, a), 0);
+	CU_ASSERT_EQUAL(pl, 64);
+	CU_ASSERT_EQUAL(a[0], 0xfd);
+	CU_ASSERT_EQUAL(a[15], 0);
+	CU_ASSERT_EQUAL(rvf_loader_parse_cidr("::1", &pl, a), 0);
+	CU_ASSERT_EQUAL(pl, 128);
+	CU_ASSERT_EQUAL(a[15], 1);
+	CU_ASSERT(rvf_loader_parse_cidr("10.0.0.0/33", &pl, a) < 0);
+	CU_ASSERT(rvf_loader_parse_cidr("fd00::/129", &pl, a) < 0);
+	CU_ASSERT(rvf_loader_parse_cidr("10.0.0.0/", &pl, a) < 0);
+	CU_ASSERT(rvf_loader_parse_cidr("bogus", &pl, a) < 0);
+	CU_ASSERT(rvf_loader_parse_cidr("10.0.0.0/8x", &pl, a) < 0);
+}
+
+RVF_SUITE(loader, {"elf classification", t_elf_classify},
+	  {"corpus ebpf_accelerator.rvf holds a placeholder", t_corpus_placeholder},
+	  {"objects loaded from EBPF_SEGs, maps = quant8, test_run", t_store_objects},
+	  {"placeholder segment falls back to built-in", t_placeholder_fallback},
+	  {"IVF fill (k-means, coff, centroids)", t_ivf},
+	  {"sync after growth reloads rvf_vecs, keeps shared maps", t_sync_grow},
+	  {"allow-list CIDR parsing", t_cidr})
+#else
+static void t_no_loader(void)
+{
+	fprintf(stderr, "\nloader: built without RVF_LOADER: loader tests skipped\n");
+}
+
+RVF_SUITE(loader, {"elf classification", t_elf_classify},
+	  {"corpus ebpf_accelerator.rvf holds a placeholder", t_corpus_placeholder},
+	  {"loader not linked (RVF_LOADER)", t_no_loader})
+#endif
