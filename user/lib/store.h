@@ -64,6 +64,11 @@ struct rvf_store {
 
 	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
 
+	/* commit buffer kept between commits: a fresh one per batch costs page
+	 * faults on every commit */
+	uint8_t *scratch;
+	size_t scratch_cap;
+
 	char warning[512]; /* non-fatal open report (e.g. manifest fallback) */
 };
 

@@ -53,6 +53,12 @@ static uint8_t *batch_reserve(seg_batch *b, uint64_t len)
 
 uint8_t *batch_add_raw(rvf_store *s, seg_batch *b, uint8_t type, uint64_t len)
 {
+	if (!b->buf && s->scratch) {
+		b->buf = s->scratch;
+		b->cap = s->scratch_cap;
+		s->scratch = NULL;
+		s->scratch_cap = 0;
+	}
 	uint8_t *p = batch_reserve(b, len);
 	if (!p)
 		return NULL;
@@ -229,6 +235,14 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 		if (b->ents[i].seg_type == RVF_SEG_WITNESS && !b->verbatim[i])
 			rvf_fold32(b->buf + b->ents[i].offset + RVF_SEG_HDR_SIZE,
 				   b->ents[i].payload_length, s->witness_prev);
+	if (b->cap > s->scratch_cap) { /* keep the bigger buffer for next time */
+		uint8_t *t = s->scratch;
+		size_t tc = s->scratch_cap;
+		s->scratch = b->buf;
+		s->scratch_cap = b->cap;
+		b->buf = t;
+		b->cap = tc;
+	}
 	s->manifest_offset = base + b->len;
 	s->file_size = base + b->len + RVF_SEG_HDR_SIZE + mlen;
 	s->epoch = epoch;

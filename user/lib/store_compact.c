@@ -229,9 +229,12 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 	n.dir = NULL;
 	n.ndir = n.dir_cap = 0;
 	n.next_seg_id = 1;
+	n.scratch = NULL;
+	n.scratch_cap = 0;
 	memset(n.witness_prev, 0, sizeof n.witness_prev);
 
 	int err = write_new_file(s, &n, purged);
+	free(n.scratch);
 	if (!err && rename(tmp, s->path))
 		err = rvf_fail(RVF_E_IO, "rename %s -> %s: %s", tmp, s->path, strerror(errno));
 	if (!err && fsync_dir(s->path))

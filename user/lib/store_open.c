@@ -44,6 +44,7 @@ void rvf_close(rvf_store *s)
 		close(s->fd); /* also drops the flock */
 	idmap_free(&s->slot_of);
 	meta_free(s->meta);
+	free(s->scratch);
 	store_index_free(s);
 	free(s->path);
 	free(s->dir);

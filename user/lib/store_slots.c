@@ -3,6 +3,7 @@
 #include "store.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void *grow(void *p, size_t elem, size_t cap)
 {
@@ -29,12 +30,18 @@ int store_reserve_slots(rvf_store *s, size_t extra)
 	s->deleted = del;
 	/* Aligned so SIMD loads of a row never split a cache line needlessly. */
 	size_t bytes = cap * (size_t)s->stride * sizeof(float);
-	float *v = aligned_alloc(64, bytes ? (bytes + 63) & ~(size_t)63 : 64);
+	size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;
+	bytes = bytes ? (bytes + align - 1) & ~(align - 1) : align;
+	float *v = aligned_alloc(align, bytes);
 	if (!v)
 		return -1;
 	if (s->nslots)
 		memcpy(v, s->vecs, s->nslots * (size_t)s->stride * sizeof(float));
-	memset(v + s->nslots * (size_t)s->stride, 0, (cap - s->nslots) * (size_t)s->stride * sizeof(float));
+	/* Rows are written before they are read and the SIMD kernels never read
+	 * past dim, so the new rows need no zeroing. Large arrays ask for huge
+	 * pages: fewer faults when a big store is loaded. */
+	if (bytes >= (2u << 20))
+		madvise(v, bytes, MADV_HUGEPAGE);
 	free(s->vecs);
 	s->vecs = v;
 	s->slot_cap = cap;

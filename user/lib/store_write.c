@@ -60,7 +60,29 @@ static int want_id(idmap *seen, uint64_t id, int *err)
 	return 1;
 }
 
-static int write_merged_vec(rvf_store *s, seg_batch *b, const uint64_t *ids, const float *vecs,
+/* Nothing absorbed: the rows go out as given (a repeated id is written
+ * twice; readers keep the last record, as the reference writes it). */
+static int write_rows(rvf_store *s, seg_batch *b, const uint64_t *ids, const float *vecs, size_t n,
+		      const uint8_t *good, size_t ok)
+{
+	uint64_t rec = rvf_vec_record_size(s->dim);
+	uint8_t *p = batch_add_raw(s, b, RVF_SEG_VEC, RVF_VEC_HDR + ok * rec);
+	if (!p)
+		return -1;
+	wr16(p, (uint16_t)s->dim);
+	wr32(p + 2, (uint32_t)ok);
+	p += RVF_VEC_HDR;
+	for (size_t i = 0; i < n; i++) {
+		if (!good[i])
+			continue;
+		wr64(p, ids[i]);
+		memcpy(p + 8, vecs + i * s->dim, 4 * (size_t)s->dim); /* x86-64 is little-endian */
+		p += rec;
+	}
+	return 0;
+}
+
+static int write_merged_vec(rvf_store *s, seg_batch *b, const uint64_t *ids, const uint8_t *good,
 			    size_t n, const size_t *midx, size_t nm)
 {
 	uint64_t rec = rvf_vec_record_size(s->dim);
@@ -90,7 +112,7 @@ static int write_merged_vec(rvf_store *s, seg_batch *b, const uint64_t *ids, con
 				list[cnt++] = rd64(r);
 	}
 	for (size_t i = 0; i < n && !err; i++)
-		if (vecs && want_id(&seen, ids[i], &err))
+		if (good[i] && want_id(&seen, ids[i], &err))
 			list[cnt++] = ids[i];
 	idmap_free(&seen);
 	size_t live = 0;
@@ -128,12 +150,12 @@ int rvf_ingest(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n, r
 
 /* Applies the rows' metadata to the table; returns 1 if the batch needs a
  * META_SEG (it sets fields, or clears those of an upserted id). */
-static int apply_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n,
+static int apply_meta(rvf_store *s, const uint64_t *ids, const uint8_t *good, size_t n,
 		      const rvf_field *const *fields, const size_t *nfields, int *err)
 {
 	int need = 0;
 	for (size_t i = 0; i < n && !*err; i++) {
-		if (!row_ok(vecs + i * s->dim, s->dim))
+		if (!good[i])
 			continue;
 		uint32_t slot = idmap_get(&s->slot_of, ids[i]);
 		size_t nf = fields && nfields && fields[i] ? nfields[i] : 0;
@@ -167,6 +189,9 @@ static int check_meta(const rvf_field *const *fields, const size_t *nfields, siz
 	return err;
 }
 
+static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, const uint8_t *good,
+		       size_t n, size_t ok, const rvf_field *const *fields, const size_t *nfields);
+
 int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n,
 		    const rvf_field *const *fields, const size_t *nfields, rvf_ingest_result *res)
 {
@@ -178,28 +203,41 @@ int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t
 		return rvf_fail(RVF_E_ARG, "ingest: bad batch (n=%zu)", n);
 	if ((err = check_meta(fields, nfields, n)))
 		return err;
+	uint8_t *good = malloc(n ? n : 1);
+	if (!good)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	size_t ok = 0;
 	for (size_t i = 0; i < n; i++)
-		ok += row_ok(vecs + i * s->dim, s->dim);
+		ok += good[i] = (uint8_t)row_ok(vecs + i * s->dim, s->dim);
 	if (res) {
 		res->accepted = ok;
 		res->rejected = n - ok;
 		res->epoch = s->epoch;
 	}
+	err = ingest_rows(s, ids, vecs, good, n, ok, fields, nfields);
+	free(good);
+	if (!err && ok && res)
+		res->epoch = s->epoch;
+	return err;
+}
+
+static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, const uint8_t *good,
+		       size_t n, size_t ok, const rvf_field *const *fields, const size_t *nfields)
+{
+	int err;
 	if (!ok)
 		return 0;
 	if (store_reserve_slots(s, ok))
 		return rvf_fail(RVF_E_NOMEM, "out of memory for %zu vectors", ok);
 	size_t first_new = s->nslots;
 	for (size_t i = 0; i < n; i++) {
-		const float *v = vecs + i * s->dim;
-		if (row_ok(v, s->dim) && store_put(s, ids[i], v)) {
+		if (good[i] && store_put(s, ids[i], vecs + i * s->dim)) {
 			s->read_only = 1; /* memory is ahead of the file now */
 			return rvf_fail(RVF_E_NOMEM, "out of memory");
 		}
 	}
 	int merr = 0;
-	int need_meta = apply_meta(s, ids, vecs, n, fields, nfields, &merr);
+	int need_meta = apply_meta(s, ids, good, n, fields, nfields, &merr);
 	if (merr) {
 		s->read_only = 1;
 		return rvf_fail(merr, "metadata: %s", rvf_last_error());
@@ -207,7 +245,7 @@ int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t
 	size_t midx[64];
 	size_t nm = pick_merge(s, ok, midx, 64);
 	seg_batch b = {0};
-	if (write_merged_vec(s, &b, ids, vecs, n, midx, nm)) {
+	if (nm ? write_merged_vec(s, &b, ids, good, n, midx, nm) : write_rows(s, &b, ids, vecs, n, good, ok)) {
 		batch_free(&b);
 		s->read_only = 1;
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
@@ -228,8 +266,6 @@ int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t
 	snprintf(act, sizeof act, "ingest:count=%zu", ok);
 	err = store_commit(s, &b, act, 1);
 	batch_free(&b);
-	if (!err && res)
-		res->epoch = s->epoch;
 	if (!err)
 		err = store_index_ingested(s, first_new);
 	return err;
