@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# rvfd_netns.sh — rvfd with the XDP/tc programs attached, in two network
+# namespaces joined by a veth pair (bench/netbench/netns.sh: rvfd_s
+# 10.98.0.1 / rvfd_c 10.98.0.2 + 10.98.0.66), generic XDP:
+#  - daemon answers (--daemon) equal `rvf query` on the same file, ids and
+#    f32 distances bit for bit (exact brute force);
+#  - XDP answers (f32 and --i8 queries) equal the quantized reference
+#    (bench/netbench/xdp_ref: the loader's quant8 parameters, integer L2 over
+#    the offset-binary codes, ties by vector index) ids AND distance bits, and
+#    their recall@10 against the exact answers is reported and must be >= 0.9;
+#  - misses reach the daemon (DAEMON flag, wrong dim), a repeat is answered
+#    from the cache; the wire-protocol checks pass through XDP too;
+#  - the allow-list drops a client outside the CIDR (XDP counter 'denied');
+#  - a CLI ingest while serving shows up (new epoch in replies, new vector
+#    found by the daemon and by XDP);
+#  - kill -9 of rvfd, restart (pinned maps reused): answers again;
+#  - SIGTERM: exit 0, no pin / link / program left; after another kill -9,
+#    `rvf detach IFACE` leaves no pin, link or program behind.
+# Needs root (skips with 77 otherwise).
+. "$(dirname "$0")/lib.sh"
+. bench/netbench/netns.sh
+if [ "$(id -u)" -ne 0 ]; then
+	echo "!!! rvfd_netns: SKIPPED — needs root (network namespaces, XDP, bpffs) !!!" >&2
+	skip "needs root"
+fi
+need_cmd jq ip nsenter bpftool tc
+PY=$(rvfd_python) || skip "python3 with numpy not available"
+[ -x "$RVF" ] || skip "$RVF not built"
+bench/netbench/build.sh >"$T/build.log" 2>&1 || { cat "$T/build.log"; fail "building rvfd/helpers failed"; }
+RVFD=build/rvfd
+PORT=7878
+MPORT=9178
+SRV=$RVFD_IP_S:$PORT
+
+on_exit "rvfd_ns_down"
+rvfd_ns_up || fail "could not create the namespaces"
+ok
+
+# data: 1000 x 128 L2, 20 queries near stored vectors, one new vector
+$PY - "$T" <<'PY'
+import json, sys, numpy as np
+t = sys.argv[1]
+rng = np.random.default_rng(98)
+v = rng.standard_normal((1000, 128)).astype(np.float32)
+json.dump([{"id": 10 * i + 3, "vector": [float(x) for x in v[i]]} for i in range(1000)], open(t + "/v.json", "w"))
+q = (v[rng.choice(1000, 20, replace=False)] + 0.3 * rng.standard_normal((20, 128))).astype(np.float32)
+np.save(t + "/q.npy", q)
+q.tofile(t + "/q.f32")
+with open(t + "/q.txt", "w") as f:
+    for r in q:
+        f.write(",".join(repr(float(x)) for x in r) + "\n")
+new = (rng.standard_normal(128) * 2).astype(np.float32)
+json.dump([{"id": 777777, "vector": [float(x) for x in new]}], open(t + "/new.json", "w"))
+open(t + "/new.txt", "w").write(",".join(repr(float(x)) for x in new))
+PY
+S=$T/s.rvf
+expect_exit 0 $RVF create "$S" -d 128
+expect_exit 0 $RVF ingest "$S" -i "$T/v.json"
+expect_exit 0 $RVF embed-ebpf "$S"
+
+RPID=
+start() { # LOG ARGS...
+	local log=$1
+	shift
+	nsenter --net="/run/netns/$RVFD_NS_S" -- $RVFD --file "$S" --iface "$RVFD_NS_S" --port "$PORT" \
+		--mode generic "$@" >"$log" 2>&1 &
+	RPID=$!
+	on_exit "kill -9 $RPID 2>/dev/null"
+	rvfd_wait_ready "$log" "$RPID" 30 || { cat "$log" >&2; fail "rvfd did not start"; }
+	ok
+}
+nq() { ns_c $RVF net-query "$@"; }
+
+start "$T/d1.log" --allow 10.98.0.0/26 --allow fd98::/64 --metrics-port "$MPORT"
+expect_contains "$T/d1.log" "XDP attached to $RVFD_NS_S (generic mode, xdp from the store's EBPF_SEG"
+[ -e "/sys/fs/bpf/rvf/$RVFD_NS_S/rvf_counters" ] || fail "no pins under /sys/fs/bpf/rvf/$RVFD_NS_S"
+
+log "daemon answers == rvf query (exact f32)"
+$RVF query "$S" --input "$T/q.npy" -k 10 --json >"$T/exact.json" || fail "rvf query batch"
+i=0
+while IFS= read -r q; do
+	expect_exit 0 nq "$SRV" -v "$q" -k 10 --daemon --no-cache --json
+	json_eq "$T/last.out" .path daemon
+	jq -c '[.results[] | [.id, .distance]]' "$T/last.out" >"$T/got"
+	jq -c ".results[$i] | [.[] | [.id, .distance]]" "$T/exact.json" >"$T/want"
+	cmp -s "$T/got" "$T/want" || fail "query $i: daemon $(cat "$T/got") != rvf query $(cat "$T/want")"
+	ok
+	i=$((i + 1))
+done <"$T/q.txt"
+
+log "XDP answers == quantized reference (ids and distance bits); recall@10 vs exact"
+for mode in f32 i8; do
+	build/netbench/xdp_ref "$S" "$T/q.f32" 10 $([ $mode = i8 ] && echo --i8) >"$T/ref_$mode.txt" ||
+		fail "xdp_ref failed"
+	: >"$T/xdp_$mode.jsonl"
+	while IFS= read -r q; do
+		expect_exit 0 nq "$SRV" -v "$q" -k 10 --no-cache --json $([ $mode = i8 ] && echo --i8)
+		json_eq "$T/last.out" .path xdp
+		jq -c . "$T/last.out" >>"$T/xdp_$mode.jsonl"
+	done <"$T/q.txt"
+	$PY - "$T/xdp_$mode.jsonl" "$T/ref_$mode.txt" "$T/exact.json" >"$T/cmp_$mode.txt" <<'PY' ||
+import json, struct, sys
+xdp = [json.loads(l) for l in open(sys.argv[1])]
+ref = [l.split() for l in open(sys.argv[2])]
+exact = json.load(open(sys.argv[3]))["results"]
+bad, rec = 0, []
+for i, (x, r) in enumerate(zip(xdp, ref)):
+    got = ["%d:%08x" % (h["id"], struct.unpack("<I", struct.pack("<f", h["distance"]))[0]) for h in x["results"]]
+    if got != r:
+        bad += 1
+        print("query %d: xdp %s != ref %s" % (i, got, r))
+    ex = {h["id"] for h in exact[i]}
+    rec.append(len(ex & {h["id"] for h in x["results"]}) / len(ex))
+print("mismatches %d recall@10 %.3f min %.2f" % (bad, sum(rec) / len(rec), min(rec)))
+sys.exit(1 if bad or sum(rec) / len(rec) < 0.9 else 0)
+PY
+		{ cat "$T/cmp_$mode.txt"; fail "XDP ($mode) answers differ from the quantized reference"; }
+	ok
+	log "  $mode: $(tail -n 1 "$T/cmp_$mode.txt")"
+done
+
+log "misses reach the daemon; repeats come from the cache"
+q1=$(head -n 1 "$T/q.txt")
+expect_exit 0 nq "$SRV" -v "$q1" -k 5 --daemon --json
+json_eq "$T/last.out" .path daemon
+expect_exit 0 nq "$SRV" -v "$q1" -k 5 --daemon --json
+json_eq "$T/last.out" .path cache
+jq -c .results "$T/last.out" >"$T/cache.res"
+expect_exit 0 nq "$SRV" -v "$q1" -k 5 --daemon --no-cache --json
+json_eq "$T/last.out" .path daemon
+jq -c .results "$T/last.out" | cmp -s - "$T/cache.res" || fail "cache answer differs from the daemon's"
+ok
+expect_exit 1 nq "$SRV" -v "1,2,3" -k 5
+expect_contains "$T/last.err" "dimension mismatch"
+log "wire protocol through XDP (IPv4 and IPv6)"
+# RVFD_STRICT=1: an int8 query with scale <= 0 answered by XDP fails the test
+# (PROTOCOL §4: the scale is finite and > 0); by default it is a loud warning.
+ns_c $PY bench/netbench/wirecheck.py "$RVFD_IP_S" "$PORT" 128 \
+	$([ -n "${RVFD_STRICT:-}" ] || echo --lenient-i8-scale) >"$T/wc.out" 2>&1 ||
+	{ cat "$T/wc.out"; fail "wirecheck through XDP"; }
+ok
+if grep -q '^WARN' "$T/wc.out"; then
+	log "!!! WARNING: XDP protocol deviation (not the daemon's):"
+	grep '^WARN' "$T/wc.out" | while IFS= read -r l; do log "!!!   $l"; done
+fi
+ns_c $PY bench/netbench/wirecheck.py "$RVFD_IP6_S" "$PORT" 128 --daemon >"$T/wc6.out" 2>&1 ||
+	{ cat "$T/wc6.out"; fail "wirecheck IPv6 through XDP, daemon flag"; }
+ok
+
+log "allow-list: $RVFD_IP_C2 is outside 10.98.0.0/26"
+expect_exit 0 $RVF stats "$RVFD_NS_S" --json
+d0=$(jq -r .counters.denied "$T/last.out")
+ns_c $PY bench/netbench/wirecheck.py "$RVFD_IP_S" "$PORT" 128 --src "$RVFD_IP_C2" --expect-silence \
+	>"$T/wcd.out" 2>&1 || { cat "$T/wcd.out"; fail "allow-list: a source outside got replies"; }
+ok
+expect_exit 0 $RVF stats "$RVFD_NS_S" --json
+json_ok "$T/last.out" ".counters.denied > $d0 + 400 and .config.allow_enabled == true"
+
+log "metrics and stats"
+expect_exit 0 ns_c $RVF stats --metrics "$RVFD_IP_S:$MPORT" --json
+json_ok "$T/last.out" '.metrics["rvfd_xdp_packets_total{counter=\"answered\"}"] >= 40 and .metrics.rvfd_cache_hits_total >= 1 and .metrics.rvfd_xdp_attached == 1'
+json_ok "$T/last.out" '.metrics["rvfd_replies_total{status=\"ok\"}"] >= 22'
+
+log "CLI ingest while serving"
+ep0=$(jq -r .epoch "$T/xdp_f32.jsonl" | head -n 1)
+expect_exit 0 $RVF ingest "$S" -i "$T/new.json"
+found=
+for _ in $(seq 100); do
+	nq "$SRV" -v "$(cat "$T/new.txt")" -k 3 --json >"$T/nx.json" 2>/dev/null || true
+	# while the loader refills the maps XDP passes queries to the daemon
+	if [ "$(jq -r '.results[0].id, .path' "$T/nx.json" 2>/dev/null | paste -sd' ')" = "777777 xdp" ]; then
+		found=1
+		break
+	fi
+	sleep 0.1
+done
+[ -n "$found" ] || fail "XDP: ingested id 777777 not visible within 10 s"
+json_ok "$T/nx.json" ".path == \"xdp\" and .epoch > $ep0"
+expect_exit 0 nq "$SRV" -v "$(cat "$T/new.txt")" -k 3 --daemon --no-cache --json
+json_ok "$T/last.out" ".path == \"daemon\" and .epoch > $ep0 and .results[0].id == 777777 and .results[0].distance == 0"
+ep1=$(jq -r .epoch "$T/last.out")
+
+log "kill -9 and restart"
+kill -9 "$RPID"
+wait "$RPID" 2>/dev/null || true
+expect_exit 0 nq "$SRV" -v "$q1" -k 5 --json
+json_eq "$T/last.out" .path xdp # the program keeps answering without the daemon
+start "$T/d2.log"
+expect_exit 0 nq "$SRV" -v "$q1" -k 5 --daemon --no-cache --json
+json_eq "$T/last.out" .path daemon
+json_eq "$T/last.out" .epoch "$ep1"
+expect_exit 0 nq "$SRV" -v "$(cat "$T/new.txt")" -k 1 --json
+json_ok "$T/last.out" ".path == \"xdp\" and .results[0].id == 777777"
+# the restart without --allow switched the allow-list off
+expect_exit 0 ns_c $PY bench/netbench/wirecheck.py "$RVFD_IP_S" "$PORT" 128 --src "$RVFD_IP_C2" \
+	$([ -n "${RVFD_STRICT:-}" ] || echo --lenient-i8-scale)
+
+prog_id() { ns_s ip -j link show dev "$RVFD_NS_S" | jq -r '.[0].xdp.prog.id // empty'; }
+no_leftovers() { # PROG_ID WHAT
+	[ -z "$(prog_id)" ] || fail "$2: XDP program still attached"
+	ns_s tc filter show dev "$RVFD_NS_S" egress 2>/dev/null | grep -q . && fail "$2: tc filter left"
+	ns_s tc qdisc show dev "$RVFD_NS_S" | grep -q clsact && fail "$2: clsact qdisc left"
+	[ ! -e "/sys/fs/bpf/rvf/$RVFD_NS_S" ] || fail "$2: pins left: $(ls "/sys/fs/bpf/rvf/$RVFD_NS_S")"
+	for _ in $(seq 50); do bpftool prog show id "$1" >/dev/null 2>&1 || break; sleep 0.1; done
+	bpftool prog show id "$1" >/dev/null 2>&1 && fail "$2: program $1 still loaded"
+	ok
+}
+
+log "SIGTERM: detached and unpinned"
+pid1=$(prog_id)
+[ -n "$pid1" ] || fail "no XDP program on $RVFD_NS_S"
+rvfd_stop "$RPID" 15
+assert_eq "$RVFD_RC" 0 "rvfd exit status after SIGTERM"
+no_leftovers "$pid1" "after SIGTERM"
+
+log "kill -9, then rvf detach"
+start "$T/d3.log"
+pid2=$(prog_id)
+kill -9 "$RPID"
+wait "$RPID" 2>/dev/null || true
+[ -e "/sys/fs/bpf/rvf/$RVFD_NS_S/rvf_counters" ] || fail "pins vanished after kill -9"
+expect_exit 0 ns_s $RVF detach "$RVFD_NS_S"
+no_leftovers "$pid2" "after rvf detach"
+pass

@@ -1,0 +1,157 @@
+/* rvfd.h — internal interfaces of the rvf query daemon (user/rvfd/).
+ *
+ * rvfd serves one store over the UDP wire protocol (docs/PROTOCOL.md). It
+ * answers every query the XDP program passes up (and, with --no-xdp, every
+ * query) with the exact f32 top-k of rvf_query, follows the store file as it
+ * changes (reopen + loader sync), enforces the allow-list in userspace too
+ * and exports Prometheus counters on a small HTTP/1.0 responder.
+ *
+ *   rvfd_proto.c    request validation and reply building (no I/O)
+ *   rvfd_allow.c    CIDR allow-list
+ *   rvfd_metrics.c  counters, latency histogram, Prometheus text, HTTP
+ *   rvfd_xdp.c      the XDP/tc side through the loader (loader/loader.h)
+ *   rvfd_main.c     options, sockets, event loop, store reloads, signals
+ */
+#ifndef RVFD_H
+#define RVFD_H
+
+#include <stddef.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "rvf.h"
+#include "rvf_wire.h"
+
+/* ---- store view --------------------------------------------------------- */
+struct rvfd_store {
+	rvf_store *s;     /* read-only handle, NULL if none could be opened yet */
+	uint32_t dim;
+	rvf_metric metric;
+	uint32_t epoch;
+	uint64_t nvec;
+};
+
+/* ---- protocol (rvfd_proto.c) --------------------------------------------- */
+enum rvfd_verdict {
+	RVFD_REPLY = 0,   /* out holds a reply of *outlen bytes */
+	RVFD_DROP_SHORT,  /* shorter than the header: no reply (PROTOCOL §4.1) */
+	RVFD_DROP_REPLY,  /* op == REPLY: never answered (no reply loops) */
+};
+
+/* Scratch buffers for one request (query vector and hits). */
+struct rvfd_work {
+	float *q;       /* 65535 floats */
+	rvf_hit *hits;  /* RVF_WIRE_MAX_K */
+};
+
+int rvfd_work_init(struct rvfd_work *w);
+void rvfd_work_free(struct rvfd_work *w);
+
+/* Handles one datagram. Never reads outside req[0, len); writes a reply of
+ * at most min(len, 32 + 16 * 64) bytes into out (cap >= that). *status is
+ * the reply status for RVFD_REPLY. st may have s == NULL (INTERNAL). */
+int rvfd_handle(const struct rvfd_store *st, struct rvfd_work *w, const uint8_t *req, size_t len,
+		uint8_t *out, size_t cap, size_t *outlen, uint8_t *status);
+
+/* ---- allow-list (rvfd_allow.c) ------------------------------------------- */
+struct rvfd_cidr {
+	uint8_t addr[16]; /* IPv4 as IPv4-mapped IPv6 */
+	uint32_t prefixlen; /* over the 128-bit mapped address */
+	int v4;
+	char text[64];
+};
+
+/* "10.0.0.0/8", "192.168.1.7", "fd00::/64", "::1". 0 or -EINVAL. Host bits
+ * beyond the prefix are cleared. */
+int rvfd_cidr_parse(const char *s, struct rvfd_cidr *out);
+/* 1 if the address (sockaddr_in / sockaddr_in6, mapped v4 understood)
+ * matches one of the n entries; n == 0 allows everything. */
+int rvfd_allowed(const struct rvfd_cidr *list, size_t n, const struct sockaddr *sa);
+
+/* ---- metrics (rvfd_metrics.c) -------------------------------------------- */
+#define RVFD_LAT_BUCKETS 22 /* le 1, 2, 4, ... 2^20 us, +Inf */
+
+struct rvfd_metrics {
+	uint64_t requests;          /* datagrams received on the query port */
+	uint64_t replies[8];        /* by rvf_wire_status */
+	uint64_t drop_short, drop_reply, drop_denied, send_errors;
+	uint64_t lat[RVFD_LAT_BUCKETS]; /* daemon answers, log2 us, not cumulative */
+	uint64_t lat_count;
+	double lat_sum_us;
+	uint64_t reloads, reload_errors, syncs, sync_errors;
+	uint64_t xdp[RVF_C_MAX];    /* summed over CPUs at the last read */
+	int xdp_valid;              /* xdp[] was read from a counters map */
+	int xdp_attached;
+	uint32_t epoch;
+	uint64_t nvec;
+	uint32_t dim;
+	double start_time;          /* unix seconds */
+};
+
+void rvfd_lat_observe(struct rvfd_metrics *m, double us);
+/* Prometheus text exposition (format 0.0.4). Returns a malloc'd string. */
+char *rvfd_metrics_text(const struct rvfd_metrics *m);
+
+/* Tiny HTTP/1.0 server: GET /metrics only. Non-blocking, driven by the
+ * daemon's poll loop. */
+#define RVFD_HTTP_MAX_CONN 8
+struct rvfd_http_conn {
+	int fd;
+	size_t got;
+	double deadline; /* monotonic seconds */
+	char buf[2048];
+};
+
+struct rvfd_http {
+	int lfd[2]; /* IPv6 and IPv4 listeners, -1 if unused */
+	struct rvfd_http_conn c[RVFD_HTTP_MAX_CONN];
+};
+
+/* Binds TCP port on :: and 0.0.0.0. -errno with a message on stderr. */
+int rvfd_http_open(struct rvfd_http *h, uint16_t port);
+void rvfd_http_close(struct rvfd_http *h);
+/* Adds the listening and connection fds to pfd (room for 2 + MAX_CONN);
+ * returns the number added. */
+int rvfd_http_pollfds(struct rvfd_http *h, struct pollfd *pfd);
+/* Accepts / reads / answers as far as possible without blocking.
+ * text() is called when a complete GET /metrics arrived. */
+void rvfd_http_service(struct rvfd_http *h, char *(*text)(void *), void *arg);
+
+double rvfd_mono(void);
+
+/* ---- XDP side (rvfd_xdp.c) ----------------------------------------------- */
+struct rvfd_xdp;
+
+struct rvfd_xdp_opts {
+	const char *ifname;
+	const char *pin_dir;    /* NULL: /sys/fs/bpf/rvf/<ifname> */
+	const char *mode;       /* "native", "generic", "auto" */
+	uint16_t port;
+	const struct rvfd_cidr *allow;
+	size_t nallow;
+};
+
+/* 1 if this build can attach XDP programs (the loader was linked in). */
+int rvfd_xdp_available(void);
+/* Loads the objects (store EBPF_SEG or build/bpf), fills the maps from the
+ * store, attaches XDP + tc, pins. Reuses pinned maps of a previous run.
+ * Messages on stderr; returns 0 or -errno. */
+int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_store *s,
+		   struct rvfd_xdp **out);
+/* After the store changed: refill the maps, bump the epoch. */
+int rvfd_xdp_sync(struct rvfd_xdp *x, rvf_store *s);
+/* Per-CPU rvf_counters summed. 0 or -errno. */
+int rvfd_xdp_counters(struct rvfd_xdp *x, uint64_t out[RVF_C_MAX]);
+/* Detach XDP and tc, unpin, free. Safe on NULL. */
+void rvfd_xdp_stop(struct rvfd_xdp *x);
+/* Epoch the maps carry (config.epoch), or -1. */
+int64_t rvfd_xdp_epoch(struct rvfd_xdp *x);
+
+/* Reads a pinned per-CPU counters map (pin_dir/rvf_counters) and sums it.
+ * Used by the daemon when no loader handle exists and by `rvf stats`. */
+int rvfd_read_pinned_counters(const char *pin_dir, uint64_t out[RVF_C_MAX]);
+
+extern const char *const rvfd_counter_names[RVF_C_MAX];
+
+#endif
