@@ -149,6 +149,13 @@ typedef struct {
 /* Rewrites the file beside itself, fsyncs, renames over it, fsyncs the dir. */
 int rvf_compact(rvf_store *s, rvf_compact_result *res);
 
+/* Auto-compaction: after a delete, compact when deleted / stored vectors
+ * reaches `dead_ratio` (and at least `min_deleted` are deleted). Off by
+ * default (dead_ratio 0): compaction rewrites the whole file, which a caller
+ * deleting in a loop should decide on. The RVF_AUTO_COMPACT environment
+ * variable ("0.3" or "0.3:1000") sets it for every store opened for writing. */
+int rvf_set_auto_compact(rvf_store *s, double dead_ratio, uint64_t min_deleted);
+
 /* ---- reading ---------------------------------------------------------- */
 typedef struct {
 	uint64_t id;

@@ -64,6 +64,9 @@ struct rvf_store {
 
 	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
 
+	double auto_ratio;    /* rvf_set_auto_compact; 0 = off */
+	uint64_t auto_min;
+
 	/* commit buffer kept between commits: a fresh one per batch costs page
 	 * faults on every commit */
 	uint8_t *scratch;

@@ -428,6 +428,14 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 		err = store_load_cow(s, depth);
 	if (!err)
 		err = store_index_open(s);
+	const char *ac = getenv("RVF_AUTO_COMPACT");
+	if (!err && ac && *ac && !s->read_only) {
+		char *end;
+		double r = strtod(ac, &end);
+		unsigned long long mn = *end == ':' ? strtoull(end + 1, &end, 10) : 0;
+		if (*end || rvf_set_auto_compact(s, r, mn))
+			err = rvf_fail(RVF_E_ARG, "RVF_AUTO_COMPACT=%s: expected RATIO or RATIO:MIN_DELETED", ac);
+	}
 	if (err)
 		goto fail;
 	*out = s;

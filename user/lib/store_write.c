@@ -271,6 +271,26 @@ static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, con
 	return err;
 }
 
+int rvf_set_auto_compact(rvf_store *s, double dead_ratio, uint64_t min_deleted)
+{
+	if (!(dead_ratio >= 0 && dead_ratio <= 1))
+		return rvf_fail(RVF_E_ARG, "auto-compaction ratio must be between 0 and 1 (got %g)", dead_ratio);
+	s->auto_ratio = dead_ratio;
+	s->auto_min = min_deleted;
+	return 0;
+}
+
+/* Runs the auto-compaction policy after a delete; the delete itself is
+ * already durable, so a failed compaction only reports. */
+static int maybe_compact(rvf_store *s)
+{
+	size_t local = s->nslots - s->ninherited;
+	if (s->auto_ratio <= 0 || !local || s->ndeleted < s->auto_min ||
+	    (double)s->ndeleted / (double)local < s->auto_ratio)
+		return 0;
+	return rvf_compact(s, NULL);
+}
+
 int rvf_delete(rvf_store *s, const uint64_t *ids, size_t n, rvf_delete_result *res)
 {
 	rvf_clear_error();
@@ -304,6 +324,8 @@ int rvf_delete(rvf_store *s, const uint64_t *ids, size_t n, rvf_delete_result *r
 		res->deleted = deleted;
 		res->epoch = s->epoch;
 	}
+	if (!err)
+		err = maybe_compact(s);
 	return err;
 }
 
