@@ -2,13 +2,13 @@
 CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
-PKGS    := jansson libsodium zlib libbpf cunit
+PKGS    := jansson libsodium zlib libbpf cunit libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuser/lib $(PKG_CFLAGS)
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuser/lib $(PKG_CFLAGS) -DRVF_HAVE_MHD
 LDLIBS   = $(PKG_LIBS) -lm -lpthread
 
 B       := build

@@ -172,7 +172,10 @@ typedef struct {
 	size_t k;
 	const rvf_filter *filter; /* NULL: none */
 	uint32_t ef_search;       /* 0: default; ignored by exact search */
-	uint32_t timeout_ms;      /* 0: none */
+	uint32_t timeout_ms;      /* 0: none. When the HNSW search runs out of time,
+				   * RVF_E_TIMEOUT is returned with the best results
+				   * found so far in out / *nout (sorted); the exact
+				   * scan does not time out. */
 	int exact;                /* 1: exact scan even when an index exists */
 } rvf_query_opts;
 
@@ -217,7 +220,8 @@ typedef struct {
 /* Builds the index over every stored vector (m 0 -> 16, ef 0 -> 200) and
  * persists it (INDEX_SEG + manifest). */
 int rvf_index_build(rvf_store *s, uint32_t m, uint32_t ef_construction);
-/* Writes the INDEX_SEG if the graph changed since it was last persisted. */
+/* Writes the INDEX_SEG if the graph changed since it was last persisted (no
+ * index or unchanged: writes nothing). Both need a writable handle. */
 int rvf_index_persist(rvf_store *s);
 int rvf_get_index_stats(const rvf_store *s, rvf_index_stats *st);
 
@@ -242,6 +246,20 @@ typedef struct {
 } rvf_identity;
 
 int rvf_get_identity(const rvf_store *s, rvf_identity *out);
+
+/* Creates `child_path` derived from `parent` (new file id, parent id, parent
+ * hash = fold32 of the parent file's last 64 KiB, depth + 1, same dimension,
+ * metric and profile). With `branch` the child reads through to the
+ * parent's live vectors (COW_MAP + MEMBERSHIP, found beside it by a relative
+ * path) and takes its own writes on top; without, it starts empty like the
+ * reference's derive. The parent may be read-only. */
+int rvf_derive(rvf_store *parent, const char *child_path, int branch, rvf_store **child);
+/* Makes the file read-only for every later writer (a SEALED manifest; a
+ * branch also records frozen + epoch in its COW map). The epoch is kept. */
+int rvf_freeze(rvf_store *s);
+/* Branches only: hide the listed parent ids (include = 0), or hide every
+ * parent id not listed (include = 1). Persisted in MEMBERSHIP_SEG. */
+int rvf_membership(rvf_store *s, const uint64_t *ids, size_t n, int include);
 
 /* ---- embedded programs ------------------------------------------------- */
 typedef struct {

@@ -31,6 +31,9 @@ PACKAGES=(
 	python3-numpy      # .npy fixtures
 	gnuplot-nox        # benchmark plots
 	python3-hnswlib    # ANN baseline for benchmarks
+	libmicrohttpd-dev  # rvf serve (HTTP/JSON server)
+	qemu-system-x86    # rvf launch; kernel_launch.sh boots under TCG
+	curl               # serve_http.sh
 )
 # (All of the above exist in Debian 12 "bookworm"; checked with apt-cache policy.)
 

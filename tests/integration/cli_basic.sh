@@ -101,7 +101,7 @@ done
 # ---- ingest -----------------------------------------------------------------
 cat >"$T/in.json" <<'EOF'
 [{"id": 1, "vector": [1, 0, 0, 0]},
- {"id": 2, "vector": [0, 1, 0, 0], "metadata": {"ignored": true}},
+ {"id": 2, "vector": [0, 1, 0, 0], "metadata": {"0": true}},
  {"id": 3, "vector": [3, 4, 0, 0]},
  {"id": 4, "vector": [-1, 0, 0, 0]},
  {"id": 5, "vector": [1, 2]}]
@@ -129,13 +129,13 @@ run_ok "$RVF" ingest "$T/none.rvf" -i "$T/empty.json" --json >"$T/e.json"
 json_eq "$T/e.json" '[.accepted,.rejected,.epoch]|join(",")' "0,0,0"
 # Malformed input: exit 1, index named, nothing written.
 bad=(
-	'[{"id":1,"vector":[1,0,0,0]},{"id":-1,"vector":[1,2,3,4]}]|record 1: "id" must be a non-negative integer'
-	'[{"id":"7","vector":[1,2,3,4]}]|record 0: "id" must be a non-negative integer'
-	'[{"id":1.5,"vector":[1,2,3,4]}]|record 0: "id" must be a non-negative integer'
-	'[{"id":1,"vector":[1,"a",3,4]}]|record 0: "vector" component 1 is not a number'
-	'[{"id":1,"vector":[1,2,3,4]},{"id":2}]|record 1: missing field "vector"'
-	'[{"vector":[1,2,3,4]}]|record 0: missing field "id"'
-	'[{"id":1,"vector":[1,2,3,4]},7]|record 1: expected an object'
+	'[{"id":1,"vector":[1,0,0,0]},{"id":-1,"vector":[1,2,3,4]}]|row 2 (line 1): "id" must be a non-negative integer'
+	'[{"id":"7","vector":[1,2,3,4]}]|row 1 (line 1): "id" must be a non-negative integer'
+	'[{"id":1.5,"vector":[1,2,3,4]}]|row 1 (line 1): "id" must be a non-negative integer'
+	'[{"id":1,"vector":[1,"a",3,4]}]|row 1 (line 1): "vector" component 1 is not a number'
+	'[{"id":1,"vector":[1,2,3,4]},{"id":2}]|row 2 (line 1): missing field "vector"'
+	'[{"vector":[1,2,3,4]}]|row 1 (line 1): missing field "id"'
+	'[{"id":1,"vector":[1,2,3,4]},7]|row 2 (line 1): expected an object'
 	'{"id":1,"vector":[1,2,3,4]}|expected a JSON array'
 	'[{"id":1,|expected near'
 )
@@ -168,7 +168,7 @@ run_ok "$RVF" query "$S" -v 1,0,0,0 -k 100 --json >"$T/q.json"
 json_eq "$T/q.json" .count 4
 err_is 1 "Invalid vector component 'x'" "$RVF" query "$S" -v 1,x,0,0
 err_is 1 "dimension mismatch" "$RVF" query "$S" -v 1,0
-err_is 1 "not available yet" "$RVF" query "$S" -v 1,0,0,0 -f '{"eq":{"field":0,"value":1}}'
+err_is 1 "invalid --filter" "$RVF" query "$S" -v 1,0,0,0 -f '{"eq":{"field":0}}'
 err_is 1 "no such file" "$RVF" query "$T/missing.rvf" -v 1,0,0,0
 err_is 2 "invalid value 'ten'" "$RVF" query "$S" -v 1,0,0,0 -k ten
 err_is 2 "invalid value '-1'" "$RVF" query "$S" -v 1,0,0,0 -k -1
@@ -188,8 +188,8 @@ json_eq "$T/q.json" '[.results[].id]|join(",")' "4"
 err_is 1 "must specify --ids or --filter" "$RVF" delete "$S"
 err_is 1 "Invalid ID 'x'" "$RVF" delete "$S" --ids 1,x
 err_is 1 "Invalid ID '-2'" "$RVF" delete "$S" --ids -2
-err_is 1 "not available yet" "$RVF" delete "$S" --filter '{"ne":{"field":0,"value":1}}'
-err_is 1 "not available yet" "$RVF" delete "$S" --ids 4 --filter '{}'
+err_is 1 "invalid --filter" "$RVF" delete "$S" --filter '{"ne":{"field":0}}'
+err_is 2 "cannot be used with" "$RVF" delete "$S" --ids 4 --filter '{}'
 err_is 2 "unexpected argument '-k'" "$RVF" delete "$S" -k 3
 
 # ---- status / inspect ---------------------------------------------------------
@@ -399,6 +399,6 @@ err_is 1 "expected a JSON array" "$RVF" query "$st" -i "$T/bq.json"
 echo '[]' >"$T/bq.json"
 run_ok "$RVF" query "$st" -i "$T/bq.json" --json >"$T/v.json"
 json_eq "$T/v.json" '[.count, (.results|length)]|join(",")' "0,0"
-err_is 1 "not available yet" "$RVF" query "$st" -i "$T/qs.json" -f '{}'
+err_is 1 "invalid --filter" "$RVF" query "$st" -i "$T/qs.json" -f '{}'
 
 pass

@@ -37,12 +37,41 @@ int cmd_embed_ebpf(int argc, char **argv);   /* cli_ebpf.c */
 int cmd_extract_ebpf(int argc, char **argv); /* cli_ebpf.c */
 int cmd_detach(int argc, char **argv);       /* cli_ebpf.c */
 int cmd_stats(int argc, char **argv);     /* cli_stats.c */
+int cmd_embed_kernel(int argc, char **argv);   /* cli_kernel.c */
+int cmd_extract_kernel(int argc, char **argv); /* cli_kernel.c */
+int cmd_launch(int argc, char **argv);         /* cli_kernel.c */
+int cmd_serve(int argc, char **argv);          /* cli_serve.c */
+int cmd_index(int argc, char **argv);     /* cli_index.c */
+
+int cmd_export(int argc, char **argv);    /* cli_export.c */
+int cmd_derive(int argc, char **argv);    /* cli_lineage.c */
+int cmd_branch(int argc, char **argv);    /* cli_lineage.c */
+int cmd_freeze(int argc, char **argv);    /* cli_lineage.c */
+int cmd_filter(int argc, char **argv);    /* cli_lineage.c */
+int cmd_verify_witness(int argc, char **argv);     /* cli_verify.c */
+int cmd_keygen(int argc, char **argv);             /* cli_verify.c */
+int cmd_sign(int argc, char **argv);               /* cli_verify.c */
+int cmd_verify(int argc, char **argv);             /* cli_verify.c */
+int cmd_verify_attestation(int argc, char **argv); /* cli_verify.c */
 
 /* Query helpers shared by single and batch mode (cli_query.c). */
+struct cli_qopts {
+	uint64_t k;
+	rvf_filter *filter;  /* parsed --filter, NULL if none */
+	uint32_t ef_search;  /* 0: default */
+	uint32_t timeout_ms; /* 0: none */
+	int exact;
+	int with_meta;       /* --with-metadata */
+};
+/* Text lines "  [i] id=ID distance=D[ metadata={...}]" (s may be NULL when
+ * !with_meta). */
+void cli_print_hit_lines(const rvf_store *s, const rvf_hit *hits, size_t n, int with_meta);
 int cli_print_hits(const rvf_hit *hits, size_t n);
+/* cli_json_hits plus "metadata": {...} (simple form) per hit if with_meta. */
+json_t *cli_json_hits_meta(const rvf_store *s, const rvf_hit *hits, size_t n, int with_meta);
 int cli_dim_mismatch(const char *path, const char *what, size_t got, uint32_t dim);
 /* Batch mode: QUERIES is a JSON array of vectors or a 2-D <f4 .npy. */
-int cli_query_batch(const char *path, const char *input, uint64_t k, int json);
+int cli_query_batch(const char *path, const char *input, const struct cli_qopts *q, int json);
 
 const struct cli_cmd *cli_find_cmd(const char *name);
 /* Prints the help block of one command (options included) to `f`. */

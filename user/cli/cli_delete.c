@@ -1,8 +1,13 @@
-/* cli_delete.c — `rvf delete PATH --ids 1,2,3 [--wait] [--json]`.
- * Soft delete by id; filters are refused until metadata is persisted. */
+/* cli_delete.c — `rvf delete PATH (--ids 1,2,3 | --filter JSON) [--wait]
+ * [--json]`. Soft delete by id, or of every live vector a metadata filter
+ * matches (either grammar, docs/METADATA.md §5). A filter that matches
+ * nothing writes nothing and reports the unchanged epoch, as the reference.
+ * Giving both --ids and --filter is a usage error (the reference silently
+ * ignored the filter). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -16,21 +21,40 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int run(const char *path, const char *ids_s, unsigned flags, int json)
+static int open_rw(const char *path, unsigned flags, rvf_store **s)
+{
+	int rc = cli_open(path, flags & ~RVF_OPEN_WAIT, s);
+
+	if (rc == RVF_E_LOCKED && (flags & RVF_OPEN_WAIT)) {
+		if (isatty(STDERR_FILENO))
+			fprintf(stderr, "waiting for another writer to release %s ...\n", path);
+		rc = cli_open(path, flags, s);
+	}
+	return rc;
+}
+
+static int run(const char *path, const char *ids_s, const char *filter_s, unsigned flags,
+	       int json)
 {
 	rvf_delete_result res = { 0 };
+	rvf_filter *f = NULL;
 	rvf_store *s = NULL;
 	uint64_t *ids = NULL;
-	size_t n;
+	size_t n = 0;
 	int rc;
 
-	rc = cli_parse_ids(ids_s, &ids, &n);
-	if (rc)
-		return rc;
-	rc = cli_open(path, flags, &s);
+	if (ids_s) {
+		rc = cli_parse_ids(ids_s, &ids, &n);
+		if (rc)
+			return rc;
+	} else if (rvf_filter_parse(filter_s, &f)) {
+		return cli_fail("invalid --filter: %s", rvf_last_error());
+	}
+	rc = open_rw(path, flags, &s);
 	if (!rc)
-		rc = rvf_delete(s, ids, n, &res);
+		rc = f ? rvf_delete_filter(s, f, &res) : rvf_delete(s, ids, n, &res);
 	rvf_close(s);
+	rvf_filter_free(f);
 	free(ids);
 	if (rc)
 		return cli_store_fail(rc);
@@ -45,9 +69,9 @@ static int run(const char *path, const char *ids_s, unsigned flags, int json)
 
 int cmd_delete(int argc, char **argv)
 {
-	const char *path = NULL, *ids = NULL;
+	const char *path = NULL, *ids = NULL, *filter = NULL;
 	unsigned flags = 0;
-	int json = 0, filter = 0, opt, rc;
+	int json = 0, opt, rc;
 
 	opterr = 0;
 	optind = 0;
@@ -57,7 +81,7 @@ int cmd_delete(int argc, char **argv)
 			ids = optarg;
 			break;
 		case OPT_FILTER:
-			filter = 1;
+			filter = optarg;
 			break;
 		case OPT_WAIT:
 			flags |= RVF_OPEN_WAIT;
@@ -71,14 +95,13 @@ int cmd_delete(int argc, char **argv)
 	}
 	if ((rc = cli_one_path("delete", argc, argv, &path)))
 		return rc;
-	/* The reference silently drops --filter when --ids is present; refuse
-	 * instead, so nobody believes a filter was applied. */
-	if (filter)
-		return cli_fail("--filter: filters need metadata support, not available yet");
-	if (!ids) {
+	if (ids && filter)
+		return cli_usage("delete", "the argument '--ids <IDS>' cannot be used with "
+				 "'--filter <FILTER>'");
+	if (!ids && !filter) {
 		cli_fail("must specify --ids or --filter");
 		fprintf(stderr, "\nUsage: rvf delete [OPTIONS] <PATH>\n");
 		return CLI_FAIL;
 	}
-	return run(path, ids, flags, json);
+	return run(path, ids, filter, flags, json);
 }

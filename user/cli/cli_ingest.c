@@ -1,214 +1,411 @@
-/* cli_ingest.c — `rvf ingest PATH -i FILE [-b N] [--wait] [--json]`.
+/* cli_ingest.c — `rvf ingest PATH -i FILE [--format F] [-b N] [--id-offset N]
+ *                 [--strict] [--wait] [--no-progress] [--json]`.
  *
- * The whole input is validated before the store is opened, so a malformed
- * record anywhere means nothing is written. Rows whose vector length differs
- * from the store's dimension are counted as rejected (reference behaviour).
+ * Input formats (input.h): json (array of {"id","vector","metadata"?}),
+ * jsonl, csv, tsv (header row) and npy (2-D float32). The format comes from
+ * --format, else the file's extension, else json. Input is streamed: memory
+ * is bounded by --batch-size rows, never by the file.
+ *
+ * All-or-nothing for files: a regular file is read twice. The first pass
+ * validates every row (id, vector syntax, metadata) before the store is
+ * touched, so a bad row anywhere fails the command with
+ * "FILE: row N (line L): reason" and nothing is written. The second pass
+ * ingests in batches of --batch-size rows, one commit each.
+ * Pipes and stdin (`-i -`) are read once: batches commit as they fill, and a
+ * bad row commits the rows before it, then fails with
+ * "...; rows before N were ingested (epoch E)" so the input can be resumed.
+ *
+ * Rows whose vector length differs from the store's dimension, or that hold
+ * NaN/inf, are counted as rejected (reference behaviour); with --strict they
+ * fail the command instead (checked in the first pass for files).
+ * Metadata (simple {"0": 5} or typed form, docs/METADATA.md) is stored with
+ * each row; an upsert replaces the previous metadata of the id.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "input.h"
+#include "progress.h"
 
-enum { OPT_JSON = 256, OPT_WAIT };
+
+enum { OPT_JSON = 256, OPT_WAIT, OPT_FORMAT, OPT_IDOFF, OPT_STRICT, OPT_NOPROG };
 
 static const struct option opts[] = {
 	{ "input", required_argument, NULL, 'i' },
 	{ "batch-size", required_argument, NULL, 'b' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "id-offset", required_argument, NULL, OPT_IDOFF },
+	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "no-progress", no_argument, NULL, OPT_NOPROG },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Checks every record's shape; ids go to ids[]. Prints and returns CLI_FAIL. */
-static int validate(const char *file, const json_t *root, uint64_t *ids)
-{
-	size_t i, k;
-	json_t *rec, *id, *vec, *x;
+struct ing {
+	const char *path, *input;
+	struct in_opts io;
+	uint64_t batch;
+	unsigned flags;
+	int json, strict, progress;
 
-	json_array_foreach(root, i, rec) {
-		if (!json_is_object(rec))
-			return cli_fail("%s: record %zu: expected an object with \"id\" and \"vector\"",
-					file, i);
-		id = json_object_get(rec, "id");
-		if (!id)
-			return cli_fail("%s: record %zu: missing field \"id\"", file, i);
-		if (!json_is_integer(id) || json_integer_value(id) < 0)
-			return cli_fail("%s: record %zu: \"id\" must be a non-negative integer",
-					file, i);
-		ids[i] = (uint64_t)json_integer_value(id);
-		vec = json_object_get(rec, "vector");
-		if (!vec)
-			return cli_fail("%s: record %zu: missing field \"vector\"", file, i);
-		if (!json_is_array(vec))
-			return cli_fail("%s: record %zu: \"vector\" must be an array of numbers",
-					file, i);
-		json_array_foreach(vec, k, x) {
-			if (!json_is_number(x))
-				return cli_fail("%s: record %zu: \"vector\" component %zu is not a number",
-						file, i, k);
-		}
-	}
-	return CLI_OK;
-}
-
-struct totals {
-	uint64_t accepted, rejected;
+	rvf_store *s;
+	uint32_t dim;
+	/* the pending batch */
+	uint64_t *bid;
+	float *bvec;
+	rvf_field **bf;
+	size_t *bnf;
+	size_t n;
+	/* totals */
+	uint64_t accepted, rejected, rows;
 	uint32_t epoch;
+	int committed; /* at least one commit happened */
 };
 
-/* Ingests records [lo, hi) as one commit; wrong-length rows are rejected. */
-static int ingest_batch(rvf_store *s, const json_t *root, const uint64_t *ids, size_t lo,
-			size_t hi, uint64_t *bid, float *bvec, struct totals *t)
+#define MAXLEN 65536u /* vector lengths >= this share the last slot */
+
+static void free_batch_meta(struct ing *g)
 {
-	uint32_t dim = rvf_dimension(s);
-	rvf_ingest_result res = { 0 };
-	size_t i, n = 0, bad;
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		free(g->bf[i]);
+		g->bf[i] = NULL;
+	}
+}
+
+static int open_store(struct ing *g)
+{
+	rvf_status st;
 	int rc;
 
-	for (i = lo; i < hi; i++) {
-		const json_t *vec = json_object_get(json_array_get(root, i), "vector");
-
-		if (cli_json_floats(vec, bvec + n * dim, dim, &bad)) {
-			t->rejected++;
-			continue;
-		}
-		bid[n++] = ids[i];
+	rc = cli_open(g->path, g->flags & ~RVF_OPEN_WAIT, &g->s);
+	if (rc == RVF_E_LOCKED && (g->flags & RVF_OPEN_WAIT)) {
+		if (isatty(STDERR_FILENO))
+			fprintf(stderr, "waiting for another writer to release %s ...\n", g->path);
+		rc = cli_open(g->path, g->flags, &g->s);
 	}
-	if (!n)
-		return CLI_OK; /* nothing to commit: the epoch stays where it is */
-	rc = rvf_ingest(s, bid, bvec, n, &res);
 	if (rc)
 		return cli_store_fail(rc);
-	t->accepted += res.accepted;
-	t->rejected += res.rejected;
-	t->epoch = res.epoch;
+	rc = rvf_get_status(g->s, &st);
+	if (rc)
+		return cli_store_fail(rc);
+	g->epoch = st.epoch;
+	g->dim = rvf_dimension(g->s);
+	g->bid = malloc(g->batch * sizeof *g->bid);
+	g->bvec = malloc(g->batch * g->dim * sizeof *g->bvec);
+	g->bf = calloc(g->batch, sizeof *g->bf);
+	g->bnf = calloc(g->batch, sizeof *g->bnf);
+	if (!g->bid || !g->bvec || !g->bf || !g->bnf)
+		return cli_fail("out of memory for a batch of %llu rows (use a smaller --batch-size)",
+				(unsigned long long)g->batch);
 	return CLI_OK;
 }
 
-static int report(int json, const struct totals *t)
+static int flush(struct ing *g)
 {
-	if (json)
-		return cli_json_print(json_pack("{s:o, s:I, s:o}",
-						"accepted", cli_json_u64(t->accepted),
-						"epoch", (json_int_t)t->epoch,
-						"rejected", cli_json_u64(t->rejected)));
-	printf("Ingestion complete:\n");
-	cli_kv("Accepted", "%llu", (unsigned long long)t->accepted);
-	cli_kv("Rejected", "%llu", (unsigned long long)t->rejected);
-	cli_kv("Epoch", "%u", t->epoch);
-	return CLI_OK;
-}
-
-static int run(const char *path, const char *input, uint64_t batch, unsigned flags, int json)
-{
-	struct totals t = { 0 };
-	uint64_t *ids = NULL, *bid = NULL;
-	float *bvec = NULL;
-	rvf_store *s = NULL;
-	rvf_status st;
-	json_t *root;
-	size_t n, lo, hi;
+	rvf_ingest_result res = { 0 };
 	int rc;
 
-	root = cli_json_load(input);
-	if (!root)
-		return CLI_FAIL;
-	if (!json_is_array(root)) {
-		json_decref(root);
-		return cli_fail("%s: expected a JSON array of {\"id\": N, \"vector\": [...]} records",
-				input);
+	if (!g->n)
+		return CLI_OK;
+	rc = rvf_ingest_meta(g->s, g->bid, g->bvec, g->n, (const rvf_field *const *)g->bf,
+			     g->bnf, &res);
+	free_batch_meta(g);
+	g->n = 0;
+	if (rc)
+		return cli_store_fail(rc);
+	g->accepted += res.accepted;
+	g->rejected += res.rejected;
+	g->epoch = res.epoch;
+	g->committed = 1;
+	return CLI_OK;
+}
+
+static int finite_row(const float *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return 0;
+	return 1;
+}
+
+/* Pass 1 (files only): every row parses. Records the first row number of
+ * each vector length and of a non-finite row for --strict. */
+static int validate(struct ing *g, struct in_reader *r, uint64_t *firstlen, uint64_t *nonfinite)
+{
+	struct progress pg;
+	struct in_row row;
+	char err[1024];
+	int rc;
+
+	progress_start(&pg, "validating", in_total_bytes(r), g->progress);
+	while ((rc = in_next(r, &row, err, sizeof err)) == 1) {
+		size_t l = row.dim < MAXLEN ? row.dim : MAXLEN;
+
+		free(row.fields);
+		g->rows++;
+		if (!firstlen[l])
+			firstlen[l] = row.rowno;
+		if (!*nonfinite && !finite_row(row.vec, row.dim))
+			*nonfinite = row.rowno;
+		if ((g->rows & 1023) == 0)
+			progress_update(&pg, g->rows, in_bytes_read(r));
 	}
-	n = json_array_size(root);
-	if (n == 0) {
-		/* Like the reference: succeed without touching the store. */
-		json_decref(root);
-		if (json)
-			return report(json, &t);
+	progress_end(&pg);
+	if (rc < 0)
+		return cli_fail("%s: %s; nothing was written", g->input, err);
+	return CLI_OK;
+}
+
+static int strict_check(struct ing *g, const uint64_t *firstlen, uint64_t nonfinite)
+{
+	uint64_t bad = 0, badlen = 0;
+	size_t l;
+
+	for (l = 0; l <= MAXLEN; l++)
+		if (l != g->dim && firstlen[l] && (!bad || firstlen[l] < bad)) {
+			bad = firstlen[l];
+			badlen = l;
+		}
+	if (bad && (!nonfinite || bad < nonfinite))
+		return cli_fail("%s: row %llu: vector has %s%llu components, the store's dimension "
+				"is %u (--strict); nothing was written", g->input,
+				(unsigned long long)bad, badlen == MAXLEN ? "at least " : "",
+				(unsigned long long)badlen, g->dim);
+	if (nonfinite)
+		return cli_fail("%s: row %llu: vector holds NaN or infinity (--strict); nothing "
+				"was written", g->input, (unsigned long long)nonfinite);
+	return CLI_OK;
+}
+
+/* Says what is in the store after a failure at row `rowno`. */
+static int fail_at(struct ing *g, const char *what, uint64_t rowno)
+{
+	if (!g->committed)
+		return cli_fail("%s; nothing was written", what);
+	return cli_fail("%s; rows before row %llu were ingested (epoch %u)", what,
+			(unsigned long long)rowno, g->epoch);
+}
+
+static int ingest_pass(struct ing *g, struct in_reader *r, int single)
+{
+	struct progress pg;
+	struct in_row row;
+	char err[1024], what[1300];
+	uint64_t seen = 0;
+	int rc;
+
+	progress_start(&pg, "ingesting", in_total_bytes(r), g->progress);
+	while ((rc = in_next(r, &row, err, sizeof err)) == 1) {
+		seen++;
+		if (!g->s && (rc = open_store(g))) {
+			free(row.fields);
+			progress_end(&pg);
+			return rc;
+		}
+		if (row.dim != g->dim || (g->strict && !finite_row(row.vec, row.dim))) {
+			free(row.fields);
+			if (g->strict) {
+				if (row.dim != g->dim)
+					snprintf(what, sizeof what, "%s: row %llu: vector has %zu "
+						 "components, the store's dimension is %u (--strict)",
+						 g->input, (unsigned long long)row.rowno, row.dim, g->dim);
+				else
+					snprintf(what, sizeof what, "%s: row %llu: vector holds NaN or "
+						 "infinity (--strict)", g->input,
+						 (unsigned long long)row.rowno);
+				progress_end(&pg);
+				if (flush(g))
+					return CLI_FAIL;
+				return fail_at(g, what, row.rowno);
+			}
+			g->rejected++;
+			continue;
+		}
+		g->bid[g->n] = row.id;
+		memcpy(g->bvec + g->n * g->dim, row.vec, g->dim * sizeof(float));
+		g->bf[g->n] = row.fields;
+		g->bnf[g->n] = row.nfields;
+		g->n++;
+		if (g->n == g->batch && (rc = flush(g))) {
+			progress_end(&pg);
+			return rc;
+		}
+		if ((seen & 1023) == 0)
+			progress_update(&pg, seen, in_bytes_read(r));
+	}
+	progress_end(&pg);
+	if (rc < 0) {
+		snprintf(what, sizeof what, "%s: %s", g->input, err);
+		/* Single pass: keep what came before the bad row (resumable). */
+		if (single && g->s && flush(g))
+			return CLI_FAIL;
+		free_batch_meta(g);
+		g->n = 0;
+		return fail_at(g, what, r->rowno ? r->rowno : 1);
+	}
+	g->rows = seen;
+	return flush(g);
+}
+
+static int persist_index(struct ing *g)
+{
+	rvf_index_stats is;
+	int rc;
+
+	if (rvf_get_index_stats(g->s, &is) || !is.present)
+		return CLI_OK;
+	rc = rvf_index_persist(g->s);
+	if (rc) {
+		cli_store_fail(rc);
+		return cli_fail("the vectors were ingested (epoch %u) but the index was not "
+				"persisted; it is rebuilt from the vectors on the next write",
+				g->epoch);
+	}
+	return CLI_OK;
+}
+
+static int report(const struct ing *g)
+{
+	if (g->json)
+		return cli_json_print(json_pack("{s:o, s:I, s:o}",
+						"accepted", cli_json_u64(g->accepted),
+						"epoch", (json_int_t)g->epoch,
+						"rejected", cli_json_u64(g->rejected)));
+	if (!g->s) {
 		printf("No records to ingest.\n");
 		return CLI_OK;
 	}
-	ids = malloc(n * sizeof *ids);
-	if (!ids) {
-		rc = cli_fail("out of memory");
-		goto out;
-	}
-	rc = validate(input, root, ids);
-	if (rc)
-		goto out;
+	printf("Ingestion complete:\n");
+	cli_kv("Accepted", "%llu", (unsigned long long)g->accepted);
+	cli_kv("Rejected", "%llu", (unsigned long long)g->rejected);
+	cli_kv("Epoch", "%u", g->epoch);
+	return CLI_OK;
+}
 
-	rc = cli_open(path, flags, &s);
-	if (rc) {
-		rc = cli_store_fail(rc);
-		goto out;
-	}
-	rc = rvf_get_status(s, &st);
-	if (rc) {
-		rc = cli_store_fail(rc);
-		goto out;
-	}
-	t.epoch = st.epoch;
-	if (batch > n)
-		batch = n;
-	bid = malloc(batch * sizeof *bid);
-	bvec = malloc(batch * rvf_dimension(s) * sizeof *bvec);
-	if (!bid || !bvec) {
-		rc = cli_fail("out of memory");
-		goto out;
-	}
-	for (lo = 0; lo < n; lo = hi) {
-		hi = lo + batch < n ? lo + batch : n;
-		rc = ingest_batch(s, root, ids, lo, hi, bid, bvec, &t);
+static int run(struct ing *g)
+{
+	struct in_reader *r = NULL;
+	uint64_t *firstlen = NULL, nonfinite = 0;
+	char err[1024];
+	int rc, single;
+
+	if (in_open(g->input, &g->io, &r, err, sizeof err))
+		return cli_fail("%s: %s; nothing was written", g->input, err);
+	single = !in_rewindable(r);
+	if (!single) {
+		firstlen = calloc(MAXLEN + 1, sizeof *firstlen);
+		if (!firstlen) {
+			rc = cli_fail("out of memory");
+			goto out;
+		}
+		rc = validate(g, r, firstlen, &nonfinite);
 		if (rc)
 			goto out;
+		if (g->rows == 0) {
+			/* Like the reference: succeed without touching the store. */
+			rc = report(g);
+			goto out;
+		}
+		if ((rc = open_store(g)))
+			goto out;
+		if (g->strict && (rc = strict_check(g, firstlen, nonfinite)))
+			goto out;
+		if (in_rewind(r, err, sizeof err)) {
+			rc = cli_fail("%s", err);
+			goto out;
+		}
 	}
-	rvf_close(s);
-	s = NULL;
-	rc = report(json, &t);
+	rc = ingest_pass(g, r, single);
+	if (rc)
+		goto out;
+	if (g->s && (rc = persist_index(g)))
+		goto out;
+	rc = report(g);
 out:
-	rvf_close(s);
-	free(bvec);
-	free(bid);
-	free(ids);
-	json_decref(root);
+	free_batch_meta(g);
+	rvf_close(g->s);
+	g->s = NULL;
+	in_close(r);
+	free(firstlen);
+	free(g->bid);
+	free(g->bvec);
+	free(g->bf);
+	free(g->bnf);
 	return rc;
 }
 
 int cmd_ingest(int argc, char **argv)
 {
-	const char *path = NULL, *input = NULL;
-	uint64_t batch = 1000;
-	unsigned flags = 0;
-	int json = 0, opt, rc;
+	struct ing g = { 0 };
+	const char *format = NULL;
+	int opt, rc;
 
+	g.batch = 1000;
+	g.progress = 1;
 	opterr = 0;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, ":i:b:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			input = optarg;
+			g.input = optarg;
 			break;
 		case 'b':
-			if (cli_parse_u64(optarg, &batch))
+			if (cli_parse_u64(optarg, &g.batch))
 				return cli_usage("ingest", "invalid value '%s' for '--batch-size <N>': "
 						 "expected a non-negative integer", optarg);
 			break;
+		case OPT_FORMAT:
+			format = optarg;
+			break;
+		case OPT_IDOFF:
+			if (cli_parse_u64(optarg, &g.io.id_offset))
+				return cli_usage("ingest", "invalid value '%s' for '--id-offset <N>': "
+						 "expected a non-negative integer", optarg);
+			break;
+		case OPT_STRICT:
+			g.strict = 1;
+			break;
 		case OPT_WAIT:
-			flags |= RVF_OPEN_WAIT;
+			g.flags |= RVF_OPEN_WAIT;
+			break;
+		case OPT_NOPROG:
+			g.progress = 0;
 			break;
 		case OPT_JSON:
-			json = 1;
+			g.json = 1;
 			break;
 		default:
 			return cli_bad_option("ingest", argv, opt);
 		}
 	}
-	if ((rc = cli_one_path("ingest", argc, argv, &path)))
+	if ((rc = cli_one_path("ingest", argc, argv, &g.path)))
 		return rc;
-	if (!input)
+	if (!g.input)
 		return cli_usage("ingest", "the following required arguments were not provided:\n"
 				 "  --input <INPUT>");
-	if (batch == 0)
-		batch = 1; /* reference: 0 is treated as 1 */
-	return run(path, input, batch, flags, json);
+	if (format) {
+		g.io.format = in_format_parse(format);
+		if (g.io.format < 0)
+			return cli_usage("ingest", "invalid value '%s' for '--format <FORMAT>': "
+					 "expected json, jsonl, csv, tsv or npy", format);
+	} else {
+		g.io.format = in_format_guess(g.input);
+		if (g.io.format < 0)
+			g.io.format = IN_JSON;
+	}
+	if (g.batch == 0)
+		g.batch = 1; /* reference: 0 is treated as 1 */
+	if (g.batch > (1u << 24))
+		g.batch = 1u << 24;
+	return run(&g);
 }

@@ -1,4 +1,7 @@
-/* cli_qbatch.c — batch `rvf query PATH --input QUERIES -k K [--json]`.
+/* cli_qbatch.c — batch `rvf query PATH --input QUERIES -k K [--json]` with
+ * the single-query options (--filter, --with-metadata, --ef-search,
+ * --timeout-ms per query, --exact). A query that times out ends the batch:
+ * the results so far (its own partial ones included) are printed, exit 1.
  *
  * QUERIES is a JSON array of vectors or a 2-D little-endian float32 .npy
  * (recognised by its magic, not its name). elapsed_ms covers the searches
@@ -87,18 +90,14 @@ static int convert(const char *path, const char *input, struct qset *qs, uint32_
 	return CLI_OK;
 }
 
-static int print_text(const rvf_hit *hits, const size_t *nout, size_t nq, size_t kk,
-		      double ms)
+static int print_text(const rvf_store *s, const rvf_hit *hits, const size_t *nout, size_t nq,
+		      size_t kk, int with_meta, double ms)
 {
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < nq; i++) {
-		const rvf_hit *h = hits + i * kk;
-
 		printf("Query %zu results (%zu neighbors):\n", i, nout[i]);
-		for (j = 0; j < nout[i]; j++)
-			printf("  [%zu] id=%llu distance=%.6f\n", j, (unsigned long long)h[j].id,
-			       (double)h[j].distance);
+		cli_print_hit_lines(s, hits + i * kk, nout[i], with_meta);
 	}
 	printf("Batch complete:\n");
 	cli_kv("Queries", "%zu", nq);
@@ -106,14 +105,14 @@ static int print_text(const rvf_hit *hits, const size_t *nout, size_t nq, size_t
 	return CLI_OK;
 }
 
-static int print_json(const rvf_hit *hits, const size_t *nout, size_t nq, size_t kk,
-		      uint64_t k, double ms)
+static int print_json(const rvf_store *s, const rvf_hit *hits, const size_t *nout, size_t nq,
+		      size_t kk, uint64_t k, int with_meta, double ms)
 {
 	json_t *all = json_array();
 	size_t i;
 
 	for (i = 0; all && i < nq; i++) {
-		json_t *one = cli_json_hits(hits + i * kk, nout[i]);
+		json_t *one = cli_json_hits_meta(s, hits + i * kk, nout[i], with_meta);
 
 		if (!one || json_array_append_new(all, one)) {
 			json_decref(all);
@@ -129,15 +128,16 @@ static int print_json(const rvf_hit *hits, const size_t *nout, size_t nq, size_t
 					"results", all));
 }
 
-int cli_query_batch(const char *path, const char *input, uint64_t k, int json)
+int cli_query_batch(const char *path, const char *input, const struct cli_qopts *q, int json)
 {
 	struct qset qs = { 0 };
+	rvf_query_opts o = { 0 };
 	rvf_store *s = NULL;
 	rvf_hit *hits = NULL;
 	size_t *nout = NULL;
-	size_t i, kk, dim;
+	size_t i, kk, dim, done;
 	double t0, ms = 0;
-	int rc;
+	int rc, qrc = 0;
 
 	rc = load(input, &qs);
 	if (rc)
@@ -151,26 +151,43 @@ int cli_query_batch(const char *path, const char *input, uint64_t k, int json)
 	rc = convert(path, input, &qs, (uint32_t)dim);
 	if (rc)
 		goto out;
-	kk = k < rvf_live_count(s) ? (size_t)k : (size_t)rvf_live_count(s);
+	kk = q->k < rvf_live_count(s) ? (size_t)q->k : (size_t)rvf_live_count(s);
 	nout = calloc(qs.nq ? qs.nq : 1, sizeof *nout);
 	hits = malloc((qs.nq && kk ? qs.nq * kk : 1) * sizeof *hits);
 	if (!nout || !hits) {
 		rc = cli_fail("out of memory");
 		goto out;
 	}
+	o.k = kk;
+	o.filter = q->filter;
+	o.ef_search = q->ef_search;
+	o.timeout_ms = q->timeout_ms;
+	o.exact = q->exact;
+	done = qs.nq;
 	t0 = cli_now_ms();
 	for (i = 0; kk && i < qs.nq; i++) {
-		rc = rvf_query(s, qs.data + i * dim, (uint32_t)dim, kk, hits + i * kk, &nout[i]);
-		if (rc) {
-			rc = cli_store_fail(rc);
+		qrc = rvf_query_ex(s, qs.data + i * dim, (uint32_t)dim, &o, hits + i * kk, &nout[i]);
+		if (qrc == RVF_E_TIMEOUT) {
+			done = i + 1;
+			break;
+		}
+		if (qrc) {
+			rc = cli_store_fail(qrc);
 			goto out;
 		}
 	}
 	ms = cli_now_ms() - t0;
 	if (json)
-		rc = print_json(hits, nout, qs.nq, kk, k, ms);
+		rc = print_json(s, hits, nout, done, kk, q->k, q->with_meta, ms);
 	else
-		rc = print_text(hits, nout, qs.nq, kk, ms);
+		rc = print_text(s, hits, nout, done, kk, q->with_meta, ms);
+	if (qrc == RVF_E_TIMEOUT && done < qs.nq)
+		rc = cli_fail("query %zu timed out after %u ms: its results are partial and "
+			      "queries %zu..%zu were not run", done - 1, q->timeout_ms, done,
+			      qs.nq - 1);
+	else if (qrc == RVF_E_TIMEOUT)
+		rc = cli_fail("query %zu timed out after %u ms: its results are partial",
+			      done - 1, q->timeout_ms);
 out:
 	rvf_close(s);
 	free(hits);

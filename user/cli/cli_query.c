@@ -1,32 +1,87 @@
-/* cli_query.c — `rvf query PATH -v "1,2,3" [-k K] [--json]` and the option
- * parsing for batch mode (`--input FILE`, see cli_qbatch.c).
+/* cli_query.c — `rvf query PATH -v "1,2,3" [-k K] [-f FILTER]
+ * [--with-metadata] [--ef-search N] [--timeout-ms T] [--exact] [--json]`
+ * and the option parsing for batch mode (`--input FILE`, see cli_qbatch.c).
+ *
+ * --filter takes either JSON grammar (the reference CLI's {"eq":{"field":0,
+ * "value":5}} with and/or/not plus in/range, or the Node binding's
+ * {"op":"eq",...}); see docs/METADATA.md §5. --with-metadata adds each hit's
+ * fields in the simple form {"0": 5, "1": "text"}. A query that hits
+ * --timeout-ms prints what it has and exits 1.
  * Stores are opened read-only: queries never take the writer lock. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
+#include "meta.h"
 
-enum { OPT_JSON = 256 };
+enum { OPT_JSON = 256, OPT_META, OPT_EF, OPT_TIMEOUT, OPT_EXACT };
 
 static const struct option opts[] = {
 	{ "vector", required_argument, NULL, 'v' },
 	{ "input", required_argument, NULL, 'i' },
 	{ "k", required_argument, NULL, 'k' },
 	{ "filter", required_argument, NULL, 'f' },
+	{ "with-metadata", no_argument, NULL, OPT_META },
+	{ "ef-search", required_argument, NULL, OPT_EF },
+	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
+	{ "exact", no_argument, NULL, OPT_EXACT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
 
-int cli_print_hits(const rvf_hit *hits, size_t n)
+/* The hit's metadata in the simple form; {} when it has none. */
+static json_t *hit_meta(const rvf_store *s, uint64_t id)
+{
+	const rvf_field *f = NULL;
+	size_t n = 0;
+
+	if (rvf_get_meta(s, id, &f, &n) || !n)
+		return json_object();
+	return meta_to_json(f, n, META_JSON_SIMPLE);
+}
+
+void cli_print_hit_lines(const rvf_store *s, const rvf_hit *hits, size_t n, int with_meta)
 {
 	size_t i;
 
-	printf("Query results (%zu neighbors):\n", n);
-	for (i = 0; i < n; i++)
-		printf("  [%zu] id=%llu distance=%.6f\n", i, (unsigned long long)hits[i].id,
+	for (i = 0; i < n; i++) {
+		printf("  [%zu] id=%llu distance=%.6f", i, (unsigned long long)hits[i].id,
 		       (double)hits[i].distance);
+		if (with_meta) {
+			json_t *m = hit_meta(s, hits[i].id);
+			char *txt = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS |
+						   JSON_REAL_PRECISION(17)) : NULL;
+
+			printf(" metadata=%s", txt ? txt : "?");
+			free(txt);
+			json_decref(m);
+		}
+		putchar('\n');
+	}
+}
+
+int cli_print_hits(const rvf_hit *hits, size_t n)
+{
+	printf("Query results (%zu neighbors):\n", n);
+	cli_print_hit_lines(NULL, hits, n, 0);
 	return CLI_OK;
+}
+
+json_t *cli_json_hits_meta(const rvf_store *s, const rvf_hit *hits, size_t n, int with_meta)
+{
+	json_t *arr = cli_json_hits(hits, n);
+	size_t i;
+
+	for (i = 0; arr && with_meta && i < n; i++) {
+		json_t *m = hit_meta(s, hits[i].id);
+
+		if (!m || json_object_set_new(json_array_get(arr, i), "metadata", m)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
 }
 
 int cli_dim_mismatch(const char *path, const char *what, size_t got, uint32_t dim)
@@ -35,14 +90,15 @@ int cli_dim_mismatch(const char *path, const char *what, size_t got, uint32_t di
 			rvf_strerror(RVF_E_DIMENSION), what, got, path, dim);
 }
 
-static int query_one(const char *path, const char *vec_s, uint64_t k, int json)
+static int query_one(const char *path, const char *vec_s, const struct cli_qopts *qo, int json)
 {
+	rvf_query_opts o = { 0 };
 	rvf_store *s = NULL;
 	rvf_hit *hits = NULL;
 	float *q = NULL;
 	size_t n, nout = 0;
-	uint64_t live;
-	int rc;
+	uint64_t live, k = qo->k;
+	int rc, qrc = 0;
 
 	rc = cli_parse_vector(vec_s, &q, &n);
 	if (rc)
@@ -66,17 +122,27 @@ static int query_one(const char *path, const char *vec_s, uint64_t k, int json)
 			rc = cli_fail("out of memory");
 			goto out;
 		}
-		rc = rvf_query(s, q, (uint32_t)n, k, hits, &nout);
-		if (rc) {
-			rc = cli_store_fail(rc);
+		o.k = k;
+		o.filter = qo->filter;
+		o.ef_search = qo->ef_search;
+		o.timeout_ms = qo->timeout_ms;
+		o.exact = qo->exact;
+		qrc = rvf_query_ex(s, q, (uint32_t)n, &o, hits, &nout);
+		if (qrc && qrc != RVF_E_TIMEOUT) {
+			rc = cli_store_fail(qrc);
 			goto out;
 		}
 	}
-	if (json)
-		rc = cli_json_print(json_pack("{s:I, s:o}", "count", (json_int_t)nout,
-					      "results", cli_json_hits(hits, nout)));
-	else
-		rc = cli_print_hits(hits, nout);
+	if (json) {
+		rc = cli_json_print(json_pack("{s:I, s:o}", "count", (json_int_t)nout, "results",
+					      cli_json_hits_meta(s, hits, nout, qo->with_meta)));
+	} else {
+		printf("Query results (%zu neighbors):\n", nout);
+		cli_print_hit_lines(s, hits, nout, qo->with_meta);
+	}
+	if (qrc == RVF_E_TIMEOUT)
+		rc = cli_fail("query timed out after %u ms: the %zu results above are partial",
+			      qo->timeout_ms, nout);
 out:
 	rvf_close(s);
 	free(hits);
@@ -84,12 +150,24 @@ out:
 	return rc;
 }
 
+static int parse_u32(const char *cmd, const char *flag, const char *arg, uint32_t *out)
+{
+	uint64_t v;
+
+	if (cli_parse_u64(arg, &v) || v > UINT32_MAX)
+		return cli_usage(cmd, "invalid value '%s' for '%s': expected an integer "
+				 "0..4294967295", arg, flag);
+	*out = (uint32_t)v;
+	return CLI_OK;
+}
+
 int cmd_query(int argc, char **argv)
 {
-	const char *path = NULL, *vec = NULL, *input = NULL;
-	uint64_t k = 10;
-	int json = 0, filter = 0, opt, rc;
+	struct cli_qopts qo = { 0 };
+	const char *path = NULL, *vec = NULL, *input = NULL, *filter = NULL;
+	int json = 0, opt, rc;
 
+	qo.k = 10;
 	opterr = 0;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, ":v:i:k:f:", opts, NULL)) != -1) {
@@ -101,12 +179,26 @@ int cmd_query(int argc, char **argv)
 			input = optarg;
 			break;
 		case 'k':
-			if (cli_parse_u64(optarg, &k))
+			if (cli_parse_u64(optarg, &qo.k))
 				return cli_usage("query", "invalid value '%s' for '--k <K>': "
 						 "expected a non-negative integer", optarg);
 			break;
 		case 'f':
-			filter = 1;
+			filter = optarg;
+			break;
+		case OPT_META:
+			qo.with_meta = 1;
+			break;
+		case OPT_EF:
+			if ((rc = parse_u32("query", "--ef-search <N>", optarg, &qo.ef_search)))
+				return rc;
+			break;
+		case OPT_TIMEOUT:
+			if ((rc = parse_u32("query", "--timeout-ms <T>", optarg, &qo.timeout_ms)))
+				return rc;
+			break;
+		case OPT_EXACT:
+			qo.exact = 1;
 			break;
 		case OPT_JSON:
 			json = 1;
@@ -123,10 +215,15 @@ int cmd_query(int argc, char **argv)
 	if (!vec && !input)
 		return cli_usage("query", "the following required arguments were not provided:\n"
 				 "  <--vector <VECTOR>|--input <INPUT>>");
-	/* Refuse rather than silently answer unfiltered. */
-	if (filter)
-		return cli_fail("--filter: filters need metadata support, not available yet");
+	if (filter) {
+		rc = rvf_filter_parse(filter, &qo.filter);
+		if (rc)
+			return cli_fail("invalid --filter: %s", rvf_last_error());
+	}
 	if (input)
-		return cli_query_batch(path, input, k, json);
-	return query_one(path, vec, k, json);
+		rc = cli_query_batch(path, input, &qo, json);
+	else
+		rc = query_one(path, vec, &qo, json);
+	rvf_filter_free(qo.filter);
+	return rc;
 }

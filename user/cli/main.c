@@ -8,11 +8,13 @@ static const struct cli_cmd cmds[] = {
 	{ "create", "rvf create [OPTIONS] --dimension <DIMENSION> <PATH>",
 	  "Create a new empty RVF store", cmd_create },
 	{ "ingest", "rvf ingest [OPTIONS] --input <INPUT> <PATH>",
-	  "Ingest vectors from a JSON file", cmd_ingest },
+	  "Ingest vectors (JSON, JSON lines, CSV, TSV or .npy)", cmd_ingest },
 	{ "query", "rvf query [OPTIONS] <--vector <VECTOR>|--input <INPUT>> <PATH>",
 	  "Query nearest neighbors", cmd_query },
 	{ "delete", "rvf delete [OPTIONS] <PATH>",
-	  "Delete vectors by ID", cmd_delete },
+	  "Delete vectors by ID or metadata filter", cmd_delete },
+	{ "export", "rvf export [OPTIONS] <PATH>",
+	  "Export every live vector with its id and metadata", cmd_export },
 	{ "status", "rvf status [OPTIONS] <PATH>",
 	  "Show store status", cmd_status },
 	{ "inspect", "rvf inspect [OPTIONS] <PATH>",
@@ -29,6 +31,34 @@ static const struct cli_cmd cmds[] = {
 	  "Write the store's eBPF programs (and BTF) to a directory", cmd_extract_ebpf },
 	{ "detach", "rvf detach [OPTIONS] <IFACE>",
 	  "Remove the rvf XDP/tc programs and pins from an interface", cmd_detach },
+	{ "embed-kernel", "rvf embed-kernel [OPTIONS] --image-path <BZIMAGE> <PATH>",
+	  "Embed a kernel image (+ initramfs, command line) as KERNEL_SEGs", cmd_embed_kernel },
+	{ "extract-kernel", "rvf extract-kernel [OPTIONS] --output <DIR> <PATH>",
+	  "Write the embedded kernel, command line and initramfs to a directory", cmd_extract_kernel },
+	{ "launch", "rvf launch [OPTIONS] <PATH>",
+	  "Boot the embedded kernel in QEMU (TCG) with the API port forwarded", cmd_launch },
+	{ "serve", "rvf serve [OPTIONS] <PATH>",
+	  "Serve the store over HTTP/JSON (query, ingest, delete, status, metrics)", cmd_serve },
+	{ "index", "rvf index [OPTIONS] <PATH>",
+	  "Build the HNSW index and persist it (INDEX_SEG)", cmd_index },
+	{ "verify-witness", "rvf verify-witness [OPTIONS] <PATH>",
+	  "Verify the witness chain and every segment's content hash", cmd_verify_witness },
+	{ "keygen", "rvf keygen [OPTIONS] --output <KEY>",
+	  "Generate an Ed25519 key pair (KEY and KEY.pub)", cmd_keygen },
+	{ "sign", "rvf sign [OPTIONS] --key <KEY> <PATH>",
+	  "Sign the store's current state (appends a CRYPTO_SEG)", cmd_sign },
+	{ "verify", "rvf verify [OPTIONS] --pubkey <KEY> <PATH>",
+	  "Verify the store's signature (exit 1 on failure)", cmd_verify },
+	{ "verify-attestation", "rvf verify-attestation [OPTIONS] <PATH>",
+	  "Verify embedded kernels: image hash and KernelBinding", cmd_verify_attestation },
+	{ "derive", "rvf derive [OPTIONS] <PARENT> <CHILD>",
+	  "Create a child that reads through to PARENT (--empty: lineage only)", cmd_derive },
+	{ "branch", "rvf branch [OPTIONS] <PARENT> <CHILD>",
+	  "Copy-on-write child of PARENT (same as derive)", cmd_branch },
+	{ "freeze", "rvf freeze [OPTIONS] <PATH>",
+	  "Make the file read-only for every later writer", cmd_freeze },
+	{ "filter", "rvf filter [OPTIONS] <--include-ids IDS|--exclude-ids IDS> <PATH>",
+	  "Change which parent vectors a branch sees (membership)", cmd_filter },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -39,19 +69,38 @@ static const char *const cmd_opts[NCMDS] = {
 	"  -m, --metric <METRIC>   l2 | ip | inner_product | cosine [default: l2]\n"
 	"  -p, --profile <N>       Hardware profile byte, 0..255 [default: 0]\n"
 	"      --json              Output as JSON\n",
-	"  -i, --input <FILE>      JSON array of {\"id\": N, \"vector\": [..]} (required)\n"
+	"  -i, --input <FILE>      Input file, '-' for stdin (required)\n"
+	"      --format <FORMAT>   json | jsonl | csv | tsv | npy [default: from the\n"
+	"                          extension, else json]\n"
+	"                          json: [{\"id\": N, \"vector\": [..], \"metadata\": {..}}]\n"
+	"                          csv/tsv header: id, vector (\"1,2\") or v0..vN,\n"
+	"                          m:<field>[:<type>] or meta.<field>, metadata (JSON)\n"
 	"  -b, --batch-size <N>    Records per commit [default: 1000]\n"
+	"      --id-offset <N>     npy: id of the first row [default: 0]\n"
+	"      --strict            Fail on wrong-dimension or NaN rows instead of\n"
+	"                          counting them as rejected\n"
+	"      --no-progress       No progress bar (shown only when stderr is a TTY)\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
 	"      --json              Output as JSON\n",
 	"  -v, --vector <V>        Query vector, comma-separated floats\n"
 	"  -i, --input <FILE>      Batch: JSON array of vectors or a 2-D <f4 .npy\n"
 	"  -k, --k <K>             Neighbors per query [default: 10]\n"
-	"  -f, --filter <JSON>     Metadata filter (not available yet)\n"
+	"  -f, --filter <JSON>     Metadata filter, e.g. {\"eq\":{\"field\":0,\"value\":5}}\n"
+	"                          (also in, range, and/or/not, or {\"op\":...})\n"
+	"      --with-metadata     Include each result's metadata\n"
+	"      --ef-search <N>     HNSW candidate list size [default: the store's]\n"
+	"      --timeout-ms <T>    Stop after T ms, print partial results, exit 1\n"
+	"      --exact             Exact scan even when an index exists\n"
 	"      --json              Output as JSON\n",
 	"      --ids <IDS>         Comma-separated vector ids\n"
-	"      --filter <JSON>     Metadata filter (not available yet)\n"
+	"      --filter <JSON>     Delete every vector the metadata filter matches\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
 	"      --json              Output as JSON\n",
+	"      --format <FORMAT>   json | jsonl | csv | tsv | npy [default: from the\n"
+	"                          extension of OUT, else json]\n"
+	"  -o, --output <OUT>      Output file [default: stdout; npy needs a file]\n"
+	"      --no-progress       No progress bar (shown only when stderr is a TTY)\n"
+	"      --json              Summary as JSON (with -o)\n",
 	"      --json              Output as JSON\n",
 	"      --json              Output as JSON\n",
 	"      --strip-unknown     Accepted for compatibility; unknown segments are kept\n"
@@ -80,6 +129,66 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json              Output as JSON\n",
 	"      --netns <NS>        Network namespace of the interface (/run/netns/NS)\n"
 	"      --json              Output as JSON\n",
+	"      --image-path <F>    Kernel image to embed, e.g. a bzImage (required)\n"
+	"      --initramfs <F>     Initramfs to store in a second KERNEL_SEG (marker\n"
+	"                          command line \"rvf.role=initramfs\")\n"
+	"      --cmdline <S>       Kernel command line\n"
+	"      --arch <A>          x86_64 | aarch64 | riscv64 [default: x86_64]\n"
+	"      --api-port <P>      Guest API port in the header [default: 8080]\n"
+	"      --kernel-type <T>   hermit|microlinux|asterinas|wasi|custom|teststub|N\n"
+	"                          [default: microlinux]\n"
+	"      --flags <N>         Kernel flag bits (decimal or 0x..) [default: 0]\n"
+	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --json              Output as JSON\n",
+	"  -o, --output <DIR>      Directory for vmlinuz, cmdline, initramfs.img\n"
+	"      --json              Output as JSON\n",
+	"  -m, --memory-mb <MB>    Guest memory [default: 128]\n"
+	"      --vcpus <N>         Guest CPUs [default: 1]\n"
+	"  -p, --port <PORT>       Host port forwarded (127.0.0.1) to the guest API port;\n"
+	"                          0: no forwarding [default: 8080]\n"
+	"      --timeout <S>       Stop the VM after S seconds; 0: never [default: 0]\n"
+	"      --qemu-binary <B>   QEMU to run [default: qemu-system-x86_64 for x86_64]\n"
+	"      --serial-log <F>    Write the serial console to F instead of stdout\n"
+	"      --kernel <F>        Boot this kernel instead of the embedded one\n"
+	"      --initramfs <F>     Use this initramfs instead of the embedded one\n"
+	"      --append <S>        Extra kernel command-line words\n"
+	"      --no-drive          Do not attach the store as a read-only virtio disk\n",
+	"  -p, --port <PORT>       TCP port; 0 picks a free one [default: 8080]\n"
+	"      --bind <ADDR>       Listen address (IPv4 or IPv6) [default: 127.0.0.1]\n"
+	"      --max-body <BYTES>  Largest request body accepted (413 beyond) [default: 16777216]\n"
+	"      --threads <N>       Worker threads [default: 4]\n"
+	"      --wait              Wait for another writer's lock instead of failing\n",
+	"      --m <M>             HNSW M, 2..2048 [default: 16]\n"
+	"      --ef-construction <E> Build candidate list size [default: 200]\n"
+	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --json              Output as JSON\n",
+	"      --json              Output as JSON\n",
+	"  -o, --output <KEY>      Secret key file (64 hex digits, mode 0600); the public\n"
+	"                          key goes to KEY.pub (required)\n"
+	"      --force             Overwrite existing key files\n"
+	"      --json              Output as JSON\n",
+	"      --key <KEY>         Secret key file from `rvf keygen` (required)\n"
+	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --json              Output as JSON\n",
+	"      --pubkey <KEY>      Public key file (KEY.pub) or 64 hex digits (required)\n"
+	"      --allow-append      Pass when the signed prefix is intact but later\n"
+	"                          commits changed the state\n"
+	"      --json              Output as JSON\n",
+	"      --strict            Fail when a KernelBinding cannot be verified\n"
+	"      --json              Output as JSON\n",
+	"      --empty              Lineage only: the child does not read the parent\n"
+	"  -t, --derivation-type <T> clone|filter|merge|quantize|reindex|transform|snapshot\n"
+	"                            (accepted for compatibility, not stored)\n"
+	"      --json               Output as JSON\n",
+	"      --empty              Lineage only: the child does not read the parent\n"
+	"  -t, --derivation-type <T> accepted for compatibility, not stored\n"
+	"      --json               Output as JSON\n",
+	"      --wait               Wait for another writer's lock\n"
+	"      --json               Output as JSON\n",
+	"      --include-ids <IDS>  Only these parent ids stay visible (comma-separated)\n"
+	"      --exclude-ids <IDS>  Hide these parent ids\n"
+	"      --wait               Wait for another writer's lock\n"
+	"      --json               Output as JSON\n",
 };
 
 const struct cli_cmd *cli_find_cmd(const char *name)
@@ -105,7 +214,7 @@ static void usage(FILE *f)
 	fputs("RVF vector store command-line tool\n\n"
 	      "Usage: rvf <COMMAND>\n\nCommands:\n", f);
 	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-18s %s\n", cmds[i].name, cmds[i].summary);
 	fputs("  help       Print this message or the help of the given command\n\n"
 	      "Options:\n"
 	      "  -h, --help     Print help\n"

@@ -40,6 +40,8 @@ enum rvf_seg_type {
 	RVF_SEG_DELTA = 0x23,
 };
 
+#define RVF_SEG_FLAG_SEALED 0x0008
+
 /* Little-endian unaligned access. */
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t rd32(const uint8_t *p)

@@ -46,9 +46,15 @@ struct rvf_store {
 	idmap slot_of;
 
 	/* COW branch (spec §15): parent vectors visible through the membership
-	 * bitmap are appended as slots [nslots - ninherited, nslots). */
+	 * bitmap are slots with inh[slot] = 1 (inh is NULL for plain files). A
+	 * child write of such an id makes the slot local; a child delete of a
+	 * parent-only id clears its membership bit instead of listing it. */
 	int is_cow;
-	size_t ninherited;
+	struct store_cow *cow;
+	uint8_t *inh;
+	size_t ninherited;   /* slots with inh = 1 */
+	size_t ndeleted_inh; /* of those, hidden since open */
+	int frozen;          /* rvf_freeze: no writes through any handle */
 
 	/* deletion-list ids that name no stored vector (kept verbatim) */
 	uint64_t *orphan_del;
@@ -80,7 +86,9 @@ struct rvf_store {
  * mapping is a cache, so const readers may refresh it. */
 int store_map(rvf_store *s);
 int store_mapped(const rvf_store *s);
-/* store_open.c: open with a bound on COW parent recursion */
+/* store_open.c: create (with lineage fields for derive), open with a bound
+ * on COW parent recursion */
+int store_create(const char *path, const rvf_create_opts *o, const rvf_identity *lineage, rvf_store **out);
 int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out);
 /* store_cow.c: resolve the parent of a branch and merge its visible vectors */
 int store_load_cow(rvf_store *s, int depth);
@@ -132,9 +140,28 @@ int store_slot_matches(const rvf_store *s, size_t slot, const rvf_filter *f);
  * scan, or a negative rvf_err. */
 int store_index_open(rvf_store *s);
 int store_index_ingested(rvf_store *s, size_t first_new_slot);
+/* Existing slots whose vectors an ingest replaced: re-linked in the graph. */
+int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n);
 int store_index_query(const rvf_store *s, const float *q, const rvf_query_opts *o, size_t k, rvf_hit *out,
 		      size_t *nout);
 int store_index_compacted(rvf_store *s, const uint32_t *remap, size_t nold);
 void store_index_free(rvf_store *s);
+
+/* store_cow.c: write side of branches */
+struct store_cow {
+	char *parent_rel;        /* parent path relative to the child's dir */
+	uint8_t base_id[16], base_hash[32];
+	uint8_t *bits;           /* membership bitmap over parent ids (owned) */
+	uint64_t nbits;
+	uint32_t clusters;       /* COW map cluster count */
+	uint8_t frozen;
+	uint32_t frozen_epoch;
+};
+/* Adds the fresh COW_MAP and MEMBERSHIP every branch commit carries and
+ * drops the old ones from the directory. */
+int store_cow_segments(rvf_store *s, seg_batch *b);
+void store_cow_free(rvf_store *s);
+/* Marks a live slot deleted, with the branch rules for parent ids. */
+void store_mark_deleted(rvf_store *s, uint32_t slot);
 
 #endif

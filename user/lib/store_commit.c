@@ -8,6 +8,7 @@
  */
 #include "errors.h"
 #include "store.h"
+#include "witness.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,7 +150,7 @@ static int build_manifest(rvf_store *s, uint32_t epoch, uint8_t **out, uint64_t 
 	rvf_manifest m = {0};
 	m.epoch = epoch;
 	m.dimension = (uint16_t)s->dim;
-	m.total_vectors = s->nslots;
+	m.total_vectors = s->nslots - s->ninherited; /* a branch counts its own vectors */
 	m.profile_id = s->profile;
 	m.metric = (uint8_t)s->metric;
 	m.dir = malloc((s->ndir ? s->ndir : 1) * sizeof *m.dir);
@@ -186,10 +187,13 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	uint32_t epoch = s->epoch + (uint32_t)bump;
 	char act[160];
 	if (action) {
-		snprintf(act, sizeof act, "%s,epoch=%u", action, epoch);
+		/* our chain links use BLAKE2b-256, marked in the action (docs/SECURITY.md) */
+		snprintf(act, sizeof act, "%s,epoch=%u" RVF_WITNESS_B2B_MARK, action, epoch);
 		if (add_witness(s, b, act, witness_type))
 			return rvf_fail(RVF_E_NOMEM, "out of memory");
 	}
+	if (s->cow && store_cow_segments(s, b))
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	uint64_t base = s->file_size;
 	size_t old_ndir = s->ndir;
 	for (size_t i = 0; i < b->nents; i++) {
@@ -214,6 +218,8 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	}
 	rvf_hdr_encode(man, RVF_SEG_MANIFEST, man_id, man + RVF_SEG_HDR_SIZE, mlen);
+	if (s->frozen) /* SEALED: our writers refuse to append (rvf_freeze) */
+		wr16(man + 6, RVF_SEG_FLAG_SEALED);
 
 	int err = write_all(s, b->buf, b->len, base);
 	if (!err && b->len)
@@ -233,8 +239,8 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	}
 	for (size_t i = 0; i < b->nents; i++)
 		if (b->ents[i].seg_type == RVF_SEG_WITNESS && !b->verbatim[i])
-			rvf_fold32(b->buf + b->ents[i].offset + RVF_SEG_HDR_SIZE,
-				   b->ents[i].payload_length, s->witness_prev);
+			rvf_blake2b256(b->buf + b->ents[i].offset + RVF_SEG_HDR_SIZE,
+				       b->ents[i].payload_length, s->witness_prev);
 	if (b->cap > s->scratch_cap) { /* keep the bigger buffer for next time */
 		uint8_t *t = s->scratch;
 		size_t tc = s->scratch_cap;

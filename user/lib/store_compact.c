@@ -194,8 +194,9 @@ out:
 int rvf_compact(rvf_store *s, rvf_compact_result *res)
 {
 	rvf_clear_error();
-	if (s->read_only)
-		return rvf_fail(RVF_E_READONLY, "%s: store is read-only", s->path);
+	int werr = store_writable(s);
+	if (werr)
+		return werr;
 	if (s->is_cow)
 		return rvf_fail(RVF_E_UNSUPPORTED, "%s: compacting a copy-on-write branch is not supported yet",
 				s->path);

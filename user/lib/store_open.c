@@ -45,6 +45,8 @@ void rvf_close(rvf_store *s)
 	idmap_free(&s->slot_of);
 	meta_free(s->meta);
 	free(s->scratch);
+	free(s->inh);
+	store_cow_free(s);
 	store_index_free(s);
 	free(s->path);
 	free(s->dir);
@@ -125,8 +127,13 @@ static int random_file_id(uint8_t id[16])
 
 int rvf_create(const char *path, const rvf_create_opts *o, rvf_store **out)
 {
-	*out = NULL;
 	rvf_clear_error();
+	return store_create(path, o, NULL, out);
+}
+
+int store_create(const char *path, const rvf_create_opts *o, const rvf_identity *lineage, rvf_store **out)
+{
+	*out = NULL;
 	if (!o || o->dimension < 1 || o->dimension > 65535)
 		return rvf_fail(RVF_E_ARG, "dimension must be between 1 and 65535 (got %u)",
 				o ? o->dimension : 0);
@@ -157,6 +164,11 @@ int rvf_create(const char *path, const rvf_create_opts *o, rvf_store **out)
 	s->profile = o->profile;
 	s->has_identity = 1;
 	s->next_seg_id = 1;
+	if (lineage) {
+		memcpy(s->parent_id, lineage->parent_id, 16);
+		memcpy(s->parent_hash, lineage->parent_hash, 32);
+		s->lineage_depth = lineage->lineage_depth;
+	}
 	/* The empty epoch-0 manifest every reference-created file starts with. */
 	seg_batch b = {0};
 	err = store_commit(s, &b, NULL, 0);
@@ -232,6 +244,7 @@ static int find_manifest(rvf_store *s, rvf_manifest *m)
 		}
 		s->manifest_offset = i;
 		s->next_seg_id = h.seg_id + 1;
+		s->frozen = !!(h.flags & RVF_SEG_FLAG_SEALED);
 		check_tail(s, i + RVF_SEG_HDR_SIZE + h.payload_length, m->epoch);
 		return 0;
 	}

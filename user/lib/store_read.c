@@ -15,7 +15,7 @@
 
 int rvf_query(const rvf_store *s, const float *q, uint32_t dim, size_t k, rvf_hit *out, size_t *nout)
 {
-	rvf_query_opts o = {.k = k};
+	rvf_query_opts o = {.k = k, .exact = 1};
 	return rvf_query_ex(s, q, dim, &o, out, nout);
 }
 
@@ -90,9 +90,9 @@ int rvf_get_status(const rvf_store *s, rvf_status *st)
 {
 	memset(st, 0, sizeof *st);
 	st->stored_vectors = s->nslots - s->ninherited;
-	st->deleted_vectors = s->ndeleted;
+	st->deleted_vectors = s->ndeleted - s->ndeleted_inh;
 	st->inherited_vectors = s->ninherited;
-	st->total_vectors = s->nslots - s->ninherited - s->ndeleted;
+	st->total_vectors = s->nslots - s->ninherited - (s->ndeleted - s->ndeleted_inh);
 	st->total_segments = s->ndir;
 	st->file_size = s->file_size;
 	st->epoch = s->epoch;
@@ -100,7 +100,7 @@ int rvf_get_status(const rvf_store *s, rvf_status *st)
 	st->metric = s->metric;
 	st->profile_id = s->profile;
 	size_t local = s->nslots - s->ninherited;
-	st->dead_space_ratio = local ? (double)s->ndeleted / (double)local : 0.0;
+	st->dead_space_ratio = local ? (double)(s->ndeleted - s->ndeleted_inh) / (double)local : 0.0;
 	st->read_only = s->read_only;
 	return 0;
 }

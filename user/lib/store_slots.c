@@ -28,6 +28,12 @@ int store_reserve_slots(rvf_store *s, size_t extra)
 	if (!del)
 		return -1;
 	s->deleted = del;
+	if (s->inh) {
+		uint8_t *inh = grow(s->inh, 1, cap);
+		if (!inh)
+			return -1;
+		s->inh = inh;
+	}
 	/* Aligned so SIMD loads of a row never split a cache line needlessly. */
 	size_t bytes = cap * (size_t)s->stride * sizeof(float);
 	size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;
@@ -60,13 +66,39 @@ int store_put(rvf_store *s, uint64_t id, const float *v)
 		s->nslots++;
 		s->ids[slot] = id;
 		s->deleted[slot] = 0;
-	} else if (s->deleted[slot]) {
-		s->deleted[slot] = 0;
-		s->ndeleted--;
+		if (s->inh)
+			s->inh[slot] = 0;
+	} else {
+		int inh = s->inh && s->inh[slot];
+		if (s->deleted[slot]) {
+			s->deleted[slot] = 0;
+			s->ndeleted--;
+			s->ndeleted_inh -= (size_t)inh;
+		}
+		if (inh) { /* the child's own vector now overrides the parent's */
+			s->inh[slot] = 0;
+			s->ninherited--;
+		}
 	}
 	memcpy(s->vecs + (size_t)slot * s->stride, v, s->dim * sizeof(float));
 	s->live_dirty = 1;
 	return 0;
+}
+
+void store_mark_deleted(rvf_store *s, uint32_t slot)
+{
+	if (s->deleted[slot])
+		return;
+	s->deleted[slot] = 1;
+	s->ndeleted++;
+	s->live_dirty = 1;
+	if (!s->cow)
+		return;
+	uint64_t id = s->ids[slot];
+	if (id < s->cow->nbits)
+		s->cow->bits[id / 8] &= (uint8_t)~(1u << (id % 8));
+	if (s->inh[slot])
+		s->ndeleted_inh++;
 }
 
 int store_dir_append(rvf_store *s, const rvf_dir_entry *e)
@@ -97,7 +129,7 @@ int store_deleted_list(const rvf_store *s, uint64_t **out, size_t *n)
 		return -1;
 	size_t k = 0;
 	for (size_t i = 0; i < s->nslots; i++)
-		if (s->deleted[i])
+		if (s->deleted[i] && !(s->inh && s->inh[i])) /* hidden parent ids: membership */
 			l[k++] = s->ids[i];
 	if (s->norphan_del)
 		memcpy(l + k, s->orphan_del, s->norphan_del * sizeof *l);

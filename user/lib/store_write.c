@@ -19,9 +19,9 @@ int store_writable(rvf_store *s)
 	if (s->read_only)
 		return rvf_fail(RVF_E_READONLY, "%s: store is read-only (opened read-only, or a "
 				"previous write failed: reopen it)", s->path);
-	if (s->is_cow)
-		return rvf_fail(RVF_E_UNSUPPORTED, "%s: writing to a copy-on-write branch is not "
-				"supported yet (it can be read and queried)", s->path);
+	if (s->frozen)
+		return rvf_fail(RVF_E_READONLY, "%s: the file is frozen (rvf freeze); derive a child to "
+				"change it", s->path);
 	return 0;
 }
 
@@ -191,6 +191,8 @@ static int check_meta(const rvf_field *const *fields, const size_t *nfields, siz
 
 static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, const uint8_t *good,
 		       size_t n, size_t ok, const rvf_field *const *fields, const size_t *nfields);
+static int ingest_commit(rvf_store *s, const uint64_t *ids, const float *vecs, const uint8_t *good,
+			 size_t n, size_t ok, const rvf_field *const *fields, const size_t *nfields);
 
 int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t n,
 		    const rvf_field *const *fields, const size_t *nfields, rvf_ingest_result *res)
@@ -230,12 +232,37 @@ static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, con
 	if (store_reserve_slots(s, ok))
 		return rvf_fail(RVF_E_NOMEM, "out of memory for %zu vectors", ok);
 	size_t first_new = s->nslots;
+	/* Existing slots this batch overwrites: the index re-links them. */
+	uint32_t *ups = s->index ? malloc((n ? n : 1) * sizeof *ups) : NULL;
+	size_t nups = 0;
+	if (s->index && !ups)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		if (good[i] && store_put(s, ids[i], vecs + i * s->dim)) {
+		if (!good[i])
+			continue;
+		uint32_t old = ups ? idmap_get(&s->slot_of, ids[i]) : IDMAP_NONE;
+		if (store_put(s, ids[i], vecs + i * s->dim)) {
+			free(ups);
 			s->read_only = 1; /* memory is ahead of the file now */
 			return rvf_fail(RVF_E_NOMEM, "out of memory");
 		}
+		if (old != IDMAP_NONE && old < first_new)
+			ups[nups++] = old;
 	}
+	err = ingest_commit(s, ids, vecs, good, n, ok, fields, nfields);
+	if (!err)
+		err = store_index_ingested(s, first_new);
+	if (!err && nups)
+		err = store_index_upserted(s, ups, nups);
+	free(ups);
+	return err;
+}
+
+/* Metadata, vector segment (absorbing what it outweighs), witness, manifest. */
+static int ingest_commit(rvf_store *s, const uint64_t *ids, const float *vecs, const uint8_t *good,
+			 size_t n, size_t ok, const rvf_field *const *fields, const size_t *nfields)
+{
+	int err;
 	int merr = 0;
 	int need_meta = apply_meta(s, ids, good, n, fields, nfields, &merr);
 	if (merr) {
@@ -262,12 +289,16 @@ static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, con
 		s->read_only = 1;
 		return err;
 	}
+	/* The vector set changes: a listed INDEX_SEG would be stale (§14). */
+	size_t w = 0;
+	for (size_t i = 0; i < s->ndir; i++)
+		if (s->dir[i].seg_type != RVF_SEG_INDEX)
+			s->dir[w++] = s->dir[i];
+	s->ndir = w;
 	char act[64];
 	snprintf(act, sizeof act, "ingest:count=%zu", ok);
 	err = store_commit(s, &b, act, 1);
 	batch_free(&b);
-	if (!err)
-		err = store_index_ingested(s, first_new);
 	return err;
 }
 
@@ -284,9 +315,9 @@ int rvf_set_auto_compact(rvf_store *s, double dead_ratio, uint64_t min_deleted)
  * already durable, so a failed compaction only reports. */
 static int maybe_compact(rvf_store *s)
 {
-	size_t local = s->nslots - s->ninherited;
-	if (s->auto_ratio <= 0 || !local || s->ndeleted < s->auto_min ||
-	    (double)s->ndeleted / (double)local < s->auto_ratio)
+	size_t local = s->nslots - s->ninherited, dead = s->ndeleted - s->ndeleted_inh;
+	if (s->auto_ratio <= 0 || s->is_cow || !local || dead < s->auto_min ||
+	    (double)dead / (double)local < s->auto_ratio)
 		return 0;
 	return rvf_compact(s, NULL);
 }
@@ -310,8 +341,7 @@ int rvf_delete(rvf_store *s, const uint64_t *ids, size_t n, rvf_delete_result *r
 	for (size_t i = 0; i < n; i++) {
 		uint32_t slot = idmap_get(&s->slot_of, ids[i]);
 		if (slot != IDMAP_NONE && !s->deleted[slot]) {
-			s->deleted[slot] = 1;
-			s->ndeleted++;
+			store_mark_deleted(s, slot);
 			deleted++;
 		}
 	}

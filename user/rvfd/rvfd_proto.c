@@ -142,7 +142,10 @@ int rvfd_handle(const struct rvfd_store *st, struct rvfd_work *w, const uint8_t 
 			if (!isfinite(w->q[i]))
 				stt = RVF_ST_BAD_REQUEST;
 	}
-	if (stt == RVF_ST_OK && rvf_query(st->s, w->q, dim, k, w->hits, &n) != RVF_OK)
+	/* Misses use the store's HNSW index when it has one; RVF_WF_DAEMON asks
+	 * for the exact f32 scan. */
+	rvf_query_opts qo = {.k = k, .exact = !!(flags & RVF_WF_DAEMON)};
+	if (stt == RVF_ST_OK && rvf_query_ex(st->s, w->q, dim, &qo, w->hits, &n) != RVF_OK)
 		stt = RVF_ST_INTERNAL;
 
 	if (stt != RVF_ST_OK) {

@@ -1,0 +1,204 @@
+/* cli_lineage.c — `rvf derive`, `rvf branch`, `rvf freeze`, `rvf filter`:
+ * lineage and copy-on-write children (spec §7, §15). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum { OPT_JSON = 256, OPT_EMPTY, OPT_TYPE, OPT_INCLUDE, OPT_EXCLUDE, OPT_WAIT };
+
+static const char *const derivation_types[] = {"clone", "filter", "merge", "quantize",
+						"reindex", "transform", "snapshot"};
+
+static int print_child(const char *parent, const char *child, rvf_store *c, int branch, int json)
+{
+	rvf_identity id;
+	rvf_get_identity(c, &id);
+	rvf_status st;
+	rvf_get_status(c, &st);
+	if (json) {
+		json_t *o = json_object();
+		if (o) {
+			json_object_set_new(o, "child", cli_json_path(child));
+			json_object_set_new(o, "parent", cli_json_path(parent));
+			json_object_set_new(o, "file_id", cli_json_hex(id.file_id, 16));
+			json_object_set_new(o, "parent_id", cli_json_hex(id.parent_id, 16));
+			json_object_set_new(o, "parent_hash", cli_json_hex(id.parent_hash, 32));
+			json_object_set_new(o, "lineage_depth", json_integer(id.lineage_depth));
+			json_object_set_new(o, "copy_on_write", json_boolean(branch));
+			json_object_set_new(o, "visible_vectors", cli_json_u64(rvf_live_count(c)));
+		}
+		return cli_json_print(o);
+	}
+	printf("Derived %s from %s\n", child, parent);
+	cli_kv("Lineage depth", "%u", id.lineage_depth);
+	cli_kv("Copy on write", "%s", branch ? "yes (reads through to the parent)" : "no (empty child)");
+	cli_kv("Visible vectors", "%llu", (unsigned long long)rvf_live_count(c));
+	return CLI_OK;
+}
+
+/* derive PARENT CHILD [--empty] [-t TYPE]; branch = derive without --empty. */
+static int derive(const char *cmd, int argc, char **argv, int branch)
+{
+	static const struct option opts[] = {
+		{"empty", no_argument, NULL, OPT_EMPTY},
+		{"derivation-type", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, OPT_JSON},
+		{NULL, 0, NULL, 0},
+	};
+	int json = 0, opt;
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":t:", opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_EMPTY:
+			branch = 0;
+			break;
+		case 't': {
+			/* Accepted for the reference's interface; nothing stores it (§7). */
+			int ok = 0;
+			for (size_t i = 0; i < sizeof derivation_types / sizeof *derivation_types; i++)
+				ok |= !strcasecmp(optarg, derivation_types[i]);
+			if (!ok)
+				return cli_fail("Unknown derivation type: %s (expected clone, filter, merge, "
+						"quantize, reindex, transform or snapshot)", optarg);
+			break;
+		}
+		case OPT_JSON:
+			json = 1;
+			break;
+		default:
+			return cli_bad_option(cmd, argv, opt);
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage(cmd, "expected PARENT and CHILD paths");
+	const char *parent = argv[optind], *child = argv[optind + 1];
+	rvf_store *p, *c;
+	int rc = cli_open(parent, RVF_OPEN_READONLY, &p);
+	if (rc)
+		return rc;
+	rc = rvf_derive(p, child, branch, &c);
+	rvf_close(p);
+	if (rc)
+		return cli_store_fail(rc);
+	rc = print_child(parent, child, c, branch, json);
+	rvf_close(c);
+	return rc;
+}
+
+int cmd_derive(int argc, char **argv) { return derive("derive", argc, argv, 1); }
+int cmd_branch(int argc, char **argv) { return derive("branch", argc, argv, 1); }
+
+int cmd_freeze(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"wait", no_argument, NULL, OPT_WAIT},
+		{"json", no_argument, NULL, OPT_JSON},
+		{NULL, 0, NULL, 0},
+	};
+	int json = 0, opt, rc;
+	unsigned flags = 0;
+	const char *path;
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (opt == OPT_JSON)
+			json = 1;
+		else if (opt == OPT_WAIT)
+			flags |= RVF_OPEN_WAIT;
+		else
+			return cli_bad_option("freeze", argv, opt);
+	}
+	if ((rc = cli_one_path("freeze", argc, argv, &path)))
+		return rc;
+	rvf_store *s;
+	if ((rc = cli_open(path, flags, &s)))
+		return rc;
+	rc = rvf_freeze(s);
+	rvf_status st;
+	rvf_get_status(s, &st);
+	rvf_close(s);
+	if (rc)
+		return cli_store_fail(rc);
+	if (json) {
+		json_t *o = json_object();
+		if (o) {
+			json_object_set_new(o, "epoch", json_integer(st.epoch));
+			json_object_set_new(o, "frozen", json_true());
+		}
+		return cli_json_print(o);
+	}
+	printf("Frozen: %s\n", path);
+	cli_kv("Epoch", "%u", st.epoch);
+	return CLI_OK;
+}
+
+/* filter FILE --include-ids a,b | --exclude-ids a,b: parent visibility of a
+ * branch (MEMBERSHIP_SEG). */
+int cmd_filter(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"include-ids", required_argument, NULL, OPT_INCLUDE},
+		{"exclude-ids", required_argument, NULL, OPT_EXCLUDE},
+		{"wait", no_argument, NULL, OPT_WAIT},
+		{"json", no_argument, NULL, OPT_JSON},
+		{NULL, 0, NULL, 0},
+	};
+	const char *list = NULL, *path;
+	int include = -1, json = 0, opt, rc;
+	unsigned flags = 0;
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_INCLUDE:
+		case OPT_EXCLUDE:
+			if (include >= 0)
+				return cli_usage("filter", "give one of --include-ids and --exclude-ids");
+			include = opt == OPT_INCLUDE;
+			list = optarg;
+			break;
+		case OPT_WAIT:
+			flags |= RVF_OPEN_WAIT;
+			break;
+		case OPT_JSON:
+			json = 1;
+			break;
+		default:
+			return cli_bad_option("filter", argv, opt);
+		}
+	}
+	if (include < 0)
+		return cli_usage("filter", "must specify --include-ids or --exclude-ids");
+	if ((rc = cli_one_path("filter", argc, argv, &path)))
+		return rc;
+	uint64_t *ids;
+	size_t n;
+	if ((rc = cli_parse_ids(list, &ids, &n)))
+		return rc;
+	rvf_store *s;
+	if ((rc = cli_open(path, flags, &s))) {
+		free(ids);
+		return rc;
+	}
+	rc = rvf_membership(s, ids, n, include);
+	free(ids);
+	uint64_t visible = rvf_live_count(s);
+	rvf_close(s);
+	if (rc)
+		return cli_store_fail(rc);
+	if (json) {
+		json_t *o = json_object();
+		if (o) {
+			json_object_set_new(o, "mode", json_string(include ? "include" : "exclude"));
+			json_object_set_new(o, "visible_vectors", cli_json_u64(visible));
+		}
+		return cli_json_print(o);
+	}
+	printf("Membership updated (%s)\n", include ? "include" : "exclude");
+	cli_kv("Visible vectors", "%llu", (unsigned long long)visible);
+	return CLI_OK;
+}

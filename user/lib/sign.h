@@ -1,0 +1,102 @@
+/* sign.h — Ed25519 signatures over a store's committed state (CRYPTO_SEG).
+ *
+ * Layout and signed message: docs/SECURITY.md §2. In short, `rvf_sign`
+ * appends one CRYPTO_SEG (176-byte payload, magic "SGVR") that signs
+ *   - the current manifest segment with the §18.5 message layout (BLAKE2b-256
+ *     in place of SHAKE-256 for the payload digest), and
+ *   - BLAKE2b-256 of every file byte before the CRYPTO_SEG ("covered prefix"),
+ * then commits it with a manifest that lists it. Verification checks the
+ * signature, the prefix digest, and that the file's current state is still
+ * the signed one (nothing but the signature commit appended).
+ *
+ * Proposed for include/rvf.h (public API): rvf_keygen, rvf_sign,
+ * rvf_sign_result, rvf_verify_signature, rvf_sig_report — declared here until
+ * the lead moves them.
+ */
+#ifndef RVF_SIGN_H
+#define RVF_SIGN_H
+
+#include "rvf.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define RVF_SIG_MAGIC 0x52564753u /* on disk "SGVR" */
+#define RVF_SIG_VERSION 1
+#define RVF_SIG_ALGO_ED25519 0
+#define RVF_SIG_HASH_BLAKE2B 1 /* digest algorithm of the payload/prefix hashes */
+#define RVF_SIG_HEAD 0x70      /* signed fields before the signature */
+#define RVF_SIG_PAYLOAD 0xB0   /* head + 64-byte signature */
+#define RVF_SIG_MSG_LEN (94 + 13 + RVF_SIG_HEAD) /* 219 */
+
+/* Fresh Ed25519 key pair: 32-byte seed (the secret) and public key. */
+int rvf_keygen(uint8_t seed[32], uint8_t pubkey[32]);
+/* Public key of a seed. */
+void rvf_key_public(const uint8_t seed[32], uint8_t pubkey[32]);
+
+typedef struct {
+	uint64_t crypto_seg_id;
+	uint64_t crypto_offset;   /* header offset of the new CRYPTO_SEG */
+	uint64_t manifest_offset; /* the signed manifest */
+	uint64_t manifest_seg_id;
+	uint64_t covered_len;     /* file bytes covered by the prefix digest */
+	uint32_t epoch;           /* epoch after the signature commit */
+	uint8_t pubkey[32];
+} rvf_sign_result;
+
+/* Signs the current state of a writable store and commits the CRYPTO_SEG
+ * (one commit: CRYPTO_SEG, WITNESS "sign:...", MANIFEST). Refuses a store
+ * whose open reported an unfinished tail (RVF_E_CORRUPT). */
+int rvf_sign(rvf_store *s, const uint8_t seed[32], rvf_sign_result *res);
+
+enum {
+	RVF_SIG_OK = 0,        /* signature valid, prefix intact, state current */
+	RVF_SIG_UNSIGNED,      /* no CRYPTO_SEG of ours in the file */
+	RVF_SIG_MALFORMED,     /* CRYPTO_SEG undecodable / signed manifest missing */
+	RVF_SIG_WRONG_KEY,     /* signed by another public key */
+	RVF_SIG_BAD_SIGNATURE, /* Ed25519 verification failed */
+	RVF_SIG_PREFIX_CHANGED,/* covered bytes changed */
+	RVF_SIG_STATE_CHANGED, /* valid signature, but later commits changed the state */
+};
+
+typedef struct {
+	int status;             /* RVF_SIG_* */
+	int valid;              /* status == RVF_SIG_OK (or STATE_CHANGED with allow_append) */
+	char reason[200];
+	uint64_t crypto_segments; /* CRYPTO_SEGs in the file (any format) */
+	uint64_t crypto_seg_id, crypto_offset;
+	uint64_t manifest_offset, manifest_seg_id, covered_len;
+	uint64_t signed_at_ns;
+	uint8_t pubkey[32];     /* key named in the CRYPTO_SEG */
+	int signature_ok, prefix_ok, state_current;
+	uint64_t bytes_after;   /* file bytes after the CRYPTO_SEG */
+	/* §18.5 per-segment footers (SIGNED flag): counted, not verifiable
+	 * without SHAKE-256 */
+	uint64_t footer_signed_segments;
+} rvf_sig_report;
+
+/* pubkey NULL: check against the key named in the file (integrity only, no
+ * authenticity). allow_append: a valid signature over an older state still
+ * passes (state_current = 0 is reported). Returns 0 (see r->valid) or a
+ * negative rvf_err when the file cannot be read. */
+int rvf_verify_signature(const char *path, const uint8_t *pubkey, int allow_append, rvf_sig_report *r);
+int rvf_verify_signature_buf(const uint8_t *f, size_t len, const uint8_t *pubkey, int allow_append,
+			     rvf_sig_report *r);
+
+/* The signed message for manifest header `mh` (64 bytes + payload) and the
+ * CRYPTO_SEG head (RVF_SIG_HEAD bytes); msg gets RVF_SIG_MSG_LEN bytes. */
+void rvf_sig_message(const uint8_t *mh, const uint8_t *head, uint8_t *msg);
+
+/* §18.5 footer after the payload of a SIGNED segment at off: its length
+ * (8 + sig_length) if one is there, else 0. */
+uint64_t rvf_sig_footer_len(const uint8_t *f, size_t len, uint64_t off, uint16_t flags,
+			    uint64_t payload_length);
+
+/* Key files (docs/SECURITY.md §2.1): KEY holds the 32-byte seed, KEY.pub
+ * the public key, each as 64 hex digits and a newline (raw 32-byte files
+ * are accepted when reading). */
+int rvf_key_write(const char *path, const uint8_t seed[32], int force);
+int rvf_key_read_secret(const char *path, uint8_t seed[32]);
+/* A file, or the 64-hex-digit key itself. */
+int rvf_key_read_public(const char *path_or_hex, uint8_t pubkey[32]);
+
+#endif
