@@ -14,6 +14,11 @@
  * where t(0) is the same query with nvec = 0 (parse, quantize, reply).
  * Userspace figures: best and median over 11 rounds of 64 queries, top-10
  * kept by insertion, same offset-binary bytes.
+ * "BIN+rerank R" rows: config.scan_mode = RVF_SCAN_BIN (1-bit hamming over
+ * all N vectors keeping R candidates, exact PACK3 rerank of those R); the
+ * ns/vector column is then (t(N) - t(0)) / N including the rerank.
+ * "64 queries cycled" rows: 64 different queries (near other stored vectors)
+ * in turn instead of one repeated query.
  */
 #include "quant8.h"
 #include "rvf.h"
@@ -133,7 +138,7 @@ static void scan_avx2(const uint8_t *base, uint32_t n, uint32_t dim, const uint8
 
 struct obj {
 	struct bpf_object *obj;
-	int prog, cfg, quant, vecs;
+	int prog, cfg, quant, vecs, bins;
 	uint32_t insns;
 	double load_ms;
 };
@@ -201,6 +206,7 @@ static int load(struct obj *o, uint32_t dim, uint32_t nmax)
 	o->cfg = bpf_map__fd(bpf_object__find_map_by_name(o->obj, "rvf_config"));
 	o->quant = bpf_map__fd(bpf_object__find_map_by_name(o->obj, "rvf_quant"));
 	o->vecs = bpf_map__fd(bpf_object__find_map_by_name(o->obj, "rvf_vecs"));
+	o->bins = bpf_map__fd(bpf_object__find_map_by_name(o->obj, "rvf_bins"));
 	struct bpf_prog_info info;
 	uint32_t il = sizeof info;
 	memset(&info, 0, sizeof info);
@@ -213,7 +219,8 @@ static int load(struct obj *o, uint32_t dim, uint32_t nmax)
 	return 0;
 }
 
-static int set_nvec(const struct obj *o, const quant8_params *qp, uint32_t dim, uint32_t n)
+static int set_mode(const struct obj *o, const quant8_params *qp, uint32_t dim, uint32_t n,
+		    uint32_t mode, uint32_t rerank)
 {
 	struct rvf_xdp_config c;
 	uint32_t z = 0;
@@ -224,6 +231,8 @@ static int set_nvec(const struct obj *o, const quant8_params *qp, uint32_t dim, 
 	c.scale = qp->scale;
 	c.max_scan = 1u << 30;
 	c.enabled = 1;
+	c.scan_mode = mode;
+	c.rerank = rerank;
 	return bpf_map_update_elem(o->cfg, &z, &c, BPF_ANY) ? -errno : 0;
 }
 
@@ -261,6 +270,26 @@ static int kernel_time(const struct obj *o, const uint8_t *f, size_t len, int ca
 			fprintf(stderr, "test_run: verdict %u, not XDP_TX (len %zu)\n", t.retval, len);
 			return -EINVAL;
 		}
+		v[i] = t.duration;
+	}
+	best_med(v, calls, best, med);
+	return 0;
+}
+
+/* Cache-cold(er) variant: NQF different queries, cycled, one run each. */
+#define NQF 64
+static int kernel_time_multi(const struct obj *o, uint8_t (*f)[4096], const size_t *len, int calls,
+			     double *best, double *med)
+{
+	static uint8_t out[8192];
+	static double v[KCALLS];
+	if (calls > KCALLS)
+		calls = KCALLS;
+	for (int i = 0; i < calls; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = f[i % NQF], .data_size_in = (uint32_t)len[i % NQF],
+			    .data_out = out, .data_size_out = sizeof out, .repeat = 1);
+		if (bpf_prog_test_run_opts(o->prog, &t) || t.retval != XDP_TX)
+			return -EINVAL;
 		v[i] = t.duration;
 	}
 	best_med(v, calls, best, med);
@@ -309,8 +338,13 @@ int main(int argc, char **argv)
 		}
 		for (uint32_t i = 0; i < nmax; i++) {
 			quant8_quantize(&qp, x + (size_t)i * dim, u + (size_t)i * dim);
+			static uint64_t bc[RVF_XDP_BIN_BLOCK * RVF_BIN_WORDS(RVF_XDP_MAX_DIM)];
+			uint32_t bw = RVF_BIN_WORDS(dim), blk = i / RVF_XDP_BIN_BLOCK;
 			quant8_vec_entry(u + (size_t)i * dim, dim, i, e);
-			if (bpf_map_update_elem(o.vecs, &i, e, BPF_ANY)) {
+			quant8_bin(u + (size_t)i * dim, dim, bc + (i % RVF_XDP_BIN_BLOCK) * bw);
+			if (bpf_map_update_elem(o.vecs, &i, e, BPF_ANY) ||
+			    (i % RVF_XDP_BIN_BLOCK == RVF_XDP_BIN_BLOCK - 1 &&
+			     bpf_map_update_elem(o.bins, &blk, bc, BPF_ANY))) {
 				fprintf(stderr, "vecs map: %s\n", strerror(errno));
 				return 1;
 			}
@@ -324,13 +358,27 @@ int main(int argc, char **argv)
 		fo.dport = PORT;
 		size_t len = xf_build(f, sizeof f, &fo, pl,
 				      xf_rvf_query(pl, sizeof pl, 1, (uint16_t)dim, 10, 0, q, NULL, 0, 0));
+		static uint8_t mf[NQF][4096];
+		size_t mlen[NQF];
+		for (int j = 0; j < NQF; j++) { /* near other stored vectors */
+			float *qq = malloc(dim * sizeof(float));
+			static uint8_t mpl[4096];
+			uint32_t src = (uint32_t)(rnd() % nmax);
+			for (uint32_t d = 0; d < dim; d++)
+				qq[d] = x[(size_t)src * dim + d] + frand() * 0.1f;
+			mlen[j] = xf_build(mf[j], sizeof mf[j], &fo, mpl,
+					   xf_rvf_query(mpl, sizeof mpl, 1, (uint16_t)dim, 10, 0, qq, NULL, 0, 0));
+			free(qq);
+		}
 		double b0, m0;
-		if (set_nvec(&o, &qp, dim, 0) || kernel_time(&o, f, len, KCALLS, &b0, &m0))
+		if (set_mode(&o, &qp, dim, 0, RVF_SCAN_PACK3, 0) ||
+		    kernel_time(&o, f, len, KCALLS, &b0, &m0))
 			return 1;
 		for (size_t ni = 0; ni < 2; ni++) {
 			uint32_t n = ns[ni];
 			double b, m;
-			if (set_nvec(&o, &qp, dim, n) || kernel_time(&o, f, len, KCALLS, &b, &m))
+			if (set_mode(&o, &qp, dim, n, RVF_SCAN_PACK3, 0) ||
+			    kernel_time(&o, f, len, KCALLS, &b, &m))
 				return 1;
 			/* userspace */
 			double vs[NCALLS], va[NCALLS], bs, ms, ba, ma;
@@ -357,6 +405,24 @@ int main(int argc, char **argv)
 			else
 				printf("| | | | %u | %.1f (%.1f) | %.2f (%.2f) | %.2f (%.2f) | %.2f (%.2f) |\n",
 				       n, b / 1e3, m / 1e3, (b - b0) / n, (m - m0) / n, bs, ms, ba, ma);
+			/* two-stage: 1-bit hamming over all N, PACK3 rerank of R */
+			for (uint32_t R = 32; R <= 128; R *= 2) {
+				if (set_mode(&o, &qp, dim, n, RVF_SCAN_BIN, R) ||
+				    kernel_time(&o, f, len, KCALLS, &b, &m))
+					return 1;
+				printf("| | | | %u BIN+rerank R=%u | %.1f (%.1f) | %.2f (%.2f) | | |\n", n, R,
+				       b / 1e3, m / 1e3, (b - b0) / n, (m - m0) / n);
+				if (set_mode(&o, &qp, dim, n, RVF_SCAN_BIN, R) ||
+				    kernel_time_multi(&o, mf, mlen, KCALLS, &b, &m))
+					return 1;
+				printf("| | | | %u BIN+rerank R=%u, %d queries cycled | %.1f (%.1f) | %.2f (%.2f) | | |\n",
+				       n, R, NQF, b / 1e3, m / 1e3, (b - b0) / n, (m - m0) / n);
+			}
+			if (set_mode(&o, &qp, dim, n, RVF_SCAN_PACK3, 0) ||
+			    kernel_time_multi(&o, mf, mlen, KCALLS, &b, &m))
+				return 1;
+			printf("| | | | %u PACK3, %d queries cycled | %.1f (%.1f) | %.2f (%.2f) | | |\n", n, NQF,
+			       b / 1e3, m / 1e3, (b - b0) / n, (m - m0) / n);
 		}
 		printf("| | | | 0 (parse+quantize+reply) | %.2f (%.2f) | | | |\n", b0 / 1e3, m0 / 1e3);
 		fflush(stdout);

@@ -16,6 +16,7 @@
  *   rvf_vecs      ARRAY(nvec)          u32 -> struct rvf_xdp_vec (RVF_XDP_VEC_SIZE(RVF_DIM))
  *   rvf_cents     ARRAY(MAX_CENTROIDS) u32 -> struct rvf_xdp_vec (IVF centroids, id = cluster)
  *   rvf_coff      ARRAY(MAX_CENT + 1)  u32 -> __u32 (cluster c = vecs [coff[c], coff[c+1]))
+ *   rvf_bins      ARRAY(BIN_CAP / 8)   u32 -> struct rvf_xdp_bin (1-bit codes of 8 vectors)
  *   rvf_scratch   PERCPU_ARRAY(1)      u32 -> struct rvf_xdp_scratch (loop state)
  */
 #ifndef RVF_MAPS_H
@@ -73,6 +74,8 @@ static __always_inline void rvf_count(__u32 slot)
 #ifdef RVF_DIM
 
 #define RVF_W RVF_PACK3_WORDS(RVF_DIM)
+#define RVF_BW RVF_BIN_WORDS(RVF_DIM)
+#define RVF_XDP_QB_WORDS 16 /* >= RVF_BIN_WORDS(RVF_XDP_MAX_DIM + 2), power of 2 */
 
 struct rvf_xdp_vec {
 	__u64 id;
@@ -80,6 +83,17 @@ struct rvf_xdp_vec {
 	__u32 pad;
 	__u64 w[RVF_W];
 };
+
+struct rvf_xdp_bin {
+	__u64 b[RVF_XDP_BIN_BLOCK * RVF_BW]; /* codes of BLOCK vectors: bit d = u[d] >= 128 */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RVF_XDP_BIN_CAP / RVF_XDP_BIN_BLOCK);
+	__type(key, __u32);
+	__type(value, struct rvf_xdp_bin);
+} rvf_bins SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -128,6 +142,14 @@ struct rvf_xdp_scratch {
 	__u32 flags;
 	__s32 fail;
 	__u32 pad;
+	/* RVF_SCAN_BIN */
+	__u64 qb[RVF_XDP_QB_WORDS];            /* query's 1-bit code */
+	__u64 cand[RVF_XDP_MAX_RERANK];        /* sorted keys: hamming << 32 | index */
+	__u32 ncand;
+	__u32 rerank;                          /* R in use for this query */
+	__u64 pend[RVF_XDP_BIN_BLOCK];         /* keys of one block below the R-th */
+	__u32 npend;
+	__u32 pad2;
 };
 
 struct {

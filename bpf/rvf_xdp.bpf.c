@@ -23,6 +23,17 @@
  *    library normalizes). The IP metric is passed to the daemon.
  *  - Top-k ties are broken by vector index (key = l2 << 32 | index), so the
  *    answer does not depend on the scan order (IVF).
+ *  - Scan modes (config.scan_mode): RVF_SCAN_PACK3 computes the exact int8 L2
+ *    of every vector. RVF_SCAN_BIN is two-stage: the 1-bit codes of the
+ *    dense rvf_bins map (bit d = q[d] >= 0) give a hamming
+ *    distance (XOR + SWAR popcount, ~6 insns per 8 dims); the R smallest
+ *    keys hamming << 32 | index are kept in the per-CPU scratch (cand, a
+ *    max-heap; 8 vectors per bpf_loop iteration), then
+ *    their exact PACK3 L2 gives the top-k with the same distances as the
+ *    PACK3 mode. Deterministic: equal to quant8_bin_topk (C) bit for bit.
+ *    Both modes also apply to the members of the probed IVF clusters.
+ *  - int8 queries whose scale is not finite and > 0 are counted malformed
+ *    and passed up: the daemon answers BAD_REQUEST.
  *  - IPv4: the UDP checksum of the reply is 0; the IP header checksum is
  *    updated incrementally for the new total length (RFC 1624).
  *    IPv6: the UDP checksum is computed over the reply with bpf_csum_diff.
@@ -150,6 +161,9 @@ struct sc_ctx {
 	struct rvf_xdp_scratch *sc;
 };
 
+/* PACK3 word t of the query, its norm and (RVF_SCAN_BIN) the 1-bit code of
+ * components 3t..3t+2: bit d = u[d] >= 128 (quant8_bin). Lanes past RVF_DIM
+ * hold u = 0, so their bits stay 0. */
 static long pack_cb(__u32 t, void *arg)
 {
 	struct rvf_xdp_scratch *sc = ((struct sc_ctx *)arg)->sc;
@@ -158,6 +172,12 @@ static long pack_cb(__u32 t, void *arg)
 	__u64 a = sc->u[3 * t], b = sc->u[3 * t + 1], c = sc->u[3 * t + 2];
 	sc->qw[t] = c | b << 22 | a << 44;
 	sc->qnorm += (__u32)(a * a + b * b + c * c);
+	__u32 d = 3 * t;
+	sc->qb[(d >> 6) & (RVF_XDP_QB_WORDS - 1)] |= (a >> 7) << (d & 63);
+	d++;
+	sc->qb[(d >> 6) & (RVF_XDP_QB_WORDS - 1)] |= (b >> 7) << (d & 63);
+	d++;
+	sc->qb[(d >> 6) & (RVF_XDP_QB_WORDS - 1)] |= (c >> 7) << (d & 63);
 	return 0;
 }
 
@@ -197,12 +217,59 @@ static __always_inline void topk_insert(__u64 *top, __u32 *n, __u32 k, __u64 key
 	top[i & (RVF_WIRE_MAX_K - 1)] = key;
 }
 
+/* The RVF_SCAN_BIN candidates: a max-heap of up to R (<= RVF_XDP_MAX_RERANK)
+ * keys, cand[0] the largest (the R-th best). A sorted array cost R/2 moves
+ * per insertion, ~40% of the whole query at R = 64; the heap costs
+ * log2(R). The candidates are reranked in any order (keys are unique), so
+ * the set, not its order, is what matters. */
+#define CM (RVF_XDP_MAX_RERANK - 1)
+static __always_inline void cand_insert(__u64 *h, __u32 *n, __u32 R, __u64 key)
+{
+	__u32 cnt = *n, i;
+
+	if (cnt < R) { /* sift up */
+		*n = cnt + 1;
+		i = cnt;
+		for (int l = 0; l < 8; l++) {
+			if (i == 0)
+				break;
+			__u32 p = (i - 1) / 2;
+			__u64 pv = h[p & CM];
+			if (pv >= key)
+				break;
+			h[i & CM] = pv;
+			i = p;
+		}
+		h[i & CM] = key;
+		return;
+	}
+	if (key >= h[0])
+		return;
+	i = 0; /* replace the root, sift down */
+	for (int l = 0; l < 8; l++) {
+		__u32 c = 2 * i + 1;
+		if (c >= R)
+			break;
+		__u64 cv = h[c & CM];
+		if (c + 1 < R && h[(c + 1) & CM] > cv) {
+			c++;
+			cv = h[c & CM];
+		}
+		if (cv <= key)
+			break;
+		h[i & CM] = cv;
+		i = c;
+	}
+	h[i & CM] = key;
+}
+
 /* ---- scan ------------------------------------------------------------------ */
 
 struct scan_ctx {
 	struct rvf_xdp_scratch *sc;
 	__u32 lo;
-	__u32 k;
+	__u32 k;   /* top-k size; RVF_SCAN_BIN pass: R */
+	__u32 bin; /* IVF members: 1 = binary pass (bin_cb), 0 = PACK3 (scan_cb) */
 };
 
 static __always_inline __u32 pack3_l2(const struct rvf_xdp_vec *v, const struct rvf_xdp_scratch *sc)
@@ -223,6 +290,107 @@ static long scan_cb(__u32 i, void *arg)
 	__u32 idx = c->lo + i;
 	struct rvf_xdp_vec *v = bpf_map_lookup_elem(&rvf_vecs, &idx);
 
+	if (!v)
+		return 1;
+	__u32 l2 = pack3_l2(v, sc);
+	topk_insert(sc->top, &sc->ntop, c->k, (__u64)l2 << 32 | idx);
+	return 0;
+}
+
+/* Hamming distance of the 1-bit codes: XOR, SWAR popcount. Per word the
+ * byte counts (<= 8) are summed over all words (<= 8 * 12 = 96 per byte at
+ * D = 768, no carry), folded to 16-bit lanes, then one multiply adds the
+ * four lanes (<= 768) into bits 48..63. */
+static __always_inline __u32 bin_ham(const __u64 *b, const struct rvf_xdp_scratch *sc)
+{
+	__u64 acc = 0;
+#pragma clang loop unroll(full)
+	for (int t = 0; t < RVF_BW; t++) {
+		__u64 x = b[t] ^ sc->qb[t];
+		x -= (x >> 1) & 0x5555555555555555ull;
+		x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+		x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+		acc += x;
+		asm volatile("" : "+r"(acc));
+	}
+	acc = (acc & 0x00ff00ff00ff00ffull) + ((acc >> 8) & 0x00ff00ff00ff00ffull);
+	return (__u32)((acc * 0x0001000100010001ull) >> 48);
+}
+
+/* Binary pass over vectors [lo, hi): iteration j handles block lo / 8 + j
+ * (8 vectors, one lookup), keeping the R smallest keys hamming << 32 |
+ * index; a key that does not beat the current R-th is rejected inline. */
+struct bin_ctx {
+	struct rvf_xdp_scratch *sc;
+	__u32 lo, hi;
+	__u32 k; /* R */
+};
+
+/* Sorted insertion of the block's pending keys (a key that no longer beats
+ * the R-th is rejected there, so the result is the R smallest keys). One
+ * callback, verified once: inlining the insertion 8 times per block made
+ * the verifier explore every combination (> 1M insns). */
+static long pend_cb(__u32 p, void *arg)
+{
+	struct bin_ctx *c = arg;
+	struct rvf_xdp_scratch *sc = c->sc;
+
+	if (p >= RVF_XDP_BIN_BLOCK)
+		return 1;
+	__u64 key = sc->pend[p];
+	if (key != ~0ull) {
+		sc->pend[p] = ~0ull;
+		cand_insert(sc->cand, &sc->ncand, c->k, key);
+	}
+	return 0;
+}
+
+static long bin_cb(__u32 j, void *arg)
+{
+	struct bin_ctx *c = arg;
+	struct rvf_xdp_scratch *sc = c->sc;
+	__u32 blk = c->lo / RVF_XDP_BIN_BLOCK + j, lo = c->lo, hi = c->hi, R = c->k, np = 0;
+	struct rvf_xdp_bin *v = bpf_map_lookup_elem(&rvf_bins, &blk);
+
+	if (!v)
+		return 1;
+	/* pend[e] = the key if it beats the R-th (and is in range); pend[]
+	 * is ~0 otherwise (set per query, reset by pend_cb). Only a flag is
+	 * carried between the 8 unrolled steps, so the verifier's states do
+	 * not multiply (a running count as the index did: 0.6-1M insns). */
+	__u64 worst = sc->ncand >= R ? sc->cand[0] : ~0ull;
+#pragma clang loop unroll(full)
+	for (__u32 e = 0; e < RVF_XDP_BIN_BLOCK; e++) {
+		__u32 idx = blk * RVF_XDP_BIN_BLOCK + e;
+		__u64 key = (__u64)bin_ham(&v->b[e * RVF_BW], sc) << 32 | idx;
+		if (key < worst && idx >= lo && idx < hi) {
+			sc->pend[e] = key;
+			np = 1;
+		}
+	}
+	if (np)
+		bpf_loop(RVF_XDP_BIN_BLOCK, pend_cb, c, 0);
+	return 0;
+}
+
+static __always_inline void bin_scan(struct rvf_xdp_scratch *sc, __u32 lo, __u32 hi, __u32 R)
+{
+	if (hi <= lo)
+		return;
+	struct bin_ctx b = {.sc = sc, .lo = lo, .hi = hi, .k = R};
+	bpf_loop((hi - 1) / RVF_XDP_BIN_BLOCK - lo / RVF_XDP_BIN_BLOCK + 1, bin_cb, &b, 0);
+}
+
+/* Rerank: exact PACK3 L2 of candidate j into the top-k. */
+static long rerank_cb(__u32 j, void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct rvf_xdp_scratch *sc = c->sc;
+
+	if (j >= RVF_XDP_MAX_RERANK)
+		return 1;
+	__u32 idx = (__u32)sc->cand[j];
+	struct rvf_xdp_vec *v = bpf_map_lookup_elem(&rvf_vecs, &idx);
 	if (!v)
 		return 1;
 	__u32 l2 = pack3_l2(v, sc);
@@ -259,7 +427,10 @@ static long probe_cb(__u32 p, void *arg)
 	if (b <= a)
 		return 0;
 	struct scan_ctx sub = {.sc = sc, .lo = a, .k = c->k};
-	bpf_loop(b - a, scan_cb, &sub, 0);
+	if (c->bin)
+		bin_scan(sc, a, b, c->k);
+	else
+		bpf_loop(b - a, scan_cb, &sub, 0);
 	return 0;
 }
 
@@ -561,6 +732,11 @@ int rvf_xdp(struct xdp_md *ctx)
 		goto malformed;
 	__u32 k = h->k;
 	__u32 qscale = h->scale;
+	/* int8 scale must be finite and > 0 (PROTOCOL §4): 0, -0, negative,
+	 * inf and NaN go to the daemon, which answers BAD_REQUEST. As a signed
+	 * integer the f32 bits are in (0, +inf) exactly then. */
+	if (i8 && ((__s32)qscale <= 0 || qscale >= 0x7f800000u))
+		goto malformed;
 	__u32 maxres = (p.paylen - RVF_WIRE_HDR_SIZE) / RVF_WIRE_RESULT_SIZE;
 
 	/* Copy the query out of the packet (hashed for the cache, quantized). */
@@ -609,8 +785,6 @@ int rvf_xdp(struct xdp_md *ctx)
 	qc.inv = (1ull << 55) / qc.S2;
 	if (i8) {
 		__u32 e = (qscale >> 23) & 0xff, m = qscale & 0x7fffff;
-		if (e == 255)
-			return pass_daemon(&p, sc, cfg, cacheable, k);
 		if (e)
 			m |= 0x800000;
 		else
@@ -626,12 +800,29 @@ int rvf_xdp(struct xdp_md *ctx)
 	sc->u[RVF_DIM] = 0;
 	sc->u[RVF_DIM + 1] = 0;
 	sc->qnorm = 0;
+#pragma clang loop unroll(full)
+	for (int t = 0; t < RVF_BW + 1; t++)
+		sc->qb[t] = 0;
 	struct sc_ctx pc = {.sc = sc};
 	bpf_loop(RVF_W, pack_cb, &pc, 0);
 
-	/* Scan: brute force, or IVF over the nprobe closest clusters. */
+	/* Scan: brute force, or IVF over the nprobe closest clusters; with
+	 * RVF_SCAN_BIN the vectors (members) go through the binary pass into
+	 * cand[R] and the R candidates are reranked with PACK3. */
+	__u32 bin = cfg->scan_mode == RVF_SCAN_BIN && cfg->nvec <= RVF_XDP_BIN_CAP, R = cfg->rerank;
+	if (R == 0)
+		R = RVF_XDP_DEF_RERANK;
+	if (R < k)
+		R = k;
+	if (R > RVF_XDP_MAX_RERANK)
+		R = RVF_XDP_MAX_RERANK;
 	sc->ntop = 0;
-	struct scan_ctx s = {.sc = sc, .lo = 0, .k = k};
+	sc->ncand = 0;
+	sc->rerank = R;
+#pragma clang loop unroll(full)
+	for (int e = 0; e < RVF_XDP_BIN_BLOCK; e++)
+		sc->pend[e] = ~0ull;
+	struct scan_ctx s = {.sc = sc, .lo = 0, .k = bin ? R : k, .bin = bin};
 	if (cfg->ncentroids) {
 		__u32 nc = cfg->ncentroids, np = cfg->nprobe;
 		if (nc > RVF_XDP_MAX_CENTROIDS)
@@ -644,8 +835,14 @@ int rvf_xdp(struct xdp_md *ctx)
 		struct scan_ctx cs = {.sc = sc, .lo = 0, .k = np};
 		bpf_loop(nc, cent_cb, &cs, 0);
 		bpf_loop(sc->nctop, probe_cb, &s, 0);
+	} else if (bin) {
+		bin_scan(sc, 0, cfg->nvec, R);
 	} else {
 		bpf_loop(cfg->nvec, scan_cb, &s, 0);
+	}
+	if (bin) {
+		struct scan_ctx rr = {.sc = sc, .lo = 0, .k = k};
+		bpf_loop(sc->ncand, rerank_cb, &rr, 0);
 	}
 
 	__u32 count = sc->ntop;

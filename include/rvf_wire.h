@@ -101,6 +101,18 @@ struct rvf_xdp_config {
 	__u32 allow_enabled; /* 1: drop sources not in the allow-list */
 	__u32 cache_enabled; /* 1: answer repeats from the result cache */
 	__u32 pad;
+	__u32 scan_mode;   /* enum rvf_xdp_scan: how vectors (or IVF members) are scanned */
+	__u32 rerank;      /* RVF_SCAN_BIN: candidates R kept by the binary pass
+			    * (0 = RVF_XDP_DEF_RERANK; raised to k, capped at
+			    * RVF_XDP_MAX_RERANK) */
+};
+
+/* Scan modes (config.scan_mode). IVF is orthogonal: with ncentroids > 0
+ * the mode applies to the members of the probed clusters. */
+enum rvf_xdp_scan {
+	RVF_SCAN_PACK3 = 0, /* exact int8 L2 (PACK3) on every vector */
+	RVF_SCAN_BIN = 1,   /* two-stage: 1-bit hamming keeps the best R, exact
+			     * PACK3 L2 reranks those R to the top-k */
 };
 
 /* Per-CPU counters, index = enum rvf_xdp_counter. */
@@ -164,6 +176,8 @@ struct rvf_cache_val {
 #define RVF_XDP_MAX_CENTROIDS 4096 /* IVF centroids (rvf_cents entries) */
 #define RVF_XDP_MAX_NPROBE 16      /* clusters scanned per query */
 #define RVF_XDP_DEF_NVEC 4096      /* rvf_vecs default max_entries (loader resizes) */
+#define RVF_XDP_MAX_RERANK 128     /* RVF_SCAN_BIN: largest candidate set (power of 2) */
+#define RVF_XDP_DEF_RERANK 64      /* RVF_SCAN_BIN: default candidate set */
 
 /* One packed vector (rvf_vecs and rvf_cents entries): the caller's id, the
  * squared norm of its offset-binary bytes (sum u^2) and RVF_PACK3_WORDS(dim)
@@ -176,6 +190,20 @@ struct rvf_xdp_vec_hdr {
 	/* __u64 w[RVF_PACK3_WORDS(dim)] follows */
 };
 #define RVF_XDP_VEC_SIZE(dim) (16u + 8u * RVF_PACK3_WORDS(dim))
+
+/* 1-bit codes (RVF_SCAN_BIN): RVF_BIN_WORDS(dim) words per vector, bit d
+ * of word d / 64 = u[d] >= 128, i.e. the int8 value q[d] >= 0; unused bits
+ * 0 (quant8_bin). rvf_bins entry j holds the codes of the RVF_XDP_BIN_BLOCK
+ * vectors j * BLOCK .. j * BLOCK + BLOCK - 1 of rvf_vecs (in that order,
+ * missing ones zero): a separate dense map (16 B per vector at D = 128)
+ * read one block per bpf_loop iteration, which amortizes the callback and
+ * the lookup over 8 vectors. Its capacity is fixed at build time (the
+ * loader sizes rvf_vecs only): stores above RVF_XDP_BIN_CAP vectors use
+ * PACK3. */
+#define RVF_BIN_WORDS(dim) (((dim) + 63) / 64)
+#define RVF_XDP_BIN_BLOCK 8u
+#define RVF_XDP_BIN_SIZE(dim) (8u * RVF_XDP_BIN_BLOCK * RVF_BIN_WORDS(dim))
+#define RVF_XDP_BIN_CAP 65536u
 
 /* Quantizer parameters (rvf_quant, one entry), written by the loader from
  * user/lib/quant8.c and used by XDP to quantize an f32/int8 query with

@@ -35,6 +35,7 @@ extern "C" {
 #define RVF_LOADER_PIN_ROOT "/sys/fs/bpf/rvf"
 #define RVF_LOADER_DEF_MAX_SCAN 4096u /* brute-force budget per query */
 #define RVF_LOADER_DEF_NPROBE 2u
+#define RVF_LOADER_DEF_BIN_MIN 512u /* nvec above which RVF_SCAN_BIN is used */
 
 enum rvf_xdp_mode {
 	RVF_XDP_MODE_AUTO = 0, /* native, fall back to generic with a warning */
@@ -64,6 +65,13 @@ struct rvf_loader_opts {
 	uint32_t nprobe;      /* 0 = RVF_LOADER_DEF_NPROBE */
 	uint32_t ncentroids;  /* 0 = automatic (when IVF is needed) */
 	int no_cache;         /* config.cache_enabled = 0 */
+	uint32_t bin_min;     /* two-stage scan (1-bit hamming, then PACK3 rerank;
+			       * RVF_SCAN_BIN) when the store holds more than
+			       * this many vectors; 0 = RVF_LOADER_DEF_BIN_MIN,
+			       * UINT32_MAX = never */
+	uint32_t rerank;      /* candidates reranked (R); 0 = calibrated on the
+			       * store's vectors: the smallest of 32/64/128 with
+			       * recall@10 >= 0.95 vs exact int8, else PACK3 */
 };
 
 typedef struct rvf_loader rvf_loader;

@@ -1,7 +1,9 @@
 /* maps_fill.c — fills the XDP maps from the store through quant8 (the one
- * quantizer), builds IVF (k-means over the live vectors, vectors sorted by
- * cluster, rvf_coff offsets) when the store is larger than max_scan, and
- * publishes the result with a single config write. */
+ * quantizer: PACK3 words and 1-bit codes in every entry), builds IVF
+ * (k-means over the live vectors, vectors sorted by cluster, rvf_coff
+ * offsets) when the store is larger than max_scan, chooses the scan mode
+ * (RVF_SCAN_BIN above bin_min vectors) and publishes the result with a
+ * single config write. */
 #include "loader_int.h"
 #include "quant8.h"
 #include "rvf_wire.h"
@@ -9,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -175,6 +178,7 @@ struct fill_state {
 	float *cent;
 	uint32_t *asg, *order, *coff;
 	uint8_t *u;
+	uint64_t *bins; /* n x RVF_BIN_WORDS(dim), scan order */
 };
 
 static void fill_free(struct fill_state *f)
@@ -188,6 +192,68 @@ static void fill_free(struct fill_state *f)
 	free(f->order);
 	free(f->coff);
 	free(f->u);
+	free(f->bins);
+}
+
+/* Two-stage scan (RVF_SCAN_BIN) above bin_min vectors. Unless the caller
+ * fixed R (opts.rerank), R is calibrated on the store's own vectors: the
+ * candidate set one query sees (all n, or about n * nprobe / C members in
+ * cluster order for IVF; at most CAL_MAX vectors) is quantized, CAL_NQ of
+ * them are queries against the others (leave one out) and the smallest R
+ * of {32, 64, 128} whose recall@10 against the exact int8 top-10 is at
+ * least CAL_TARGET is used. If none is, the 1-bit codes do not separate
+ * this data well enough and the exact PACK3 scan stays. */
+#define CAL_MAX 8192u
+#define CAL_NQ 64u
+#define CAL_TARGET 0.95
+
+static int choose_scan(rvf_loader *l, const rvf_store *s, const quant8_params *p,
+		       const uint32_t *order, uint32_t n, uint32_t C, uint32_t *mode, uint32_t *R)
+{
+	uint32_t dim = l->dim, bin_min = l->o.bin_min ? l->o.bin_min : RVF_LOADER_DEF_BIN_MIN;
+	static const uint32_t Rs[] = {32, 64, RVF_XDP_MAX_RERANK};
+	double rec[3];
+
+	*mode = RVF_SCAN_PACK3;
+	*R = l->o.rerank ? l->o.rerank : RVF_XDP_DEF_RERANK;
+	if (n <= bin_min || n > RVF_XDP_BIN_CAP)
+		return 0;
+	if (l->o.rerank) {
+		*mode = RVF_SCAN_BIN;
+		return 0;
+	}
+	uint64_t scan = C ? ((uint64_t)n * (l->o.nprobe ? l->o.nprobe : 1) + C - 1) / C : n;
+	uint32_t m = (uint32_t)(scan < n ? scan : n), step = 1, start = 0;
+	if (m > CAL_MAX) {
+		step = m / CAL_MAX;
+		m = CAL_MAX;
+	}
+	if (C && (uint64_t)m * step < n)
+		start = (n - m * step) / 2;
+	uint8_t *u = malloc((size_t)m * dim);
+	if (!u)
+		return -ENOMEM;
+	for (uint32_t j = 0; j < m; j++) {
+		const float *v;
+		uint64_t id;
+		uint32_t i = order[start + j * step];
+		if (rvf_live_get(s, i, &id, &v) || quant8_quantize(p, v, u + (size_t)j * dim)) {
+			free(u);
+			return -EIO;
+		}
+	}
+	int r = quant8_bin_calibrate(u, m, dim, CAL_NQ, 10, CAL_TARGET, Rs, 3, rec);
+	free(u);
+	if (getenv("RVF_CAL_DEBUG")) /* operator aid: why BIN was or was not chosen */
+		fprintf(stderr, "calibrate: n %u C %u m %u step %u start %u: %.3f %.3f %.3f -> %d\n", n, C, m,
+			step, start, rec[0], rec[1], rec[2], r);
+	if (r < 0)
+		return -ENOMEM;
+	if (r > 0) {
+		*mode = RVF_SCAN_BIN;
+		*R = (uint32_t)r;
+	}
+	return 0;
 }
 
 static uint32_t auto_centroids(uint32_t n, uint32_t max_scan, uint32_t nprobe)
@@ -341,6 +407,13 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 	 *    normalized already (cosine IVF): quant8_quantize normalizes
 	 *    again, which leaves unit vectors unchanged up to rounding, so
 	 *    quantize from the store's own floats instead. */
+	uint32_t bw = RVF_BIN_WORDS(dim), nblk = (n + RVF_XDP_BIN_BLOCK - 1) / RVF_XDP_BIN_BLOCK;
+	if (usable && n <= RVF_XDP_BIN_CAP &&
+	    !(f.bins = calloc((size_t)(nblk ? nblk : 1) * RVF_XDP_BIN_BLOCK * bw, 8))) {
+		e = -ENOMEM;
+		ldr_err(err, errlen, "sync: %s", strerror(ENOMEM));
+		goto out;
+	}
 	for (uint32_t j = 0; usable && j < n; j++) {
 		uint32_t i = f.order[j];
 		const float *v;
@@ -357,6 +430,15 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 			break;
 		}
 		quant8_vec_entry(f.u, dim, id, f.ent + (size_t)j * vsz);
+		if (f.bins)
+			quant8_bin(f.u, dim, f.bins + (size_t)j * bw);
+	}
+
+	/* 5b. Scan mode (see choose_scan). */
+	uint32_t scan_mode = RVF_SCAN_PACK3, rerank = RVF_XDP_DEF_RERANK;
+	if (usable && (e = choose_scan(l, s, &p, f.order, n, C, &scan_mode, &rerank))) {
+		ldr_err(err, errlen, "choosing the scan mode: %s", strerror(-e));
+		goto out;
 	}
 
 	/* 6. Write the maps. */
@@ -376,6 +458,16 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 		if ((e = array_fill(vfd, f.ent, n, vsz))) {
 			ldr_err(err, errlen, "writing %u vectors into rvf_vecs: %s", n, strerror(-e));
 			goto out;
+		}
+		if (scan_mode == RVF_SCAN_BIN) {
+			int bfd = ldr_map_fd(x, "rvf_bins");
+			if (bfd < 0 || !f.bins) {
+				ldr_warn(l, "XDP object has no rvf_bins map: the two-stage scan is not available, PACK3 is used");
+				scan_mode = RVF_SCAN_PACK3;
+			} else if ((e = array_fill(bfd, f.bins, nblk, RVF_XDP_BIN_SIZE(dim)))) {
+				ldr_err(err, errlen, "writing %u codes into rvf_bins: %s", n, strerror(-e));
+				goto out;
+			}
 		}
 		if (C) {
 			int cefd = ldr_map_fd(x, "rvf_cents"), cofd = ldr_map_fd(x, "rvf_coff");
@@ -429,6 +521,8 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 	cfg.ncentroids = C;
 	cfg.nprobe = l->o.nprobe;
 	cfg.cache_enabled = l->o.no_cache ? 0 : 1;
+	cfg.scan_mode = scan_mode;
+	cfg.rerank = rerank;
 	cfg.enabled = usable ? 1 : 0;
 	if ((e = ldr_config_put(cfd, &cfg))) {
 		ldr_err(err, errlen, "writing rvf_config: %s", strerror(-e));

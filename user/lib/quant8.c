@@ -191,7 +191,7 @@ int quant8_quantize(const quant8_params *p, const float *x, uint8_t *u)
 int quant8_quantize_i8(const quant8_params *p, const int8_t *i, float qscale, uint8_t *u)
 {
 	uint32_t b = f2u(qscale), e = (b >> 23) & 0xff, m = b & 0x7fffff;
-	if (e == 255)
+	if (e == 255 || (int32_t)b <= 0)
 		return -EDOM;
 	if (e)
 		m |= 0x800000;
@@ -237,6 +237,83 @@ void quant8_vec_entry(const uint8_t *u, uint32_t dim, uint64_t id, void *out)
 	struct rvf_xdp_vec_hdr h = {.id = id, .norm = quant8_norm(u, dim), .pad = 0};
 	memcpy(out, &h, sizeof h);
 	quant8_pack3(u, dim, (uint64_t *)((char *)out + sizeof h));
+}
+
+void quant8_bin(const uint8_t *u, uint32_t dim, uint64_t *b)
+{
+	memset(b, 0, RVF_BIN_WORDS(dim) * sizeof *b);
+	for (uint32_t d = 0; d < dim; d++)
+		b[d >> 6] |= (uint64_t)(u[d] >> 7) << (d & 63);
+}
+
+uint32_t quant8_hamming(const uint64_t *a, const uint64_t *b, uint32_t dim)
+{
+	uint32_t h = 0;
+	for (uint32_t t = 0; t < RVF_BIN_WORDS(dim); t++)
+		h += (uint32_t)__builtin_popcountll(a[t] ^ b[t]);
+	return h;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Keeps the k smallest keys of tmp[0..m) in keys (sorted); returns the count. */
+static uint32_t smallest(uint64_t *tmp, uint32_t m, uint32_t k, uint64_t *keys)
+{
+	qsort(tmp, m, sizeof *tmp, cmp_key);
+	uint32_t c = m < k ? m : k;
+	memcpy(keys, tmp, c * sizeof *keys);
+	return c;
+}
+
+int quant8_exact_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint8_t *qu, uint32_t k,
+		      uint64_t *keys)
+{
+	uint64_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+	if (!tmp)
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		tmp[i] = (uint64_t)quant8_l2(qu, base + (size_t)i * dim, dim) << 32 | i;
+	uint32_t c = smallest(tmp, n, k, keys);
+	free(tmp);
+	return (int)c;
+}
+
+int quant8_bin_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint32_t *ranges,
+		    uint32_t nranges, const uint8_t *qu, uint32_t R, uint32_t k, uint64_t *keys)
+{
+	uint32_t bw = RVF_BIN_WORDS(dim), m = 0;
+	uint64_t *tmp = malloc((n ? n : 1) * sizeof *tmp), *qb = malloc(bw * 8), *vb = malloc(bw * 8);
+	uint64_t *cand = malloc((R ? R : 1) * sizeof *cand);
+	int ret = -1;
+	if (!tmp || !qb || !vb || !cand)
+		goto out;
+	quant8_bin(qu, dim, qb);
+	uint32_t all[2] = {0, n};
+	if (!nranges) {
+		ranges = all;
+		nranges = 1;
+	}
+	for (uint32_t j = 0; j < nranges; j++)
+		for (uint32_t i = ranges[2 * j]; i < ranges[2 * j + 1] && i < n; i++) {
+			quant8_bin(base + (size_t)i * dim, dim, vb);
+			tmp[m++] = (uint64_t)quant8_hamming(qb, vb, dim) << 32 | i;
+		}
+	uint32_t nc = smallest(tmp, m, R, cand);
+	for (uint32_t j = 0; j < nc; j++) {
+		uint32_t i = (uint32_t)cand[j];
+		cand[j] = (uint64_t)quant8_l2(qu, base + (size_t)i * dim, dim) << 32 | i;
+	}
+	ret = (int)smallest(cand, nc, k, keys);
+out:
+	free(tmp);
+	free(qb);
+	free(vb);
+	free(cand);
+	return ret;
 }
 
 uint32_t quant8_l2(const uint8_t *a, const uint8_t *b, uint32_t dim)
@@ -288,4 +365,63 @@ uint32_t quant8_dist_bits(uint32_t l2, uint32_t fb)
 	}
 	uint32_t e = (uint32_t)(fe + msb - 23);
 	return e << 23 | (uint32_t)(m & 0x7fffff);
+}
+
+int quant8_bin_calibrate(const uint8_t *u, uint32_t m, uint32_t dim, uint32_t nq, uint32_t k,
+			 double target, const uint32_t *Rs, int nR, double *recall)
+{
+	uint32_t bw = RVF_BIN_WORDS(dim), rmax = 0;
+	int ret = -1;
+	if (nR <= 0 || nR > 8 || m < 2 || k == 0)
+		return 0;
+	for (int j = 0; j < nR; j++)
+		rmax = Rs[j] > rmax ? Rs[j] : rmax;
+	if (nq > m)
+		nq = m;
+	uint64_t *codes = malloc((size_t)m * bw * 8), *hk = malloc((size_t)m * 8),
+		 *ek = malloc((size_t)m * 8), *c = malloc((size_t)(rmax + 1) * 8);
+	double sum[8] = {0};
+	if (!codes || !hk || !ek || !c)
+		goto out;
+	for (uint32_t i = 0; i < m; i++)
+		quant8_bin(u + (size_t)i * dim, dim, codes + (size_t)i * bw);
+	for (uint32_t qi = 0; qi < nq; qi++) {
+		uint32_t q = (uint32_t)((uint64_t)qi * m / nq), n = 0;
+		const uint8_t *qu = u + (size_t)q * dim;
+		for (uint32_t i = 0; i < m; i++) {
+			if (i == q)
+				continue;
+			hk[n] = (uint64_t)quant8_hamming(codes + (size_t)q * bw, codes + (size_t)i * bw, dim)
+					<< 32 | i;
+			ek[n++] = (uint64_t)quant8_l2(qu, u + (size_t)i * dim, dim) << 32 | i;
+		}
+		qsort(hk, n, 8, cmp_key);
+		qsort(ek, n, 8, cmp_key);
+		uint32_t kk = k < n ? k : n;
+		for (int j = 0; j < nR; j++) {
+			uint32_t R = Rs[j] < n ? Rs[j] : n, hit = 0;
+			for (uint32_t t = 0; t < R; t++) {
+				uint32_t i = (uint32_t)hk[t];
+				c[t] = (uint64_t)quant8_l2(qu, u + (size_t)i * dim, dim) << 32 | i;
+			}
+			qsort(c, R, 8, cmp_key);
+			for (uint32_t a = 0; a < kk && a < R; a++)
+				for (uint32_t b = 0; b < kk; b++)
+					hit += (uint32_t)c[a] == (uint32_t)ek[b];
+			sum[j] += (double)hit / kk;
+		}
+	}
+	ret = 0;
+	for (int j = nR - 1; j >= 0; j--) {
+		if (recall)
+			recall[j] = sum[j] / nq;
+		if (sum[j] / nq >= target)
+			ret = (int)Rs[j];
+	}
+out:
+	free(codes);
+	free(hk);
+	free(ek);
+	free(c);
+	return ret;
 }

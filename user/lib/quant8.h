@@ -23,6 +23,10 @@
  *    of the query, reversed: u[3t+2] | u[3t+1] << 22 | u[3t] << 44. Then
  *    (w * qw) >> 44 = u[3t]q[3t] + u[3t+1]q[3t+1] + u[3t+2]q[3t+2] exactly.
  *    int L2 = norm(v) + norm(q) - 2 * sum_t (w[t] * qw[t]) >> 44.
+ *  - 1-bit code (RVF_SCAN_BIN): bit d of word d / 64 is u[d] >= 128, i.e.
+ *    the int8 value q[d] >= 0; unused bits 0. Hamming = popcount(a ^ b).
+ *    Two-stage top-k: the R smallest keys hamming << 32 | index, then the
+ *    k smallest keys int_l2 << 32 | index among those R (quant8_bin_topk).
  *  - Distance reported: (float)((double)int_l2 * (double)factor) with
  *    factor = scale^2 for L2 and scale^2 / 2 for cosine (vectors and query
  *    normalized before quantizing: |a - b|^2 / 2 = 1 - cos). IP is never
@@ -69,14 +73,37 @@ uint8_t quant8_round(int64_t d, uint64_t S);
 int quant8_quantize(const quant8_params *p, const float *x, uint8_t *u);
 /* Same without normalization (what XDP does with the query it receives). */
 int quant8_quantize_raw(const quant8_params *p, const float *x, uint8_t *u);
-/* int8 query with its f32 scale (RVF_WF_I8): x = i * qscale. -EDOM if qscale
- * is inf/nan. */
+/* int8 query with its f32 scale (RVF_WF_I8): x = i * qscale. -EDOM unless
+ * qscale is finite and > 0 (XDP passes such queries to the daemon). */
 int quant8_quantize_i8(const quant8_params *p, const int8_t *i, float qscale, uint8_t *u);
 
 /* PACK3 */
 void quant8_pack3(const uint8_t *u, uint32_t dim, uint64_t *w);       /* RVF_PACK3_WORDS(dim) */
 void quant8_pack3_query(const uint8_t *u, uint32_t dim, uint64_t *qw); /* reversed lanes */
 uint32_t quant8_norm(const uint8_t *u, uint32_t dim);                 /* sum u^2 */
+/* 1-bit code: RVF_BIN_WORDS(dim) words (one rvf_bins entry). */
+void quant8_bin(const uint8_t *u, uint32_t dim, uint64_t *b);
+uint32_t quant8_hamming(const uint64_t *a, const uint64_t *b, uint32_t dim);
+/* Two-stage search over n vectors (row-major offset-binary bytes, base) or
+ * over the index ranges [ranges[2j], ranges[2j+1]) when nranges > 0 (IVF
+ * members): the R smallest hamming keys, reranked by exact int L2. Writes
+ * up to k keys int_l2 << 32 | index (ascending) and returns their count.
+ * R is used as given (XDP raises it to k and caps it; see rvf_wire.h).
+ * -1 on allocation failure. */
+int quant8_bin_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint32_t *ranges,
+		    uint32_t nranges, const uint8_t *qu, uint32_t R, uint32_t k, uint64_t *keys);
+/* Chooses R for the two-stage scan on the data itself: nq of the m vectors
+ * (evenly spaced) are used as queries against the other m - 1 (leave one
+ * out); for each R of Rs (ascending, nR <= 8) the mean recall@k of the
+ * two-stage top-k against the exact int8 top-k is computed (recall[j]).
+ * Returns the smallest R whose recall >= target, 0 if none does (the
+ * binary codes do not separate this data well enough: use PACK3), -1 on
+ * allocation failure. */
+int quant8_bin_calibrate(const uint8_t *u, uint32_t m, uint32_t dim, uint32_t nq, uint32_t k,
+			 double target, const uint32_t *Rs, int nR, double *recall);
+/* Exact int8 top-k (keys int_l2 << 32 | index) over all n vectors. */
+int quant8_exact_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint8_t *qu, uint32_t k,
+		      uint64_t *keys);
 /* One rvf_vecs / rvf_cents entry (RVF_XDP_VEC_SIZE(dim) bytes). */
 void quant8_vec_entry(const uint8_t *u, uint32_t dim, uint64_t id, void *out);
 
