@@ -76,7 +76,7 @@ json_eq "$T/c.json" .profile 9
 json_eq "$T/c.json" .status created
 json_eq "$T/c.json" .path "$T/c.rvf"
 # 2-space indent, one object.
-head -2 "$T/c.json" | tail -1 | grep -q '^  "dimension": 3,$' || fail "create --json not 2-space indented"
+head -2 "$T/c.json" | tail -1 | grep >/dev/null '^  "dimension": 3,$' || fail "create --json not 2-space indented"
 ok
 err_is 1 "Dimension must be between 1 and 65535 (got 0)" "$RVF" create "$T/x.rvf" -d 0
 err_is 1 "Dimension must be between 1 and 65535 (got 65536)" "$RVF" create "$T/x.rvf" -d 65536

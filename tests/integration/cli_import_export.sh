@@ -158,7 +158,7 @@ run_ok "$RVF" export "$S" -o "$T/o.csv" --json >"$T/x.json"
 json_eq "$T/x.json" .vectors 2000
 json_eq "$T/x.json" .format csv
 same "$T/a.csv" "$T/o.csv" "-o OUT.csv"
-ls "$T" | grep -q '\.tmp\.' && fail "temporary export file left behind"
+ls "$T" | grep >/dev/null '\.tmp\.' && fail "temporary export file left behind"
 ok
 # stdin, one pass.
 run_ok "$RVF" create "$T/stdin.rvf" -d $D >/dev/null

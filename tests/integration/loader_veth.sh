@@ -92,16 +92,16 @@ check_attached() { # MODE_WORD (xdpgeneric|xdp)
 	grep -qE "mtu [0-9]+ $1 " <<<"$link" || fail "link has no $1 program: $link"
 	grep -q "name rvf_xdp" <<<"$link" || fail "rvf_xdp not on link: $link"
 	ok
-	tc -n "$NA" filter show dev "$IA" egress | grep -q rvf_tc_egress || fail "no tc egress filter"
+	tc -n "$NA" filter show dev "$IA" egress | grep >/dev/null rvf_tc_egress || fail "no tc egress filter"
 	ok
 	for f in xdp_prog tc_prog rvf_config rvf_counters rvf_cache rvf_pending rvf_allow rvf_quant \
 		rvf_vecs rvf_cents rvf_coff rvf_scratch; do
 		[ -e "$PIN/$f" ] || fail "missing pin $PIN/$f"
 	done
 	ok
-	bpftool prog show pinned "$PIN/xdp_prog" | grep -q "name rvf_xdp" || fail "bpftool: xdp_prog"
-	bpftool prog show pinned "$PIN/tc_prog" | grep -q "name rvf_tc_egress" || fail "bpftool: tc_prog"
-	bpftool map show pinned "$PIN/rvf_vecs" | grep -q "max_entries 300" || fail "bpftool: rvf_vecs"
+	bpftool prog show pinned "$PIN/xdp_prog" | grep >/dev/null "name rvf_xdp" || fail "bpftool: xdp_prog"
+	bpftool prog show pinned "$PIN/tc_prog" | grep >/dev/null "name rvf_tc_egress" || fail "bpftool: tc_prog"
+	bpftool map show pinned "$PIN/rvf_vecs" | grep >/dev/null "max_entries 300" || fail "bpftool: rvf_vecs"
 	ok
 }
 
@@ -115,9 +115,9 @@ check_detached() { # XDP_ID TC_ID
 	local i
 	[ ! -e "$PIN" ] || fail "pins left: $(ls "$PIN")"
 	ok
-	if ip -n "$NA" link show "$IA" | grep -q "prog/xdp"; then fail "XDP still attached"; fi
+	if ip -n "$NA" link show "$IA" | grep >/dev/null "prog/xdp"; then fail "XDP still attached"; fi
 	ok
-	if tc -n "$NA" qdisc show dev "$IA" | grep -q clsact; then fail "clsact left"; fi
+	if tc -n "$NA" qdisc show dev "$IA" | grep >/dev/null clsact; then fail "clsact left"; fi
 	ok
 	for i in $(seq 50); do # programs are freed after an RCU grace period
 		bpftool prog show id "$1" >/dev/null 2>&1 || bpftool prog show id "$2" >/dev/null 2>&1 || break

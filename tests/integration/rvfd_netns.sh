@@ -198,8 +198,8 @@ expect_exit 0 ns_c $PY bench/netbench/wirecheck.py "$RVFD_IP_S" "$PORT" 128 --sr
 prog_id() { ns_s ip -j link show dev "$RVFD_NS_S" | jq -r '.[0].xdp.prog.id // empty'; }
 no_leftovers() { # PROG_ID WHAT
 	[ -z "$(prog_id)" ] || fail "$2: XDP program still attached"
-	ns_s tc filter show dev "$RVFD_NS_S" egress 2>/dev/null | grep -q . && fail "$2: tc filter left"
-	ns_s tc qdisc show dev "$RVFD_NS_S" | grep -q clsact && fail "$2: clsact qdisc left"
+	ns_s tc filter show dev "$RVFD_NS_S" egress 2>/dev/null | grep >/dev/null . && fail "$2: tc filter left"
+	ns_s tc qdisc show dev "$RVFD_NS_S" | grep >/dev/null clsact && fail "$2: clsact qdisc left"
 	[ ! -e "/sys/fs/bpf/rvf/$RVFD_NS_S" ] || fail "$2: pins left: $(ls "/sys/fs/bpf/rvf/$RVFD_NS_S")"
 	for _ in $(seq 50); do bpftool prog show id "$1" >/dev/null 2>&1 || break; sleep 0.1; done
 	bpftool prog show id "$1" >/dev/null 2>&1 && fail "$2: program $1 still loaded"
