@@ -292,6 +292,107 @@ typedef struct {
 int rvf_embed_kernel(rvf_store *s, const rvf_kernel *k, uint64_t *seg_id);
 int rvf_kernel_get(const rvf_store *s, rvf_kernel *out);
 
+/* ---- integrity: signatures and attestation (docs/SECURITY.md) -----------
+ * Ed25519 over the current manifest plus a BLAKE2b digest of every byte
+ * before the CRYPTO_SEG; verification reads the raw file. */
+/* Fresh Ed25519 key pair: 32-byte seed (the secret) and public key. */
+int rvf_keygen(uint8_t seed[32], uint8_t pubkey[32]);
+/* Public key of a seed. */
+void rvf_key_public(const uint8_t seed[32], uint8_t pubkey[32]);
+
+typedef struct {
+	uint64_t crypto_seg_id;
+	uint64_t crypto_offset;   /* header offset of the new CRYPTO_SEG */
+	uint64_t manifest_offset; /* the signed manifest */
+	uint64_t manifest_seg_id;
+	uint64_t covered_len;     /* file bytes covered by the prefix digest */
+	uint32_t epoch;           /* epoch after the signature commit */
+	uint8_t pubkey[32];
+} rvf_sign_result;
+
+/* Signs the current state of a writable store and commits the CRYPTO_SEG
+ * (one commit: CRYPTO_SEG, WITNESS "sign:...", MANIFEST). Refuses a store
+ * whose open reported an unfinished tail (RVF_E_CORRUPT). */
+int rvf_sign(rvf_store *s, const uint8_t seed[32], rvf_sign_result *res);
+
+enum {
+	RVF_SIG_OK = 0,        /* signature valid, prefix intact, state current */
+	RVF_SIG_UNSIGNED,      /* no CRYPTO_SEG of ours in the file */
+	RVF_SIG_MALFORMED,     /* CRYPTO_SEG undecodable / signed manifest missing */
+	RVF_SIG_WRONG_KEY,     /* signed by another public key */
+	RVF_SIG_BAD_SIGNATURE, /* Ed25519 verification failed */
+	RVF_SIG_PREFIX_CHANGED,/* covered bytes changed */
+	RVF_SIG_STATE_CHANGED, /* valid signature, but later commits changed the state */
+};
+
+typedef struct {
+	int status;             /* RVF_SIG_* */
+	int valid;              /* status == RVF_SIG_OK (or STATE_CHANGED with allow_append) */
+	char reason[200];
+	uint64_t crypto_segments; /* CRYPTO_SEGs in the file (any format) */
+	uint64_t crypto_seg_id, crypto_offset;
+	uint64_t manifest_offset, manifest_seg_id, covered_len;
+	uint64_t signed_at_ns;
+	uint8_t pubkey[32];     /* key named in the CRYPTO_SEG */
+	int signature_ok, prefix_ok, state_current;
+	uint64_t bytes_after;   /* file bytes after the CRYPTO_SEG */
+	/* §18.5 per-segment footers (SIGNED flag): counted, not verifiable
+	 * without SHAKE-256 */
+	uint64_t footer_signed_segments;
+} rvf_sig_report;
+
+/* Kernel attestation: image hash (fold32, as the reference), layout, and
+ * our KernelBinding (BLAKE2b of the bound manifest and policy). */
+enum { RVF_ATT_VALID = 0, RVF_ATT_PARTIAL = 1, RVF_ATT_INVALID = 2, RVF_ATT_NO_KERNEL = 3 };
+enum {
+	RVF_BIND_NONE = 0,         /* legacy layout (cmdline_offset 128) */
+	RVF_BIND_OK,               /* ours, every hash matches */
+	RVF_BIND_MISMATCH,         /* ours, a hash differs / reference binding_version 0 */
+	RVF_BIND_UNVERIFIABLE,     /* reference binding: algorithm unknown */
+	RVF_BIND_STALE,            /* ours, the bound manifest is no longer in the file */
+};
+
+typedef struct {
+	uint64_t seg_id, offset;
+	uint64_t payload_length;
+	int magic_ok, content_hash_ok, layout_ok;
+	uint8_t arch, kernel_type;
+	uint32_t flags;
+	uint16_t api_port;
+	uint64_t image_size;
+	uint64_t cmdline_offset;
+	uint32_t cmdline_len;
+	uint8_t stored_hash[32], computed_hash[32];
+	int image_hash_ok;
+	int has_binding, binding_ours;
+	uint16_t binding_version, min_runtime_version;
+	uint64_t allowed_segment_mask;
+	uint8_t manifest_root_hash[32], policy_hash[32];
+	uint64_t bound_manifest_offset; /* ours */
+	int image_b2b_ok, policy_ok, manifest_ok; /* ours; -1 = not checked */
+	int binding_status; /* RVF_BIND_* */
+	int verdict;        /* RVF_ATT_VALID / PARTIAL / INVALID */
+	char note[240];     /* why not VALID, or what was verified */
+} rvf_kernel_attest;
+
+#define RVF_ATTEST_MAX 8
+typedef struct {
+	int verdict; /* worst of the kernels; RVF_ATT_NO_KERNEL if none */
+	size_t nkernels;   /* kernels checked (listed ones, at most RVF_ATTEST_MAX) */
+	uint64_t kernels_total;
+	rvf_kernel_attest k[RVF_ATTEST_MAX];
+} rvf_attest_report;
+
+int rvf_verify_attestation(const char *path, rvf_attest_report *r);
+
+/* Like rvf_embed_kernel, but writes the KernelBinding layout bound to the
+ * store's current manifest (docs/SECURITY.md §3). */
+int rvf_embed_kernel_bound(rvf_store *s, const rvf_kernel *k, uint16_t min_runtime_version,
+			   uint64_t allowed_segment_mask, uint64_t *seg_id);
+
+const char *rvf_att_verdict_name(int v); /* "valid", "partial", "invalid", "no_kernel" */
+const char *rvf_bind_status_name(int b);
+
 #ifdef __cplusplus
 }
 #endif

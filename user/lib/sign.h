@@ -28,52 +28,6 @@
 #define RVF_SIG_PAYLOAD 0xB0   /* head + 64-byte signature */
 #define RVF_SIG_MSG_LEN (94 + 13 + RVF_SIG_HEAD) /* 219 */
 
-/* Fresh Ed25519 key pair: 32-byte seed (the secret) and public key. */
-int rvf_keygen(uint8_t seed[32], uint8_t pubkey[32]);
-/* Public key of a seed. */
-void rvf_key_public(const uint8_t seed[32], uint8_t pubkey[32]);
-
-typedef struct {
-	uint64_t crypto_seg_id;
-	uint64_t crypto_offset;   /* header offset of the new CRYPTO_SEG */
-	uint64_t manifest_offset; /* the signed manifest */
-	uint64_t manifest_seg_id;
-	uint64_t covered_len;     /* file bytes covered by the prefix digest */
-	uint32_t epoch;           /* epoch after the signature commit */
-	uint8_t pubkey[32];
-} rvf_sign_result;
-
-/* Signs the current state of a writable store and commits the CRYPTO_SEG
- * (one commit: CRYPTO_SEG, WITNESS "sign:...", MANIFEST). Refuses a store
- * whose open reported an unfinished tail (RVF_E_CORRUPT). */
-int rvf_sign(rvf_store *s, const uint8_t seed[32], rvf_sign_result *res);
-
-enum {
-	RVF_SIG_OK = 0,        /* signature valid, prefix intact, state current */
-	RVF_SIG_UNSIGNED,      /* no CRYPTO_SEG of ours in the file */
-	RVF_SIG_MALFORMED,     /* CRYPTO_SEG undecodable / signed manifest missing */
-	RVF_SIG_WRONG_KEY,     /* signed by another public key */
-	RVF_SIG_BAD_SIGNATURE, /* Ed25519 verification failed */
-	RVF_SIG_PREFIX_CHANGED,/* covered bytes changed */
-	RVF_SIG_STATE_CHANGED, /* valid signature, but later commits changed the state */
-};
-
-typedef struct {
-	int status;             /* RVF_SIG_* */
-	int valid;              /* status == RVF_SIG_OK (or STATE_CHANGED with allow_append) */
-	char reason[200];
-	uint64_t crypto_segments; /* CRYPTO_SEGs in the file (any format) */
-	uint64_t crypto_seg_id, crypto_offset;
-	uint64_t manifest_offset, manifest_seg_id, covered_len;
-	uint64_t signed_at_ns;
-	uint8_t pubkey[32];     /* key named in the CRYPTO_SEG */
-	int signature_ok, prefix_ok, state_current;
-	uint64_t bytes_after;   /* file bytes after the CRYPTO_SEG */
-	/* §18.5 per-segment footers (SIGNED flag): counted, not verifiable
-	 * without SHAKE-256 */
-	uint64_t footer_signed_segments;
-} rvf_sig_report;
-
 /* pubkey NULL: check against the key named in the file (integrity only, no
  * authenticity). allow_append: a valid signature over an older state still
  * passes (state_current = 0 is reported). Returns 0 (see r->valid) or a
