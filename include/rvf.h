@@ -341,6 +341,12 @@ typedef struct {
 	uint64_t footer_signed_segments;
 } rvf_sig_report;
 
+/* pubkey NULL: check against the key named in the file (integrity only, no
+ * authenticity). allow_append: a valid signature over an older state still
+ * passes (state_current = 0 is reported). Returns 0 (see r->valid) or a
+ * negative rvf_err when the file cannot be read. */
+int rvf_verify_signature(const char *path, const uint8_t *pubkey, int allow_append, rvf_sig_report *r);
+
 /* Kernel attestation: image hash (fold32, as the reference), layout, and
  * our KernelBinding (BLAKE2b of the bound manifest and policy). */
 enum { RVF_ATT_VALID = 0, RVF_ATT_PARTIAL = 1, RVF_ATT_INVALID = 2, RVF_ATT_NO_KERNEL = 3 };

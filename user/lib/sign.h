@@ -9,9 +9,7 @@
  * signature, the prefix digest, and that the file's current state is still
  * the signed one (nothing but the signature commit appended).
  *
- * Proposed for include/rvf.h (public API): rvf_keygen, rvf_sign,
- * rvf_sign_result, rvf_verify_signature, rvf_sig_report — declared here until
- * the lead moves them.
+ * The public part (rvf_keygen, rvf_sign, rvf_verify_signature) is in rvf.h.
  */
 #ifndef RVF_SIGN_H
 #define RVF_SIGN_H
@@ -28,11 +26,7 @@
 #define RVF_SIG_PAYLOAD 0xB0   /* head + 64-byte signature */
 #define RVF_SIG_MSG_LEN (94 + 13 + RVF_SIG_HEAD) /* 219 */
 
-/* pubkey NULL: check against the key named in the file (integrity only, no
- * authenticity). allow_append: a valid signature over an older state still
- * passes (state_current = 0 is reported). Returns 0 (see r->valid) or a
- * negative rvf_err when the file cannot be read. */
-int rvf_verify_signature(const char *path, const uint8_t *pubkey, int allow_append, rvf_sig_report *r);
+/* rvf_verify_signature over a buffer (the tests, the fuzzers). */
 int rvf_verify_signature_buf(const uint8_t *f, size_t len, const uint8_t *pubkey, int allow_append,
 			     rvf_sig_report *r);
 
