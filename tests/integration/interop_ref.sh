@@ -44,37 +44,10 @@ RVF_BIN=$(cd "$(dirname "$RVF_BIN")" && pwd)/$(basename "$RVF_BIN")
 
 need_cmd node npm jq sha256sum
 
-banner_skip() {
-	{
-		echo "=========================================================================="
-		echo "SKIP: npm registry unreachable — interop with @ruvector/rvf-node NOT tested"
-		echo "      ($1)"
-		echo "=========================================================================="
-	} >&2
-	exit 77
-}
-is_network_error() { grep -Eq 'ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ENETUNREACH|EHOSTUNREACH|network request .* failed|socket hang up' "$1"; }
-
-# ---- install the pinned binding into a fresh temp dir ----------------------
+. "$HERE/install_binding.sh"
+install_binding "$T/npm"
 NPMDIR="$T/npm"
-mkdir -p "$NPMDIR"
-cp "$HERE"/package.json "$HERE"/*.js "$NPMDIR"/
-if ! (cd "$NPMDIR" && timeout 60 npm ping) >"$T/npm-ping.log" 2>&1; then
-	banner_skip "npm ping failed: $(grep -v '^npm warn' "$T/npm-ping.log" | tail -n 2 | tr '\n' ' ')"
-fi
-if ! (cd "$NPMDIR" && timeout 600 npm install --no-audit --no-fund) >"$T/npm-install.log" 2>&1; then
-	if is_network_error "$T/npm-install.log"; then
-		banner_skip "npm install: $(grep -Eo 'ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ENETUNREACH|EHOSTUNREACH' "$T/npm-install.log" | head -n 1)"
-	fi
-	cat "$T/npm-install.log" >&2
-	fail "npm install of @ruvector/rvf-node 0.2.3 failed (not a network error)"
-fi
-ver=$(cd "$NPMDIR" && node -p "require('@ruvector/rvf-node/package.json').version") ||
-	fail "installed binding cannot be loaded"
-[ "$ver" = 0.2.3 ] || fail "installed @ruvector/rvf-node is $ver, expected 0.2.3"
-(cd "$NPMDIR" && node -e "require('@ruvector/rvf-node').RvfDatabase.create") >/dev/null 2>&1 ||
-	fail "@ruvector/rvf-node loaded but has no RvfDatabase (native addon missing?)"
-log "using @ruvector/rvf-node $ver, CLI $RVF_BIN"
+log "using @ruvector/rvf-node 0.2.3, CLI $RVF_BIN"
 
 # run CMD... with output to $1 (a file); on failure show stderr and fail
 run_to() {
