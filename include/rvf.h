@@ -260,6 +260,11 @@ int rvf_freeze(rvf_store *s);
 /* Branches only: hide the listed parent ids (include = 0), or hide every
  * parent id not listed (include = 1). Persisted in MEMBERSHIP_SEG. */
 int rvf_membership(rvf_store *s, const uint64_t *ids, size_t n, int include);
+/* Branches only: writes a REFCOUNT_SEG (spec §15.3) whose count per parent
+ * cluster is 1 while the branch still sees a vector of it, else 0.
+ * *clusters gets the cluster count, *local the clusters holding an id the
+ * branch overrides. RVF_E_NOT_FOUND for a plain file. */
+int rvf_rebuild_refcounts(rvf_store *s, uint32_t *clusters, uint32_t *local);
 
 /* ---- embedded programs ------------------------------------------------- */
 typedef struct {

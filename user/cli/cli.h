@@ -48,6 +48,7 @@ int cmd_derive(int argc, char **argv);    /* cli_lineage.c */
 int cmd_branch(int argc, char **argv);    /* cli_lineage.c */
 int cmd_freeze(int argc, char **argv);    /* cli_lineage.c */
 int cmd_filter(int argc, char **argv);    /* cli_lineage.c */
+int cmd_rebuild_refcounts(int argc, char **argv); /* cli_lineage.c */
 int cmd_verify_witness(int argc, char **argv);     /* cli_verify.c */
 int cmd_keygen(int argc, char **argv);             /* cli_verify.c */
 int cmd_sign(int argc, char **argv);               /* cli_verify.c */

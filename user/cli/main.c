@@ -59,6 +59,8 @@ static const struct cli_cmd cmds[] = {
 	  "Make the file read-only for every later writer", cmd_freeze },
 	{ "filter", "rvf filter [OPTIONS] <--include-ids IDS|--exclude-ids IDS> <PATH>",
 	  "Change which parent vectors a branch sees (membership)", cmd_filter },
+	{ "rebuild-refcounts", "rvf rebuild-refcounts [OPTIONS] <PATH>",
+	  "Recount which parent clusters a branch still references (REFCOUNT_SEG)", cmd_rebuild_refcounts },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -187,6 +189,8 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json               Output as JSON\n",
 	"      --include-ids <IDS>  Only these parent ids stay visible (comma-separated)\n"
 	"      --exclude-ids <IDS>  Hide these parent ids\n"
+	"      --wait               Wait for another writer's lock\n"
+	"      --json               Output as JSON\n",
 	"      --wait               Wait for another writer's lock\n"
 	"      --json               Output as JSON\n",
 };

@@ -183,7 +183,9 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 {
 	if (s->read_only)
 		return rvf_fail(RVF_E_READONLY, "%s: opened read-only", s->path);
-	int bump = b->nents > 0;
+	/* every change of state bumps the epoch (caches are keyed by it); the
+	 * create and freeze manifests do not */
+	int bump = b->nents > 0 || action != NULL;
 	uint32_t epoch = s->epoch + (uint32_t)bump;
 	char act[160];
 	if (action) {

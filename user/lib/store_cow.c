@@ -491,3 +491,80 @@ int rvf_membership(rvf_store *s, const uint64_t *ids, size_t n, int include)
 	batch_free(&b);
 	return err;
 }
+
+/* rvf_rebuild_refcounts: a REFCOUNT_SEG (§15.3) with, per COW cluster of the
+ * parent (vectors_per_cluster parent vectors in the parent's live order),
+ * 1 if this branch still sees any of its vectors, else 0; the count of
+ * clusters holding an id the branch overrides is returned as `local`. */
+#define REFCOUNT_MAGIC 0x52565243u
+
+int rvf_rebuild_refcounts(rvf_store *s, uint32_t *clusters, uint32_t *local)
+{
+	rvf_clear_error();
+	int err = store_writable(s);
+	if (err)
+		return err;
+	if (!s->cow)
+		return rvf_fail(RVF_E_NOT_FOUND, "%s: no COW map (not a branch): nothing to rebuild", s->path);
+	char path[PATH_MAX];
+	const char *slash = strrchr(s->path, '/');
+	int dlen = slash && s->cow->parent_rel[0] != '/' ? (int)(slash - s->path + 1) : 0;
+	snprintf(path, sizeof path, "%.*s%s", dlen, s->path, s->cow->parent_rel);
+	rvf_store *par;
+	if ((err = rvf_open(path, RVF_OPEN_READONLY, &par)))
+		return rvf_fail(RVF_E_PARENT, "%s: parent %s: %s", s->path, path, rvf_last_error());
+	uint32_t vpc = 4096 / (4 * s->dim) ? 4096 / (4 * s->dim) : 1;
+	uint64_t live = par->nslots - par->ndeleted;
+	uint32_t nc = (uint32_t)((live + vpc - 1) / vpc);
+	uint8_t *rc = calloc(nc ? nc : 1, 1), *loc = calloc(nc ? nc : 1, 1);
+	if (!rc || !loc) {
+		free(rc);
+		free(loc);
+		rvf_close(par);
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	}
+	uint64_t k = 0;
+	for (size_t i = 0; i < par->nslots; i++) {
+		if (par->deleted[i])
+			continue;
+		uint32_t c = (uint32_t)(k++ / vpc);
+		uint32_t slot = idmap_get(&s->slot_of, par->ids[i]);
+		if (slot == IDMAP_NONE || s->deleted[slot])
+			continue;
+		if (s->inh[slot])
+			rc[c] = 1;
+		else
+			loc[c] = 1;
+	}
+	rvf_close(par);
+	uint32_t nlocal = 0, maxrc = 0;
+	for (uint32_t c = 0; c < nc; c++) {
+		nlocal += loc[c];
+		maxrc |= rc[c];
+	}
+	seg_batch b = {0};
+	uint8_t *p = batch_add_raw(s, &b, RVF_SEG_REFCOUNT, 32 + (uint64_t)nc);
+	if (p) {
+		memset(p, 0, 32);
+		wr32(p, REFCOUNT_MAGIC);
+		wr16(p + 4, 1);
+		p[6] = 1; /* one byte per count */
+		wr32(p + 8, nc);
+		wr32(p + 12, maxrc);
+		wr64(p + 16, 32);
+		wr32(p + 24, s->epoch + 1);
+		memcpy(p + 32, rc, nc);
+		drop_dir_type(s, RVF_SEG_REFCOUNT);
+		err = store_commit(s, &b, "refcounts:rebuilt", 1);
+	} else {
+		err = rvf_fail(RVF_E_NOMEM, "out of memory");
+	}
+	batch_free(&b);
+	free(rc);
+	free(loc);
+	if (!err) {
+		*clusters = nc;
+		*local = nlocal;
+	}
+	return err;
+}
