@@ -201,7 +201,39 @@ static void test_reference_branch(void)
 	rvf_close(c);
 }
 
-RVF_SUITE(lineage, {"derive: empty child with identity and parent hash", test_derive_empty},
+static void test_refcounts(void)
+{
+	/* dim 8: 128 parent vectors per cluster; 300 vectors -> 3 clusters */
+	rvf_store *p = parent_with(tp("rp.rvf"), 300), *c;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	uint32_t nc = 0, loc = 0;
+	CU_ASSERT_EQUAL(rvf_rebuild_refcounts(p, &nc, &loc), RVF_E_NOT_FOUND);
+	CU_ASSERT_EQUAL_FATAL(rvf_derive(p, tp("rc.rvf"), 1, &c), RVF_OK);
+	rvf_close(p);
+	/* keep only ids of the first cluster visible, override one of them */
+	uint64_t keep[2] = {0, 5};
+	CU_ASSERT_EQUAL(rvf_membership(c, keep, 2, 1), RVF_OK);
+	uint64_t id = 5;
+	float v[DIM] = {0};
+	CU_ASSERT_EQUAL(rvf_ingest(c, &id, v, 1, NULL), RVF_OK);
+	CU_ASSERT_EQUAL(rvf_rebuild_refcounts(c, &nc, &loc), RVF_OK);
+	CU_ASSERT_EQUAL(nc, 3);
+	CU_ASSERT_EQUAL(loc, 1);
+	rvf_close(c);
+	/* the REFCOUNT_SEG is listed and survives reopen */
+	CU_ASSERT_EQUAL_FATAL(rvf_open(tp("rc.rvf"), RVF_OPEN_READONLY, &c), RVF_OK);
+	int found = 0;
+	for (size_t i = 0; i < rvf_segment_count(c); i++) {
+		rvf_segment_info si;
+		rvf_segment_get(c, i, &si);
+		found += si.seg_type == 0x21 && si.payload_length == 32 + 3;
+	}
+	CU_ASSERT_EQUAL(found, 1);
+	CU_ASSERT_EQUAL(rvf_live_count(c), 2);
+	rvf_close(c);
+}
+
+RVF_SUITE(lineage, {"rebuild-refcounts", test_refcounts}, {"derive: empty child with identity and parent hash", test_derive_empty},
 	  {"branch: read-through, own writes, deletes, reopen", test_branch_rw},
 	  {"branch: include-only membership", test_membership},
 	  {"freeze refuses every later writer", test_freeze},
