@@ -98,10 +98,13 @@ export NODE_PATH="$ROOT/$NODE_DIR/node_modules"
 # ---- runs -------------------------------------------------------------------
 : >"$RAW"
 rm -f "$B"/topk_*.txt
-ours() { "$B/bench_ingest" "$@" | tee -a "$RAW"; }
+# Flush dirty pages before every timed step: otherwise one side's fsync pays
+# for the writeback of the file the other side just wrote.
+ours() { sync; "$B/bench_ingest" "$@" | tee -a "$RAW"; }
 ref() { # ref TIMEOUT STEPNAME args...
 	local to=$1 step=$2 rc=0
 	shift 2
+	sync
 	timeout "$to" node bench/ref_bench.js "$@" >"$B/ref.out" 2>"$B/ref.err" || rc=$?
 	tee -a "$RAW" <"$B/ref.out"
 	if [ $rc = 124 ]; then

@@ -177,6 +177,9 @@ typedef struct {
 				   * found so far in out / *nout (sorted); the exact
 				   * scan does not time out. */
 	int exact;                /* 1: exact scan even when an index exists */
+	int quant;                /* 0 none, 1 sq8, 2 binary: scan the codes of
+				   * rvf_quantize, rerank a shortlist exactly */
+	uint32_t rerank;          /* shortlist size, 0 = 4*k */
 } rvf_query_opts;
 
 int rvf_query_ex(const rvf_store *s, const float *query, uint32_t dim, const rvf_query_opts *o,
@@ -224,6 +227,18 @@ int rvf_index_build(rvf_store *s, uint32_t m, uint32_t ef_construction);
  * index or unchanged: writes nothing). Both need a writable handle. */
 int rvf_index_persist(rvf_store *s);
 int rvf_get_index_stats(const rvf_store *s, rvf_index_stats *st);
+
+/* ---- quantization ---------------------------------------------------------
+ * SQ8 (quant8.h: per-dimension offset, one global scale, the codes the XDP
+ * maps hold) and 1-bit codes (the sign of each int8 component). rvf_quantize
+ * computes the parameters over the live vectors, persists them in a
+ * QUANT_SEG (+ manifest) and encodes every vector; the codes are rebuilt
+ * from the parameters at open and kept up to date on ingest / compaction.
+ * rvf_query_ex with opts.quant scans the codes, keeps the best opts.rerank
+ * candidates and reranks them with exact f32 distances. Without a
+ * quantizer, opts.quant falls back to the exact scan. */
+enum { RVF_QUANT_NONE = 0, RVF_QUANT_SQ8 = 1, RVF_QUANT_BINARY = 2 };
+int rvf_quantize(rvf_store *s, int type);
 
 /* ---- segments and lineage -------------------------------------------- */
 typedef struct {

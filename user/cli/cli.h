@@ -54,6 +54,7 @@ int cmd_keygen(int argc, char **argv);             /* cli_verify.c */
 int cmd_sign(int argc, char **argv);               /* cli_verify.c */
 int cmd_verify(int argc, char **argv);             /* cli_verify.c */
 int cmd_verify_attestation(int argc, char **argv); /* cli_verify.c */
+int cmd_quantize(int argc, char **argv);           /* cli_quantize.c */
 
 /* Query helpers shared by single and batch mode (cli_query.c). */
 struct cli_qopts {

@@ -61,6 +61,8 @@ static const struct cli_cmd cmds[] = {
 	  "Change which parent vectors a branch sees (membership)", cmd_filter },
 	{ "rebuild-refcounts", "rvf rebuild-refcounts [OPTIONS] <PATH>",
 	  "Recount which parent clusters a branch still references (REFCOUNT_SEG)", cmd_rebuild_refcounts },
+	{ "quantize", "rvf quantize [OPTIONS] <PATH>",
+	  "Quantize the vectors (SQ8 / binary codes, QUANT_SEG)", cmd_quantize },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -193,6 +195,9 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json               Output as JSON\n",
 	"      --wait               Wait for another writer's lock\n"
 	"      --json               Output as JSON\n",
+	"      --type <TYPE>       sq8 | binary [default: sq8]\n"
+	"      --wait              Wait for another writer's lock\n"
+	"      --json              Output as JSON\n",
 };
 
 const struct cli_cmd *cli_find_cmd(const char *name)

@@ -39,7 +39,8 @@ struct rvf_store {
 	size_t ndir, dir_cap;
 
 	uint64_t *ids;    /* slot -> id */
-	float *vecs;      /* slot -> stride floats */
+	float *vecs;      /* slot -> stride floats (anonymous mapping) */
+	size_t vecs_bytes;
 	uint8_t *deleted; /* slot -> 1 if in the deletion list */
 	size_t nslots, slot_cap;
 	size_t ndeleted;  /* deleted slots */
@@ -67,6 +68,7 @@ struct rvf_store {
 
 	meta_table *meta; /* slot -> typed fields (store_meta.c) */
 	struct store_index *index; /* HNSW over the slots, or NULL (store_index.c) */
+	struct store_quant *quant; /* int8 / binary codes of the slots, or NULL (store_quant.c) */
 
 	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
 
@@ -163,5 +165,16 @@ int store_cow_segments(rvf_store *s, seg_batch *b);
 void store_cow_free(rvf_store *s);
 /* Marks a live slot deleted, with the branch rules for parent ids. */
 void store_mark_deleted(rvf_store *s, uint32_t slot);
+
+/* store_quant.c: SQ8 / binary codes of the slots (QUANT_SEG holds the
+ * quantizer parameters). store_quant_query returns 0 when it answered, 1 to
+ * fall back to the exact scan, or a negative rvf_err. The hooks never fail
+ * an open or a commit: on trouble the codes are dropped with a warning. */
+int store_quant_open(rvf_store *s);
+int store_quant_ingested(rvf_store *s, size_t first_new_slot, const uint32_t *upserted, size_t nups);
+int store_quant_query(const rvf_store *s, const float *q, const rvf_query_opts *o, size_t k, rvf_hit *out,
+		      size_t *nout);
+int store_quant_compacted(rvf_store *s, const uint32_t *remap, size_t nold);
+void store_quant_free(rvf_store *s);
 
 #endif

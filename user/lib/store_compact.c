@@ -54,7 +54,8 @@ static int64_t purge_deleted(rvf_store *s)
 	size_t w = 0;
 	for (size_t i = 0; i < s->nslots; i++)
 		remap[i] = s->deleted[i] ? META_SLOT_NONE : (uint32_t)w++;
-	if (meta_compact(s->meta, remap, s->nslots) || store_index_compacted(s, remap, s->nslots)) {
+	if (meta_compact(s->meta, remap, s->nslots) || store_index_compacted(s, remap, s->nslots) ||
+	    store_quant_compacted(s, remap, s->nslots)) {
 		free(remap);
 		return -1;
 	}

@@ -48,10 +48,12 @@ void rvf_close(rvf_store *s)
 	free(s->inh);
 	store_cow_free(s);
 	store_index_free(s);
+	store_quant_free(s);
 	free(s->path);
 	free(s->dir);
 	free(s->ids);
-	free(s->vecs);
+	if (s->vecs)
+		munmap(s->vecs, s->vecs_bytes);
 	free(s->deleted);
 	free(s->orphan_del);
 	free(s->live);
@@ -441,6 +443,8 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 		err = store_load_cow(s, depth);
 	if (!err)
 		err = store_index_open(s);
+	if (!err)
+		err = store_quant_open(s);
 	const char *ac = getenv("RVF_AUTO_COMPACT");
 	if (!err && ac && *ac && !s->read_only) {
 		char *end;

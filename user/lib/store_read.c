@@ -37,7 +37,12 @@ int rvf_query_ex(const rvf_store *s, const float *q, uint32_t dim, const rvf_que
 	size_t k = o->k > live ? live : o->k;
 	if (k == 0)
 		return 0;
-	if (s->index && !o->exact && !o->filter) {
+	if (o->quant && !o->exact && s->quant) {
+		int r = store_quant_query(s, q, o, k, out, nout);
+		if (r <= 0)
+			return r;
+	}
+	if (s->index && !o->exact && !o->filter && !o->quant) {
 		int r = store_index_query(s, q, o, k, out, nout);
 		if (r <= 0)
 			return r;

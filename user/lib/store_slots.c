@@ -37,22 +37,22 @@ int store_reserve_slots(rvf_store *s, size_t extra)
 			return -1;
 		s->inh = inh;
 	}
-	/* Aligned so SIMD loads of a row never split a cache line needlessly. */
+	/* The rows live in their own anonymous mapping: page aligned (SIMD rows
+	 * never split a cache line needlessly) and grown with mremap, which
+	 * moves page tables instead of copying and re-faulting the old rows.
+	 * Large arrays ask for huge pages: fewer faults when a store loads. */
 	size_t bytes = cap * (size_t)s->stride * sizeof(float);
-	size_t align = bytes >= (2u << 20) ? (2u << 20) : 64;
-	bytes = bytes ? (bytes + align - 1) & ~(align - 1) : align;
-	float *v = aligned_alloc(align, bytes);
-	if (!v)
+	bytes = (bytes + 4095) & ~(size_t)4095;
+	if (!bytes)
+		bytes = 4096;
+	void *v = s->vecs ? mremap(s->vecs, s->vecs_bytes, bytes, MREMAP_MAYMOVE)
+			  : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
 		return -1;
-	if (s->nslots)
-		memcpy(v, s->vecs, s->nslots * (size_t)s->stride * sizeof(float));
-	/* Rows are written before they are read and the SIMD kernels never read
-	 * past dim, so the new rows need no zeroing. Large arrays ask for huge
-	 * pages: fewer faults when a big store is loaded. */
 	if (bytes >= (2u << 20))
 		madvise(v, bytes, MADV_HUGEPAGE);
-	free(s->vecs);
 	s->vecs = v;
+	s->vecs_bytes = bytes;
 	s->slot_cap = cap;
 	return 0;
 }

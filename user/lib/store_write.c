@@ -233,9 +233,9 @@ static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, con
 		return rvf_fail(RVF_E_NOMEM, "out of memory for %zu vectors", ok);
 	size_t first_new = s->nslots;
 	/* Existing slots this batch overwrites: the index re-links them. */
-	uint32_t *ups = s->index ? malloc((n ? n : 1) * sizeof *ups) : NULL;
+	uint32_t *ups = s->index || s->quant ? malloc((n ? n : 1) * sizeof *ups) : NULL;
 	size_t nups = 0;
-	if (s->index && !ups)
+	if ((s->index || s->quant) && !ups)
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		if (!good[i])
@@ -254,6 +254,8 @@ static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, con
 		err = store_index_ingested(s, first_new);
 	if (!err && nups)
 		err = store_index_upserted(s, ups, nups);
+	if (!err)
+		err = store_quant_ingested(s, first_new, ups, nups);
 	free(ups);
 	return err;
 }
