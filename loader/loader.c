@@ -3,6 +3,7 @@
 #include "loader_int.h"
 #include "rvf_elf.h"
 #include "rvf_wire.h"
+#include "fileio.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -184,36 +185,6 @@ void ldr_obj_free(struct ldr_obj *o)
 		bpf_object__close(o->obj);
 	free(o->bytes);
 	memset(o, 0, sizeof *o);
-}
-
-static int read_file(const char *path, void **out, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	int err = 0;
-	void *buf = NULL;
-	long n;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		err = -errno;
-		goto out;
-	}
-	buf = malloc(n ? (size_t)n : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (n && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		err = ferror(f) ? -EIO : -ENODATA;
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	*out = buf;
-	*size = (size_t)n;
-out:
-	fclose(f);
-	return err;
 }
 
 static void default_bpf_dir(char *buf, size_t len)
@@ -427,9 +398,9 @@ static int load_kind(rvf_loader *l, const rvf_store *s, int type, uint32_t cap,
 		snprintf(origin, sizeof origin, "%s/rvf_xdp_d%u.bpf.o", l->bpf_dir, l->dim);
 	else
 		snprintf(origin, sizeof origin, "%s/rvf_tc.bpf.o", l->bpf_dir);
-	void *buf = NULL;
+	uint8_t *buf = NULL;
 	size_t size = 0;
-	e = read_file(origin, &buf, &size);
+	e = rvf_read_file(origin, &buf, &size);
 	if (e) {
 		ldr_err(err, errlen, "no usable %s program in the store's EBPF_SEGs and built-in %s: %s", kind,
 			origin, strerror(-e));

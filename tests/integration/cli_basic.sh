@@ -30,18 +30,11 @@ else
 	assert_eq() { [ "$1" = "$2" ] || fail "${3:-value}: got '$1', want '$2'"; ok; }
 	json_eq() { local g; g=$(jq -r "$2" "$1"); [ "$g" = "$3" ] || fail "$2 in $1: got '$g' want '$3'"; ok; }
 	json_ok() { jq -e "$2" "$1" >/dev/null || fail "JSON check failed on $1: $2"; ok; }
+	err_is() { local code=$1 text=$2; shift 2; expect_exit "$code" "$@"; expect_contains "$T/last.err" "$text"; }
 fi
 
 need_cmd jq python3
 [ -x "$RVF" ] || skip "$RVF not built"
-
-# err_is CODE TEXT cmd...  exit status CODE and TEXT on stderr.
-err_is() {
-	local code=$1 text=$2
-	shift 2
-	expect_exit "$code" "$@"
-	expect_contains "$T/last.err" "$text"
-}
 
 # keys FILE  sorted top-level keys, comma-joined.
 keys() { jq -r 'keys_unsorted | join(",")' "$1"; }

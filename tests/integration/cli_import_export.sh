@@ -12,12 +12,6 @@ cd "$(dirname "$0")/../.."
 need_cmd jq python3
 [ -x "$RVF" ] || skip "$RVF not built"
 
-err_is() {
-	local code=$1 text=$2
-	shift 2
-	expect_exit "$code" "$@"
-	expect_contains "$T/last.err" "$text"
-}
 epoch() { "$RVF" status "$1" --json | jq .epoch; }
 count() { "$RVF" status "$1" --json | jq .total_vectors; }
 same() { cmp -s "$1" "$2" || fail "$3: $1 and $2 differ: $(diff "$1" "$2" | head -5)"; ok; }

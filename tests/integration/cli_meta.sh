@@ -11,12 +11,6 @@ cd "$(dirname "$0")/../.."
 need_cmd jq python3
 [ -x "$RVF" ] || skip "$RVF not built"
 
-err_is() {
-	local code=$1 text=$2
-	shift 2
-	expect_exit "$code" "$@"
-	expect_contains "$T/last.err" "$text"
-}
 # ids_of FILTER [k]   ids (comma-joined, result order) of a filtered query.
 ids_of() {
 	run_ok "$RVF" query "$S" -v 0,0,0,0 -k "${2:-100}" -f "$1" --json >"$T/f.json"

@@ -91,6 +91,14 @@ expect_contains() {
 	ok
 }
 
+# err_is CODE TEXT cmd...   expect_exit CODE, and TEXT on its stderr.
+err_is() {
+	local code=$1 text=$2
+	shift 2
+	expect_exit "$code" "$@"
+	expect_contains "$T/last.err" "$text"
+}
+
 # assert_eq GOT WANT [message]
 assert_eq() {
 	[ "$1" = "$2" ] || fail "${3:-value}: got '$1', want '$2'"

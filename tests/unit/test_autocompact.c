@@ -2,15 +2,10 @@
  * reached, and the live set survives it. */
 #include "rvf.h"
 #include "testreg.h"
+#include "testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-
-static long long fsize(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) ? -1 : (long long)st.st_size;
-}
 
 static rvf_store *fill(const char *path, uint64_t n)
 {
@@ -68,13 +63,13 @@ static void test_compacts_at_ratio(void)
 	rvf_status st;
 	rvf_get_status(s, &st);
 	CU_ASSERT_EQUAL(st.deleted_vectors, 40);
-	long long before = fsize(path);
+	long long before = tu_fsize(path);
 	/* 60 of 100: compacted */
 	CU_ASSERT_EQUAL(rvf_delete(s, del + 40, 20, NULL), RVF_OK);
 	rvf_get_status(s, &st);
 	CU_ASSERT_EQUAL(st.deleted_vectors, 0);
 	CU_ASSERT_EQUAL(st.total_vectors, 40);
-	CU_ASSERT(fsize(path) < before);
+	CU_ASSERT(tu_fsize(path) < before);
 	rvf_close(s);
 	CU_ASSERT_EQUAL_FATAL(rvf_open(path, RVF_OPEN_READONLY, &s), RVF_OK);
 	CU_ASSERT_EQUAL(rvf_live_count(s), 40);

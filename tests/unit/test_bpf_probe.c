@@ -7,6 +7,7 @@
  * counters are read back. Needs root (CAP_BPF) and a BTF kernel; tests run
  * from the repository root.
  */
+#include "fileio.h"
 #include "testreg.h"
 
 #include <bpf/bpf.h>
@@ -55,42 +56,12 @@ static void dump_log(const char *what, int err)
 /* ---- loading ---- */
 
 struct probe {
-	void *bytes;
+	uint8_t *bytes;
 	size_t size;
 	struct bpf_object *obj;
 	int prog_fd;
 	int map_fd;
 };
-
-static int read_file(const char *path, void **out, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	int err = 0;
-	void *buf = NULL;
-	long n;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		err = -errno;
-		goto out;
-	}
-	buf = malloc(n ? (size_t)n : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		err = ferror(f) ? -EIO : -ENODATA;
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	*out = buf;
-	*size = (size_t)n;
-out:
-	fclose(f);
-	return err;
-}
 
 static void probe_close(struct probe *p)
 {
@@ -108,7 +79,7 @@ static int probe_load(struct probe *p)
 	loglen = 0;
 	logbuf[0] = '\0';
 	libbpf_print_fn_t old = libbpf_set_print(capture_print);
-	int err = read_file(PROBE_OBJ, &p->bytes, &p->size);
+	int err = rvf_read_file(PROBE_OBJ, &p->bytes, &p->size);
 	if (err) {
 		fprintf(stderr, "\nbpf_probe: cannot read %s (run from the repo root after "
 				"`make %s`): %s\n", PROBE_OBJ, PROBE_OBJ, strerror(-err));

@@ -17,6 +17,7 @@
 #include "bruteforce.h"
 #include "rvf.h"
 #include "testreg.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,27 +31,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- assertion helpers ------------------------------------------------- */
-
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-{
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, (unsigned)line, expr, file, "", CU_FALSE);
-		return 1;
-	}
-	va_list ap;
-	fprintf(stderr, "\n    FAIL %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	CU_assertImplementation(CU_FALSE, (unsigned)line, expr, file, "", CU_FALSE);
-	return 0;
-}
-#define CHECK(cond, ...) check_impl(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
 
 static char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *pathf(const char *fmt, ...)

@@ -16,6 +16,7 @@
 #include "bruteforce.h"
 #include "rvf.h"
 #include "testreg.h"
+#include "testutil.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -25,24 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-{
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, (unsigned)line, expr, file, "", CU_FALSE);
-		return 1;
-	}
-	va_list ap;
-	fprintf(stderr, "\n    FAIL %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	CU_assertImplementation(CU_FALSE, (unsigned)line, expr, file, "", CU_FALSE);
-	return 0;
-}
-#define CHECK(cond, ...) check_impl(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
 
 #define DIM 8
 #define NVEC 20
@@ -118,24 +101,6 @@ static uint64_t commit_size[NCOMMIT]; /* file size after each commit */
 static snapshot commit_snap[NCOMMIT];
 static int built;
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 static int spit(const char *path, const uint8_t *b, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -143,12 +108,6 @@ static int spit(const char *path, const uint8_t *b, size_t len)
 		return -1;
 	int ok = fwrite(b, 1, len, f) == len;
 	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static long long fsize(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) ? -1 : (long long)st.st_size;
 }
 
 /* Snapshot of the file at `path` through a fresh read-only open. */
@@ -189,24 +148,24 @@ static int build_store(void)
 		return -1;
 	}
 	int err = 0;
-	commit_size[0] = (uint64_t)fsize(path);
+	commit_size[0] = (uint64_t)tu_fsize(path);
 	err |= snap_path(path, &commit_snap[0]);
 	err |= rvf_ingest(s, ids, v, 10, NULL);
-	commit_size[1] = (uint64_t)fsize(path);
+	commit_size[1] = (uint64_t)tu_fsize(path);
 	err |= snap_path(path, &commit_snap[1]);
 	err |= rvf_ingest(s, ids + 10, v + 10 * DIM, 10, NULL);
-	commit_size[2] = (uint64_t)fsize(path);
+	commit_size[2] = (uint64_t)tu_fsize(path);
 	err |= snap_path(path, &commit_snap[2]);
 	uint64_t del[2] = {3, 15};
 	err |= rvf_delete(s, del, 2, NULL);
-	commit_size[3] = (uint64_t)fsize(path);
+	commit_size[3] = (uint64_t)tu_fsize(path);
 	err |= snap_path(path, &commit_snap[3]);
 	rvf_close(s);
 	if (err) {
 		fprintf(stderr, "building the store failed: %s\n", rvf_last_error());
 		return -1;
 	}
-	orig = slurp(path, &orig_len);
+	orig = tu_slurp(path, &orig_len);
 	if (!orig || orig_len != commit_size[3])
 		return -1;
 	for (int c = 0; c < NCOMMIT; c++)
@@ -306,7 +265,7 @@ static void test_truncation(void)
 			rvf_close(s);
 		}
 		size_t blen;
-		uint8_t *back = slurp(path, &blen);
+		uint8_t *back = tu_slurp(path, &blen);
 		CHECK(back && blen == len && !memcmp(back, orig, len),
 		      "truncated to %zu: the open changed the file", len);
 		free(back);
@@ -360,7 +319,7 @@ static void flip_pass(uint8_t mask)
 			rvf_close(s);
 		}
 		size_t blen;
-		uint8_t *back = slurp(path, &blen);
+		uint8_t *back = tu_slurp(path, &blen);
 		CHECK(back && blen == orig_len && !memcmp(back, copy, orig_len),
 		      "xor 0x%02x at %zu: the open changed the file", mask, off);
 		free(back);

@@ -2,6 +2,7 @@
  * examples (§4, §22) and the real corpus/fixture files. */
 #include "format.h"
 #include "testreg.h"
+#include "testutil.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -10,28 +11,16 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Reads shared/<rel> whole; NULL (and a CUnit failure) if it cannot. */
+/* Reads shared/<rel> whole; NULL (and a CUnit failure) if it cannot or it is
+ * empty. */
 static uint8_t *slurp(const char *rel, size_t *len)
 {
-	char path[PATH_MAX];
-	uint8_t *buf = NULL;
-	long n;
-	FILE *f;
+	uint8_t *buf = tu_slurp_shared(rel, len);
 
-	snprintf(path, sizeof(path), "%s/%s", rvf_test_shared_dir(), rel);
-	f = fopen(path, "rb");
-	CU_ASSERT_PTR_NOT_NULL(f);
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		*len = (size_t)n;
+	if (buf && !*len) {
+		free(buf);
+		buf = NULL;
 	}
-	fclose(f);
 	CU_ASSERT_PTR_NOT_NULL(buf);
 	return buf;
 }

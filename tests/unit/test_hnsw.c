@@ -7,6 +7,7 @@
 #include "hnsw.h"
 #include "rvf.h"
 #include "testreg.h"
+#include "testutil.h"
 #include "topk.h"
 #include <math.h>
 #include <stdio.h>
@@ -325,29 +326,6 @@ static void test_api_edges(void)
 }
 
 /* ---- reference fixture -------------------------------------------------- */
-static uint8_t *slurp(const char *rel, size_t *len)
-{
-	char path[1024];
-	FILE *f;
-	uint8_t *b;
-	long n;
-
-	snprintf(path, sizeof path, "%s/%s", rvf_test_shared_dir(), rel);
-	f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc((size_t)n + 1);
-	if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
 
 typedef struct {
 	uint8_t *file;
@@ -364,7 +342,7 @@ static int load_fixture(const char *rel, fixture *fx)
 	size_t len, off = 0;
 
 	memset(fx, 0, sizeof *fx);
-	fx->file = slurp(rel, &len);
+	fx->file = tu_slurp_shared(rel, &len);
 	if (!fx->file)
 		return -1;
 	while (off + RVF_SEG_HDR_SIZE <= len) {

@@ -17,6 +17,7 @@
  * rule) and root; without either they pass with a note.
  */
 #include "testreg.h"
+#include "testutil.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -112,24 +113,6 @@ static int can_load(void)
 	return 1;
 }
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-	if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*n = (size_t)sz;
-	return b;
-}
-
 static float *gen(uint32_t n, uint64_t seed)
 {
 	float *v = malloc((size_t)n * DIM * sizeof(float));
@@ -167,7 +150,7 @@ static rvf_store *make_store(const char *name)
 	rvf_ebpf ph = {.program_type = 0, .attach_type = 0, .max_dimension = DIM,
 		       .program = filler, .program_size = sizeof filler};
 	size_t xs = 0, ts = 0;
-	uint8_t *xb = slurp(XDP_OBJ, &xs), *tb = slurp(TC_OBJ, &ts);
+	uint8_t *xb = tu_slurp(XDP_OBJ, &xs), *tb = tu_slurp(TC_OBJ, &ts);
 	rvf_ebpf xe = {.program_type = 0, .attach_type = 0, .max_dimension = DIM, .program = xb,
 		       .program_size = xs};
 	rvf_ebpf te = {.program_type = 1, .attach_type = 2, .max_dimension = DIM, .program = tb,

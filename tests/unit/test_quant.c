@@ -15,6 +15,7 @@
 #include "rvf.h"
 #include "sq8.h"
 #include "testreg.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -23,14 +24,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* cond is evaluated once: it may have side effects (an init call) */
 #define QCHECK(cond, ...)                                                   \
 	do {                                                                \
-		if (!(cond)) {                                              \
+		int ok_ = !!(cond);                                         \
+		if (!ok_) {                                                 \
 			fprintf(stderr, "\n    FAIL %s:%d: ", __FILE__, __LINE__); \
 			fprintf(stderr, __VA_ARGS__);                       \
 			fputc('\n', stderr);                                \
 		}                                                           \
-		CU_ASSERT(cond);                                            \
+		CU_ASSERT(ok_);                                             \
 	} while (0)
 #define QOK(call)                                                                          \
 	do {                                                                               \
@@ -64,15 +67,6 @@ static float *clustered(size_t n, uint32_t dim, uint32_t nc, float sigma)
 	}
 	free(c);
 	return v;
-}
-
-static char *tpath(const char *name)
-{
-	static int seq;
-	char *p = NULL;
-	if (asprintf(&p, "%s/quant_%d_%s", rvf_test_tmpdir(), seq++, name) < 0)
-		abort();
-	return p;
 }
 
 static rvf_store *make_store(const char *path, rvf_metric m, const float *v, size_t n, uint32_t dim,
@@ -249,7 +243,7 @@ static void test_recall_persist(void)
 	uint32_t dim = 128;
 	size_t n = 10000, nq = 100;
 	float *v = clustered(n + nq, dim, 50, 0.15f);
-	char *path = tpath("recall.rvf");
+	char *path = tu_tpath("quant", "recall.rvf");
 	rvf_store *s = make_store(path, RVF_METRIC_L2, v, n, dim, 1);
 	QCHECK(s != NULL, "create: %s", rvf_last_error());
 	if (!s)
@@ -307,7 +301,7 @@ static void test_metrics(void)
 	rvf_metric ms[] = {RVF_METRIC_COSINE, RVF_METRIC_IP};
 	for (int t = 0; t < 2; t++) {
 		float *v = clustered(n + nq, dim, 20, 0.2f);
-		char *path = tpath("metric.rvf");
+		char *path = tu_tpath("quant", "metric.rvf");
 		rvf_store *s = make_store(path, ms[t], v, n, dim, 1);
 		QCHECK(s && rvf_quantize(s, RVF_QUANT_SQ8) == 0, "quantize: %s", rvf_last_error());
 		int ok;
@@ -326,7 +320,7 @@ static void test_ingest_delete_compact(void)
 	uint32_t dim = 32;
 	size_t n = 3000;
 	float *v = clustered(2 * n, dim, 10, 0.2f);
-	char *path = tpath("mut.rvf");
+	char *path = tu_tpath("quant", "mut.rvf");
 	rvf_store *s = make_store(path, RVF_METRIC_L2, v, n, dim, 1);
 	QCHECK(s && rvf_quantize(s, RVF_QUANT_SQ8) == 0, "quantize");
 	if (!s)
@@ -398,7 +392,7 @@ static void test_filter(void)
 	uint32_t dim = 16;
 	size_t n = 2000;
 	float *v = clustered(n, dim, 5, 0.3f);
-	char *path = tpath("filter.rvf");
+	char *path = tu_tpath("quant", "filter.rvf");
 	rvf_store *s = NULL;
 	rvf_create_opts o = {.dimension = dim};
 	QOK(rvf_create(path, &o, &s));
@@ -444,7 +438,7 @@ static void test_corrupt_segment(void)
 	uint32_t dim = 32;
 	size_t n = 1000;
 	float *v = clustered(n, dim, 5, 0.2f);
-	char *path = tpath("corrupt.rvf");
+	char *path = tu_tpath("quant", "corrupt.rvf");
 	rvf_store *s = make_store(path, RVF_METRIC_L2, v, n, dim, 1);
 	QCHECK(s && rvf_quantize(s, RVF_QUANT_SQ8) == 0, "quantize");
 	if (!s)
@@ -480,7 +474,7 @@ static void test_corrupt_segment(void)
 
 static void test_args(void)
 {
-	char *path = tpath("args.rvf");
+	char *path = tu_tpath("quant", "args.rvf");
 	float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	rvf_store *s = make_store(path, RVF_METRIC_L2, v, 2, 4, 1);
 	QCHECK(s != NULL, "create");

@@ -6,6 +6,7 @@
 #include "rvf.h"
 #include "sign.h"
 #include "testreg.h"
+#include "testutil.h"
 #include "witness.h"
 
 #include <limits.h>
@@ -13,24 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static uint8_t *load(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-	if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = n > 0 ? (size_t)n : 0;
-	return b;
-}
 
 static void tmp(char *p, const char *name)
 {
@@ -139,7 +122,7 @@ static void test_wrong_key(void)
 	/* a forged CRYPTO_SEG naming the attacker's key, re-signed by him over a
 	 * changed prefix, fails against the real key */
 	size_t len;
-	uint8_t *f = load(path, &len);
+	uint8_t *f = tu_slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	uint8_t pk[32];
 	rvf_key_public(SEED, pk);
@@ -161,7 +144,7 @@ static void test_every_covered_byte(void)
 	rvf_sign_result res;
 	CU_ASSERT_EQUAL_FATAL(sign_file(path, SEED, &res), 0);
 	size_t len;
-	uint8_t *f = load(path, &len);
+	uint8_t *f = tu_slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	uint8_t pk[32];
 	rvf_key_public(SEED, pk);
@@ -200,7 +183,7 @@ static void test_truncated_signature(void)
 	rvf_sign_result res;
 	CU_ASSERT_EQUAL_FATAL(sign_file(path, SEED, &res), 0);
 	size_t len;
-	uint8_t *f = load(path, &len);
+	uint8_t *f = tu_slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	uint8_t pk[32];
 	rvf_key_public(SEED, pk);
@@ -298,7 +281,7 @@ static void test_footer_skip(void)
 	size_t len;
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/spec/fixtures/ref/f_witness.rvf", rvf_test_shared_dir());
-	uint8_t *f0 = load(path, &len);
+	uint8_t *f0 = tu_slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f0);
 	uint8_t *f = malloc(len + 64 + 8 + 72);
 	memcpy(f, f0, len);
@@ -404,7 +387,7 @@ static void test_attest_bound(void)
 	rvf_close(s);
 
 	size_t len;
-	uint8_t *f = load(path, &len);
+	uint8_t *f = tu_slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	uint64_t ko = r.k[0].offset, p = ko + 64;
 	/* every image byte (stride 13): INVALID */
@@ -465,7 +448,7 @@ static void test_attest_legacy(void)
 	CU_ASSERT_EQUAL(r.k[0].binding_status, RVF_BIND_NONE);
 	uint64_t ko = kernel_offset(path);
 	size_t len;
-	uint8_t *f = load(path, &len);
+	uint8_t *f = tu_slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	f[ko + 64 + 128 + 100] ^= 0x01;
 	rvf_verify_attestation_buf(f, len, &r);

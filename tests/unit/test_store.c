@@ -17,6 +17,7 @@
 #include "bruteforce.h"
 #include "rvf.h"
 #include "testreg.h"
+#include "testutil.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,69 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- assertion helpers ------------------------------------------------- */
-
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-{
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, (unsigned)line, expr, file, "", CU_FALSE);
-		return 1;
-	}
-	va_list ap;
-	fprintf(stderr, "\n    FAIL %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	CU_assertImplementation(CU_FALSE, (unsigned)line, expr, file, "", CU_FALSE);
-	return 0;
-}
-#define CHECK(cond, ...) check_impl(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
-/* rvf call that must succeed; prints the code and rvf_last_error() if not. */
-#define CHECK_OK(call)                                                                        \
-	({                                                                                    \
-		int rc_ = (call);                                                             \
-		check_impl(rc_ == RVF_OK, #call, __FILE__, __LINE__, "%s -> %d (%s): %s", #call, \
-			   rc_, rvf_strerror(rc_), rvf_last_error());                         \
-	})
-
 /* ---- small utilities ---------------------------------------------------- */
-
-static char *tpath(const char *name)
-{
-	static int seq;
-	char *p = NULL;
-	if (asprintf(&p, "%s/store_%d_%s", rvf_test_tmpdir(), seq++, name) < 0)
-		abort();
-	return p;
-}
-
-static long long fsize(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) ? -1 : (long long)st.st_size;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-	if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static float frand(void) /* [-1, 1) */
@@ -233,7 +172,7 @@ static void check_live(const char *label, const rvf_store *s, const model *m)
 static long walk_segments(const char *label, const char *path)
 {
 	size_t len;
-	uint8_t *b = slurp(path, &len);
+	uint8_t *b = tu_slurp(path, &len);
 	if (!CHECK(b, "%s: cannot read %s", label, path))
 		return -1;
 	size_t cap = 64, n = 0;
@@ -308,7 +247,7 @@ static void test_roundtrip_metrics(void)
 		const uint32_t dim = 13; /* not a multiple of any SIMD width */
 		char label[64];
 		snprintf(label, sizeof label, "roundtrip %s", rvf_metric_name(metric));
-		char *path = tpath("roundtrip.rvf");
+		char *path = tu_tpath("store", "roundtrip.rvf");
 		rvf_store *s = make(path, dim, metric);
 		if (!s) {
 			free(path);
@@ -357,7 +296,7 @@ static void test_roundtrip_metrics(void)
 static void test_upsert_duplicate(void)
 {
 	const uint32_t dim = 5;
-	char *path = tpath("upsert.rvf");
+	char *path = tu_tpath("store", "upsert.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_L2);
 	if (!s)
 		goto out;
@@ -423,7 +362,7 @@ static int finds(const rvf_store *s, const float *v, uint32_t dim, uint64_t id)
 static void test_delete_reingest(void)
 {
 	const uint32_t dim = 4;
-	char *path = tpath("reingest.rvf");
+	char *path = tu_tpath("store", "reingest.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_L2);
 	if (!s)
 		goto out;
@@ -481,7 +420,7 @@ out:
 static void test_delete_missing_bumps_epoch(void)
 {
 	const uint32_t dim = 3;
-	char *path = tpath("delmissing.rvf");
+	char *path = tu_tpath("store", "delmissing.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_IP);
 	if (!s)
 		goto out;
@@ -514,11 +453,11 @@ out:
 
 static void test_empty_ingest(void)
 {
-	char *path = tpath("empty.rvf");
+	char *path = tu_tpath("store", "empty.rvf");
 	rvf_store *s = make(path, 4, RVF_METRIC_L2);
 	if (!s)
 		goto out;
-	long long size0 = fsize(path);
+	long long size0 = tu_fsize(path);
 	rvf_status st;
 	CHECK_OK(rvf_get_status(s, &st));
 	uint32_t e0 = st.epoch;
@@ -528,8 +467,8 @@ static void test_empty_ingest(void)
 	CHECK(r.accepted == 0 && r.rejected == 0 && r.epoch == e0,
 	      "empty ingest: accepted %" PRIu64 " rejected %" PRIu64 " epoch %u", r.accepted,
 	      r.rejected, r.epoch);
-	CHECK(fsize(path) == size0, "empty ingest changed the file size %lld -> %lld", size0,
-	      fsize(path));
+	CHECK(tu_fsize(path) == size0, "empty ingest changed the file size %lld -> %lld", size0,
+	      tu_fsize(path));
 	CHECK_OK(rvf_get_status(s, &st));
 	CHECK(st.epoch == e0, "empty ingest bumped the epoch to %u", st.epoch);
 	/* an empty delete is a commit of its own (journal with 0 ids): only
@@ -553,7 +492,7 @@ out:
 static void test_k_edges_and_dimension(void)
 {
 	const uint32_t dim = 6;
-	char *path = tpath("kedge.rvf");
+	char *path = tu_tpath("store", "kedge.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_COSINE);
 	if (!s)
 		goto out;
@@ -590,7 +529,7 @@ out:
 static void test_nan_inf_rejected(void)
 {
 	const uint32_t dim = 3;
-	char *path = tpath("nan.rvf");
+	char *path = tu_tpath("store", "nan.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_L2);
 	if (!s)
 		goto out;
@@ -605,14 +544,14 @@ static void test_nan_inf_rejected(void)
 	CHECK(finds(s, v, dim, 1) == 1 && finds(s, v + 12, dim, 5) == 1,
 	      "finite rows of a mixed batch not stored");
 	/* a batch with only bad rows: all rejected, nothing written */
-	long long size0 = fsize(path);
+	long long size0 = tu_fsize(path);
 	uint32_t e0 = r.epoch;
 	CHECK_OK(rvf_ingest(s, ids + 1, v + 3, 3, &r));
 	CHECK(r.accepted == 0 && r.rejected == 3 && r.epoch == e0,
 	      "all-bad batch: accepted %" PRIu64 " rejected %" PRIu64 " epoch %u", r.accepted,
 	      r.rejected, r.epoch);
-	CHECK(fsize(path) == size0, "all-bad batch changed the file size %lld -> %lld", size0,
-	      fsize(path));
+	CHECK(tu_fsize(path) == size0, "all-bad batch changed the file size %lld -> %lld", size0,
+	      tu_fsize(path));
 	s = reopen(s, path, RVF_OPEN_READONLY);
 	if (s)
 		CHECK(rvf_live_count(s) == 2, "reopened: live %" PRIu64, rvf_live_count(s));
@@ -630,7 +569,7 @@ static uint8_t *seg_bytes(const rvf_store *s, uint8_t type, size_t *len)
 		if (rvf_segment_get(s, i, &si) || si.seg_type != type)
 			continue;
 		size_t flen;
-		uint8_t *f = slurp(rvf_path(s), &flen);
+		uint8_t *f = tu_slurp(rvf_path(s), &flen);
 		if (!f || si.offset + 64 + si.payload_length > flen) {
 			free(f);
 			return NULL;
@@ -674,7 +613,7 @@ static void check_programs(const char *label, const rvf_store *s, const uint8_t 
 static void test_compact(void)
 {
 	const uint32_t dim = 8;
-	char *path = tpath("compact.rvf");
+	char *path = tu_tpath("store", "compact.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_L2);
 	uint8_t *eb0 = NULL, *kb0 = NULL, *eb1 = NULL, *kb1 = NULL;
 	if (!s)
@@ -722,11 +661,11 @@ static void test_compact(void)
 	rvf_status st;
 	CHECK_OK(rvf_get_status(s, &st));
 	uint64_t deleted_before = st.deleted_vectors;
-	long long size_before = fsize(path);
+	long long size_before = tu_fsize(path);
 	rvf_compact_result cr;
 	memset(&cr, 0, sizeof cr);
 	CHECK_OK(rvf_compact(s, &cr));
-	long long size_after = fsize(path);
+	long long size_after = tu_fsize(path);
 	printf("\n    compact: %lld -> %lld bytes, purged %" PRIu64 " (reported reclaimed %" PRIu64
 	       ")\n",
 	       size_before, size_after, cr.segments_compacted, cr.bytes_reclaimed);
@@ -797,7 +736,7 @@ out:
 
 static void test_readonly(void)
 {
-	char *path = tpath("ro.rvf");
+	char *path = tu_tpath("store", "ro.rvf");
 	rvf_store *s = make(path, 2, RVF_METRIC_L2);
 	if (!s)
 		goto out;
@@ -806,7 +745,7 @@ static void test_readonly(void)
 	CHECK_OK(rvf_ingest(s, &id, v, 1, NULL));
 	rvf_close(s);
 	size_t len0, len1;
-	uint8_t *before = slurp(path, &len0);
+	uint8_t *before = tu_slurp(path, &len0);
 	s = NULL;
 	CHECK_OK(rvf_open(path, RVF_OPEN_READONLY, &s));
 	if (s) {
@@ -828,7 +767,7 @@ static void test_readonly(void)
 		CHECK(rvf_live_count(s) == 1, "read-only store changed in memory");
 		rvf_close(s);
 	}
-	uint8_t *after = slurp(path, &len1);
+	uint8_t *after = tu_slurp(path, &len1);
 	CHECK(before && after && len0 == len1 && !memcmp(before, after, len0),
 	      "read-only handle changed the file");
 	free(before);
@@ -839,7 +778,7 @@ out:
 
 static void test_lock(void)
 {
-	char *path = tpath("lock.rvf");
+	char *path = tu_tpath("store", "lock.rvf");
 	rvf_store *a = make(path, 2, RVF_METRIC_L2), *b = NULL, *r = NULL;
 	if (!a)
 		goto out;
@@ -878,7 +817,7 @@ out:
 
 static void test_create_exists_and_dims(void)
 {
-	char *path = tpath("exists.rvf");
+	char *path = tu_tpath("store", "exists.rvf");
 	rvf_store *s = make(path, 4, RVF_METRIC_L2);
 	if (s) {
 		uint64_t id = 1;
@@ -887,13 +826,13 @@ static void test_create_exists_and_dims(void)
 		rvf_close(s);
 	}
 	size_t l0, l1;
-	uint8_t *before = slurp(path, &l0);
+	uint8_t *before = tu_slurp(path, &l0);
 	rvf_create_opts o = {.dimension = 4, .metric = RVF_METRIC_L2};
 	rvf_store *t = (rvf_store *)1;
 	int rc = rvf_create(path, &o, &t);
 	CHECK(rc == RVF_E_EXISTS && !t, "create over an existing file: rc %d", rc);
 	CHECK(*rvf_last_error(), "RVF_E_EXISTS without a message");
-	uint8_t *after = slurp(path, &l1);
+	uint8_t *after = tu_slurp(path, &l1);
 	CHECK(before && after && l0 == l1 && !memcmp(before, after, l0),
 	      "failed create changed the existing file");
 	free(before);
@@ -902,7 +841,7 @@ static void test_create_exists_and_dims(void)
 
 	uint32_t bad[2] = {0, 65536};
 	for (int i = 0; i < 2; i++) {
-		char *p = tpath("baddim.rvf");
+		char *p = tu_tpath("store", "baddim.rvf");
 		o.dimension = bad[i];
 		t = (rvf_store *)1;
 		rc = rvf_create(p, &o, &t);
@@ -913,7 +852,7 @@ static void test_create_exists_and_dims(void)
 	}
 	uint32_t good[2] = {1, 65535};
 	for (int i = 0; i < 2; i++) {
-		char *p = tpath("gooddim.rvf");
+		char *p = tu_tpath("store", "gooddim.rvf");
 		o.dimension = good[i];
 		s = NULL;
 		CHECK_OK(rvf_create(p, &o, &s));
@@ -931,7 +870,7 @@ static void test_create_exists_and_dims(void)
 static void test_growth(void)
 {
 	const uint32_t dim = 4;
-	char *path = tpath("growth.rvf");
+	char *path = tu_tpath("store", "growth.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_L2);
 	if (!s)
 		goto out;
@@ -943,7 +882,7 @@ static void test_growth(void)
 		if (!CHECK_OK(ingest_both(s, &m, &i, v, 1)))
 			break;
 	}
-	long long size = fsize(path);
+	long long size = tu_fsize(path);
 	rvf_status st;
 	CHECK_OK(rvf_get_status(s, &st));
 	printf("\n    growth: 400 single-vector ingests (dim 4) -> %lld bytes, %" PRIu64
@@ -963,7 +902,7 @@ static void test_growth(void)
 		if (!CHECK_OK(ingest_both(s, &m, &i, v, 1)))
 			break;
 	}
-	long long size2 = fsize(path);
+	long long size2 = tu_fsize(path);
 	printf("    growth: 800 single-vector ingests -> %lld bytes (x%.2f for x2 data)\n", size2,
 	       (double)size2 / (double)size);
 	CHECK(size2 < size * 23 / 10, "growth is not linear: 400 ingests %lld bytes, 800 ingests %lld",
@@ -987,7 +926,7 @@ static void test_segment_ids_unique(void)
 {
 	/* a file with every kind of commit we write */
 	const uint32_t dim = 4;
-	char *path = tpath("segids.rvf");
+	char *path = tu_tpath("store", "segids.rvf");
 	rvf_store *s = make(path, dim, RVF_METRIC_L2);
 	if (!s)
 		goto out;

@@ -17,6 +17,7 @@
 #include "rvf.h"
 #include "store.h" /* slot numbers for store_index_upserted */
 #include "testreg.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -27,39 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static int check_impl(int ok, const char *expr, const char *file, int line, const char *fmt, ...)
-{
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, (unsigned)line, expr, file, "", CU_FALSE);
-		return 1;
-	}
-	va_list ap;
-	fprintf(stderr, "\n    FAIL %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	CU_assertImplementation(CU_FALSE, (unsigned)line, expr, file, "", CU_FALSE);
-	return 0;
-}
-#define CHECK(cond, ...) check_impl(!!(cond), #cond, __FILE__, __LINE__, __VA_ARGS__)
-#define CHECK_OK(call)                                                                        \
-	({                                                                                    \
-		int rc_ = (call);                                                             \
-		check_impl(rc_ == RVF_OK, #call, __FILE__, __LINE__, "%s -> %d (%s): %s", #call, \
-			   rc_, rvf_strerror(rc_), rvf_last_error());                         \
-	})
-
-static char *tpath(const char *name)
-{
-	static int seq;
-	char *p = NULL;
-	if (asprintf(&p, "%s/sidx_%d_%s", rvf_test_tmpdir(), seq++, name) < 0)
-		abort();
-	return p;
-}
 
 static double now_ms(void)
 {
@@ -116,7 +84,7 @@ static float *fresh(const float *c, uint32_t dim, size_t n, uint64_t salt)
 static rvf_store *mk_store(const char *name, rvf_metric m, uint32_t dim, size_t n, uint64_t seed,
 			   float **vecs_out, char **path_out)
 {
-	char *path = tpath(name);
+	char *path = tu_tpath("sidx", name);
 	float *c = centres(dim, seed);
 	float *v = points(c, dim, n);
 	free(c);
@@ -685,7 +653,7 @@ static void test_errors(void)
 	}
 	rvf_close(s);
 	/* Empty store: build is a no-op index, queries return nothing. */
-	char *p2 = tpath("empty.rvf");
+	char *p2 = tu_tpath("sidx", "empty.rvf");
 	rvf_create_opts o = {.dimension = 4};
 	if (CHECK_OK(rvf_create(p2, &o, &s))) {
 		CHECK_OK(rvf_index_build(s, 0, 0));

@@ -4,6 +4,7 @@
 #include "format.h"
 #include "rvf.h"
 #include "testreg.h"
+#include "testutil.h"
 #include "witness.h"
 
 #include <limits.h>
@@ -13,22 +14,16 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* The whole file, with 4096 bytes of room after it to append segments. */
 static uint8_t *load(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	uint8_t *b = tu_slurp(path, len), *nb;
+	if (!b)
 		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *b = malloc(n > 0 ? (size_t)n + 4096 : 4096);
-	if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
+	nb = realloc(b, *len + 4096);
+	if (!nb)
 		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = n > 0 ? (size_t)n : 0;
-	return b;
+	return nb;
 }
 
 static uint8_t *shared(const char *rel, size_t *len)

@@ -7,6 +7,7 @@
  * L2 and bit-identical f32 distances). Needs root and a BTF kernel; run from
  * the repository root.
  */
+#include "fileio.h"
 #include "testreg.h"
 
 #include "quant8.h"
@@ -86,7 +87,7 @@ static void dump_log(const char *what, int err)
 /* ---- loading ---- */
 
 struct xobj {
-	void *bytes;
+	uint8_t *bytes;
 	size_t size;
 	struct bpf_object *obj;
 	uint32_t dim;
@@ -94,35 +95,6 @@ struct xobj {
 	double load_ms;
 	uint32_t insns, xlated, jited;
 };
-
-static int read_file(const char *path, void **out, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	int err = 0;
-	long n;
-	void *buf = NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		err = -errno;
-		goto out;
-	}
-	buf = malloc(n ? (size_t)n : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		err = -EIO;
-		free(buf);
-		goto out;
-	}
-	*out = buf;
-	*size = (size_t)n;
-out:
-	fclose(f);
-	return err;
-}
 
 static void xdp_close(struct xobj *x)
 {
@@ -195,7 +167,7 @@ static int xdp_load(struct xobj *x, uint32_t dim, uint32_t nvec_max)
 	logbuf[0] = 0;
 	libbpf_print_fn_t old = libbpf_set_print(capture_print);
 	snprintf(path, sizeof path, "build/bpf/rvf_xdp_d%u.bpf.o", dim);
-	int err = read_file(path, &x->bytes, &x->size);
+	int err = rvf_read_file(path, &x->bytes, &x->size);
 	if (err) {
 		fprintf(stderr, "\nxdp: cannot read %s (make it first): %s\n", path, strerror(-err));
 		goto out;

@@ -30,6 +30,7 @@
 
 #include "../../loader/rvf_elf.h"
 #include "cli.h"
+#include "fileio.h"
 #ifdef RVF_LOADER
 #include "../../loader/loader.h"
 #endif
@@ -48,36 +49,6 @@ static const char *kind_name(uint8_t pt)
 	case 0xff: return "custom";
 	}
 	return "unknown";
-}
-
-static int slurp(const char *path, uint8_t **out, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	int err = 0;
-	uint8_t *buf = NULL;
-	long n;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		err = -errno;
-		goto out;
-	}
-	buf = malloc(n ? (size_t)n : 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (n && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		err = -EIO;
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	*out = buf;
-	*size = (size_t)n;
-out:
-	fclose(f);
-	return err;
 }
 
 static void bpf_dir(char *buf, size_t len)
@@ -113,7 +84,7 @@ static int embed_one(rvf_store *s, const struct embed_item *it, uint16_t maxdim,
 	uint64_t seg = 0;
 	int e, k, rc = CLI_FAIL;
 
-	if ((e = slurp(it->path, &prog, &psz)))
+	if ((e = rvf_read_file(it->path, &prog, &psz)))
 		return cli_fail("%s: %s", it->path, strerror(-e));
 	k = rvf_elf_check(prog, psz);
 	if (k != RVF_ELF_BPF && !force) {
@@ -121,7 +92,7 @@ static int embed_one(rvf_store *s, const struct embed_item *it, uint16_t maxdim,
 		goto out;
 	}
 	if (btf_path) {
-		if ((e = slurp(btf_path, &btf, &bsz))) {
+		if ((e = rvf_read_file(btf_path, &btf, &bsz))) {
 			cli_fail("%s: %s", btf_path, strerror(-e));
 			goto out;
 		}

@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "format.h"
 
 #define INITRAMFS_MARKER "rvf.role=initramfs"
@@ -71,43 +72,6 @@ enum {
 };
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static int slurp(const char *path, uint8_t **out, size_t *size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		int e = S_ISDIR(st.st_mode) ? EISDIR : errno ? errno : EINVAL;
-		close(fd);
-		return -e;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-			free(buf);
-			close(fd);
-			return -e;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*out = buf;
-	*size = got;
-	return 0;
-}
 
 static int write_file(const char *path, const void *data, size_t len)
 {
@@ -395,7 +359,7 @@ int cmd_embed_kernel(int argc, char **argv)
 		return cli_fail("No kernel image path provided. Use --image-path <path>");
 	if (cmdline && !strcmp(cmdline, INITRAMFS_MARKER))
 		return cli_fail("--cmdline '%s' is reserved for the initramfs segment", cmdline);
-	if ((e = slurp(image, &img, &isz)))
+	if ((e = rvf_read_file(image, &img, &isz)))
 		return cli_fail("Failed to read kernel image '%s': %s", image, strerror(-e));
 	rc = CLI_FAIL;
 	if (!isz) {
@@ -403,7 +367,7 @@ int cmd_embed_kernel(int argc, char **argv)
 		goto out;
 	}
 	if (initramfs) {
-		if ((e = slurp(initramfs, &ird, &rsz))) {
+		if ((e = rvf_read_file(initramfs, &ird, &rsz))) {
 			cli_fail("Failed to read initramfs '%s': %s", initramfs, strerror(-e));
 			goto out;
 		}

@@ -1,6 +1,7 @@
-/* npy.c — .npy reader for batch queries. Only what `numpy.save` writes for
- * a C-ordered float32 matrix is accepted; anything else is refused with a
- * sentence naming the file and the problem, never reinterpreted. */
+/* npy.c — the .npy header parser (batch queries here, streaming ingest in
+ * input_npy.c) and the whole-file reader for batch queries. Only what
+ * `numpy.save` writes for a C-ordered float32 matrix is accepted; anything
+ * else is refused with a sentence naming the problem, never reinterpreted. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "npy.h"
 
 static const unsigned char magic[6] = { 0x93, 'N', 'U', 'M', 'P', 'Y' };
@@ -36,29 +38,6 @@ int npy_sniff(const char *path)
 	return n == sizeof buf && memcmp(buf, magic, sizeof magic) == 0;
 }
 
-/* Reads the whole file; returns the buffer (free it) or NULL with errno. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	long sz;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
-		goto out;
-	buf = malloc(sz ? (size_t)sz : 1);
-	if (buf && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-		free(buf);
-		buf = NULL;
-		errno = EIO;
-	}
-	*len = (size_t)sz;
-out:
-	fclose(f);
-	return buf;
-}
-
 /* Finds the value that follows key `name` in the header dict. */
 static const char *dict_value(const char *hdr, const char *name)
 {
@@ -84,7 +63,7 @@ static const char *dict_value(const char *hdr, const char *name)
 }
 
 /* Parses "(a, b)" / "(a, b,)"; returns the number of dimensions or -1. */
-static int parse_shape(const char *p, uint64_t dims[3])
+static int parse_shape(const char *p, uint64_t dims[4])
 {
 	int nd = 0;
 	char *end;
@@ -96,7 +75,7 @@ static int parse_shape(const char *p, uint64_t dims[3])
 			p++;
 		if (*p == ')')
 			return nd;
-		if (!isdigit((unsigned char)*p) || nd == 3)
+		if (!isdigit((unsigned char)*p) || nd == 4)
 			return -1;
 		errno = 0;
 		dims[nd++] = strtoull(p, &end, 10);
@@ -112,113 +91,131 @@ static int parse_shape(const char *p, uint64_t dims[3])
 	}
 }
 
-static int parse_header(const char *path, const char *hdr, uint64_t *rows, uint64_t *cols,
-			char *err, size_t errlen)
+/* Checks the header dict (NUL-terminated, trailing newline/padding removed). */
+static int parse_dict(const char *hdr, uint64_t *rows, uint64_t *cols, char *err, size_t errlen)
 {
 	const char *d = dict_value(hdr, "descr");
 	const char *fo = dict_value(hdr, "fortran_order");
 	const char *sh = dict_value(hdr, "shape");
-	uint64_t dims[3];
+	uint64_t dims[4];
 	int nd;
 
 	if (!d || !fo || !sh)
-		return fail(err, errlen, "%s: malformed .npy header: %s", path, hdr);
+		return fail(err, errlen, "malformed .npy header: %s", hdr);
 	if (strncmp(d, "'<f4'", 5) && strncmp(d, "\"<f4\"", 5))
-		return fail(err, errlen, "%s: unsupported .npy dtype (only little-endian float32 "
-			    "'<f4' is supported): %s", path, hdr);
+		return fail(err, errlen, "unsupported .npy dtype (only little-endian float32 '<f4' "
+			    "is supported): %s", hdr);
 	if (strncmp(fo, "False", 5))
-		return fail(err, errlen, "%s: Fortran-ordered .npy arrays are not supported: %s",
-			    path, hdr);
+		return fail(err, errlen, "Fortran-ordered .npy arrays are not supported: %s", hdr);
 	nd = parse_shape(sh, dims);
 	if (nd < 0)
-		return fail(err, errlen, "%s: malformed .npy shape: %s", path, hdr);
+		return fail(err, errlen, "malformed .npy shape: %s", hdr);
 	if (nd != 2)
-		return fail(err, errlen, "%s: .npy array must be 2-D (queries, dimension), "
-			    "got %d dimension(s)", path, nd);
+		return fail(err, errlen, ".npy array must be 2-D (rows, dimension), got %d "
+			    "dimension(s): %s", nd, hdr);
 	if (dims[1] == 0 || dims[1] > 65535)
-		return fail(err, errlen, "%s: .npy vector length %llu is out of range 1..65535",
-			    path, (unsigned long long)dims[1]);
+		return fail(err, errlen, ".npy vector length %llu is out of range 1..65535",
+			    (unsigned long long)dims[1]);
 	*rows = dims[0];
 	*cols = dims[1];
 	return 0;
 }
 
-int npy_load_f32(const char *path, struct npy_f32 *out, char *err, size_t errlen)
+long npy_parse_header(const unsigned char *b, size_t avail, int at_eof, size_t *data_off,
+		      uint64_t *rows, uint64_t *cols, char *err, size_t errlen)
 {
-	unsigned char *buf;
-	size_t len, hlen, pre, i, count;
+	size_t pre, hlen, i;
 	char *hdr;
-	int rc = -1;
+	int rc;
 
-	memset(out, 0, sizeof *out);
-	buf = slurp(path, &len);
-	if (!buf)
-		return fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-	if (len < 10 || memcmp(buf, magic, sizeof magic)) {
-		fail(err, errlen, "%s: not a .npy file (bad magic)", path);
-		goto out;
+	if (avail < 10) {
+		if (!at_eof)
+			return 10;
+		return fail(err, errlen, "not a .npy file (no \\x93NUMPY magic)");
 	}
-	switch (buf[6]) {
+	if (memcmp(b, magic, sizeof magic))
+		return fail(err, errlen, "not a .npy file (no \\x93NUMPY magic)");
+	switch (b[6]) {
 	case 1:
-		hlen = buf[8] | (size_t)buf[9] << 8;
 		pre = 10;
+		hlen = (size_t)b[8] | (size_t)b[9] << 8;
 		break;
 	case 2:
 	case 3:
-		if (len < 12) {
-			fail(err, errlen, "%s: truncated .npy header", path);
-			goto out;
+		if (avail < 12) {
+			if (!at_eof)
+				return 12;
+			return fail(err, errlen, "truncated .npy header");
 		}
-		hlen = buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 |
-		       (size_t)buf[11] << 24;
 		pre = 12;
+		hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 |
+		       (size_t)b[11] << 24;
 		break;
 	default:
-		fail(err, errlen, "%s: unsupported .npy format version %u.%u", path, buf[6], buf[7]);
-		goto out;
+		return fail(err, errlen, "unsupported .npy format version %u.%u", b[6], b[7]);
 	}
-	if (hlen > len - pre) {
-		fail(err, errlen, "%s: truncated .npy header (%zu bytes declared, %zu present)",
-		     path, hlen, len - pre);
-		goto out;
+	if (hlen > (1u << 20))
+		return fail(err, errlen, ".npy header of %zu bytes is implausibly large", hlen);
+	if (hlen > avail - pre) {
+		if (!at_eof)
+			return (long)(pre + hlen);
+		return fail(err, errlen, "truncated .npy header (%zu bytes declared, %zu present)",
+			    hlen, avail - pre);
 	}
-	hdr = strndup((const char *)buf + pre, hlen);
-	if (!hdr) {
-		fail(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	/* numpy pads the dict with spaces and a newline; keep messages tidy. */
+	hdr = strndup((const char *)b + pre, hlen);
+	if (!hdr)
+		return fail(err, errlen, "out of memory");
+	/* numpy ends the dict with spaces and a newline; keep messages tidy. */
+	hdr[strcspn(hdr, "\n")] = 0;
 	for (i = strlen(hdr); i && isspace((unsigned char)hdr[i - 1]); i--)
 		hdr[i - 1] = 0;
-	rc = parse_header(path, hdr, &out->rows, &out->cols, err, errlen);
+	rc = parse_dict(hdr, rows, cols, err, errlen);
 	free(hdr);
 	if (rc)
-		goto out;
-	rc = -1;
-	pre += hlen;
+		return -1;
+	*data_off = pre + hlen;
+	return 0;
+}
+
+int npy_check_size(uint64_t data_bytes, uint64_t rows, uint64_t cols, char *err, size_t errlen)
+{
 	/* rows * cols * 4 must equal the data bytes exactly (no overflow). */
-	if (out->rows > (len - pre) / 4 / out->cols ||
-	    out->rows * out->cols * 4 != len - pre) {
-		fail(err, errlen, "%s: .npy data is %zu bytes, shape (%llu, %llu) needs %llu", path,
-		     len - pre, (unsigned long long)out->rows, (unsigned long long)out->cols,
-		     (unsigned long long)(out->rows * out->cols * 4));
-		goto out;
+	if (rows > data_bytes / 4 / cols || rows * cols * 4 != data_bytes)
+		return fail(err, errlen, ".npy data is %llu bytes, the shape (%llu, %llu) needs %llu",
+			    (unsigned long long)data_bytes, (unsigned long long)rows,
+			    (unsigned long long)cols, (unsigned long long)(rows * cols * 4));
+	return 0;
+}
+
+int npy_load_f32(const char *path, struct npy_f32 *out, char *err, size_t errlen)
+{
+	uint8_t *buf;
+	size_t len, off, i, count;
+	char msg[480];
+	int e;
+
+	memset(out, 0, sizeof *out);
+	e = rvf_read_file(path, &buf, &len);
+	if (e)
+		return fail(err, errlen, "%s: cannot read: %s", path, strerror(-e));
+	if (npy_parse_header(buf, len, 1, &off, &out->rows, &out->cols, msg, sizeof msg) ||
+	    npy_check_size(len - off, out->rows, out->cols, msg, sizeof msg)) {
+		free(buf);
+		return fail(err, errlen, "%s: %s", path, msg);
 	}
 	count = out->rows * out->cols;
 	out->data = malloc(count ? count * sizeof(float) : 1);
 	if (!out->data) {
-		fail(err, errlen, "%s: out of memory", path);
-		goto out;
+		free(buf);
+		return fail(err, errlen, "%s: out of memory", path);
 	}
 	for (i = 0; i < count; i++) {
-		const unsigned char *b = buf + pre + 4 * i;
+		const unsigned char *b = buf + off + 4 * i;
 		uint32_t u = b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
 			     (uint32_t)b[3] << 24;
 
 		memcpy(&out->data[i], &u, sizeof u);
 	}
-	rc = 0;
-out:
 	free(buf);
-	return rc;
+	return 0;
 }
