@@ -25,6 +25,11 @@ json_eq "$T/i.json" .nodes 2000
 json_eq "$T/i.json" .m 8
 json_eq "$T/i.json" .ef_construction 100
 json_eq "$T/i.json" .persisted true
+# status reports the loaded index (no rebuild: persisted)
+run_ok $RVF status "$F" --json >"$T/st.json"
+json_eq "$T/st.json" .index.nodes 2000
+json_eq "$T/st.json" .index.m 8
+json_eq "$T/st.json" .index.persisted true
 json_ok "$T/i.json" '.levels >= 1 and .build_ms > 0 and .file_size > 0'
 size=$(json_get "$T/i.json" .file_size)
 assert_eq "$(stat -c %s "$F")" "$size" "file size reported"

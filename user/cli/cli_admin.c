@@ -56,6 +56,24 @@ static json_t *common_json(const rvf_status *st)
 	return o;
 }
 
+/* Index stats for `status --json` (null when the store has no index). */
+static json_t *index_json(const rvf_store *s)
+{
+	rvf_index_stats is;
+	if (rvf_get_index_stats(s, &is) || !is.present)
+		return json_null();
+	json_t *o = json_object();
+	if (!o)
+		return json_null();
+	json_object_set_new(o, "nodes", cli_json_u64(is.nodes));
+	json_object_set_new(o, "m", json_integer(is.m));
+	json_object_set_new(o, "ef_construction", json_integer(is.ef_construction));
+	json_object_set_new(o, "max_level", json_integer(is.max_level));
+	json_object_set_new(o, "persisted", json_boolean(is.persisted));
+	json_object_set_new(o, "memory_bytes", cli_json_u64(is.memory_bytes));
+	return o;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	const char *path = NULL;
@@ -73,6 +91,7 @@ int cmd_status(int argc, char **argv)
 			json_object_set_new(o, "dead_space_ratio", cli_json_real(st.dead_space_ratio));
 			json_object_set_new(o, "profile_id", json_integer(st.profile_id));
 			json_object_set_new(o, "read_only", json_boolean(st.read_only));
+			json_object_set_new(o, "index", index_json(s));
 		}
 		rc = cli_json_print(o);
 	} else {
@@ -86,6 +105,13 @@ int cmd_status(int argc, char **argv)
 		/* Not in the reference's text, appended so its lines keep their places. */
 		cli_kv("Dimension", "%u", st.dimension);
 		cli_kv("Metric", "%s", rvf_metric_name(st.metric));
+		rvf_index_stats is;
+		if (!rvf_get_index_stats(s, &is) && is.present)
+			cli_kv("Index", "HNSW, %llu nodes, M %u, efC %u, %u levels, %s",
+			       (unsigned long long)is.nodes, is.m, is.ef_construction, is.max_level + 1,
+			       is.persisted ? "persisted" : "not persisted");
+		else
+			cli_kv("Index", "none (exact scan)");
 	}
 	rvf_close(s);
 	return rc;
