@@ -64,4 +64,10 @@ PY
 else
 	fail "no Index segment in rvf inspect --json"
 fi
+# quantized codes: sq8 scan + exact rerank gives the exact answer here
+run_ok $RVF quantize "$F" --type sq8 --json >"$T/qz.json"
+run_ok $RVF query "$F" -v "$Q" -k 10 --quant sq8 --json >"$T/qq.json"
+run_ok $RVF query "$F" -v "$Q" -k 10 --exact --json >"$T/qe.json"
+assert_eq "$(jq -c '[.results[].id]' "$T/qq.json")" "$(jq -c '[.results[].id]' "$T/qe.json")" "sq8 ids"
+expect_exit 2 $RVF query "$F" -v 1 --quant nope
 pass

@@ -64,6 +64,8 @@ struct cli_qopts {
 	uint32_t timeout_ms; /* 0: none */
 	int exact;
 	int with_meta;       /* --with-metadata */
+	int quant;           /* --quant sq8|binary: 1, 2 (rvf quantize first) */
+	uint32_t rerank;     /* --rerank N: exact f32 rerank shortlist */
 };
 /* Text lines "  [i] id=ID distance=D[ metadata={...}]" (s may be NULL when
  * !with_meta). */

@@ -163,6 +163,8 @@ int cli_query_batch(const char *path, const char *input, const struct cli_qopts 
 	o.ef_search = q->ef_search;
 	o.timeout_ms = q->timeout_ms;
 	o.exact = q->exact;
+	o.quant = q->quant;
+	o.rerank = q->rerank;
 	done = qs.nq;
 	t0 = cli_now_ms();
 	for (i = 0; kk && i < qs.nq; i++) {

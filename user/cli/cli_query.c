@@ -10,12 +10,13 @@
  * Stores are opened read-only: queries never take the writer lock. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "cli.h"
 #include "meta.h"
 
-enum { OPT_JSON = 256, OPT_META, OPT_EF, OPT_TIMEOUT, OPT_EXACT };
+enum { OPT_JSON = 256, OPT_META, OPT_EF, OPT_TIMEOUT, OPT_EXACT, OPT_QUANT, OPT_RERANK };
 
 static const struct option opts[] = {
 	{ "vector", required_argument, NULL, 'v' },
@@ -26,6 +27,8 @@ static const struct option opts[] = {
 	{ "ef-search", required_argument, NULL, OPT_EF },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "exact", no_argument, NULL, OPT_EXACT },
+	{ "quant", required_argument, NULL, OPT_QUANT },
+	{ "rerank", required_argument, NULL, OPT_RERANK },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
@@ -127,6 +130,8 @@ static int query_one(const char *path, const char *vec_s, const struct cli_qopts
 		o.ef_search = qo->ef_search;
 		o.timeout_ms = qo->timeout_ms;
 		o.exact = qo->exact;
+		o.quant = qo->quant;
+		o.rerank = qo->rerank;
 		qrc = rvf_query_ex(s, q, (uint32_t)n, &o, hits, &nout);
 		if (qrc && qrc != RVF_E_TIMEOUT) {
 			rc = cli_store_fail(qrc);
@@ -199,6 +204,18 @@ int cmd_query(int argc, char **argv)
 			break;
 		case OPT_EXACT:
 			qo.exact = 1;
+			break;
+		case OPT_QUANT:
+			if (!strcmp(optarg, "sq8"))
+				qo.quant = RVF_QUANT_SQ8;
+			else if (!strcmp(optarg, "binary"))
+				qo.quant = RVF_QUANT_BINARY;
+			else
+				return cli_usage("query", "--quant takes sq8 or binary (got '%s')", optarg);
+			break;
+		case OPT_RERANK:
+			if ((rc = parse_u32("query", "--rerank <N>", optarg, &qo.rerank)))
+				return rc;
 			break;
 		case OPT_JSON:
 			json = 1;

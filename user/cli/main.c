@@ -95,6 +95,9 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --ef-search <N>     HNSW candidate list size [default: the store's]\n"
 	"      --timeout-ms <T>    Stop after T ms, print partial results, exit 1\n"
 	"      --exact             Exact scan even when an index exists\n"
+	"      --quant <KIND>      sq8 | binary: scan the codes of `rvf quantize`,\n"
+	"                          then rerank exactly [default: none]\n"
+	"      --rerank <N>        Shortlist size for --quant [default: 4*k]\n"
 	"      --json              Output as JSON\n",
 	"      --ids <IDS>         Comma-separated vector ids\n"
 	"      --filter <JSON>     Delete every vector the metadata filter matches\n"
