@@ -84,6 +84,7 @@ void rvf_hdr_encode(uint8_t *b, uint8_t seg_type, uint64_t seg_id, const uint8_t
 		    uint64_t payload_len);
 
 /* ---- §4 content hash and §11.3 fold32 --------------------------------- */
+uint32_t rvf_crc32(const uint8_t *data, uint64_t len); /* CRC-32/ISO-HDLC */
 void rvf_content_hash(const uint8_t *payload, uint64_t len, uint8_t out[16]);
 /* 1 if hash is all zero (not set) or equals the CRC-rotated hash of payload. */
 int rvf_content_hash_ok(const uint8_t hash[16], const uint8_t *payload, uint64_t len);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -543,14 +542,7 @@ int meta_seg_encode(const meta_record *recs, size_t n, uint8_t **out, size_t *le
 			}
 		}
 	}
-	uLong crc = crc32(0L, Z_NULL, 0);
-	size_t body = (size_t)(p - b);
-	for (size_t off = 0; off < body;) { /* zlib takes uInt lengths */
-		uInt chunk = body - off > (1u << 30) ? (1u << 30) : (uInt)(body - off);
-		crc = crc32(crc, b + off, chunk);
-		off += chunk;
-	}
-	wr32(p, (uint32_t)crc);
+	wr32(p, rvf_crc32(b, (size_t)(p - b)));
 	*out = b;
 	*len = (size_t)sz;
 	return RVF_OK;
@@ -725,13 +717,8 @@ int meta_seg_decode(const uint8_t *p, size_t len, meta_batch *b)
 		return rvf_fail(RVF_E_CORRUPT, "META_SEG: RVMD payload truncated to %zu bytes", len);
 	uint16_t flags = rd16(p + 6);
 	size_t end = len - META_SEG_TRAILER;
-	uLong crc = crc32(0L, Z_NULL, 0);
-	for (size_t off = 0; off < end;) {
-		uInt chunk = end - off > (1u << 30) ? (1u << 30) : (uInt)(end - off);
-		crc = crc32(crc, p + off, chunk);
-		off += chunk;
-	}
-	if ((uint32_t)crc != rd32(p + end))
+	uint32_t crc = rvf_crc32(p, end);
+	if (crc != rd32(p + end))
 		return rvf_fail(RVF_E_CORRUPT,
 				"META_SEG: CRC-32 mismatch (stored %08x, computed %08x) over %zu bytes",
 				rd32(p + end), (uint32_t)crc, end);
