@@ -3,7 +3,7 @@
  * both take the same arguments and print the same JSON lines).
  * Build (after `make build/librvf.a`):
  *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/bench_ingest.c build/librvf.a \
- *       -ljansson -lsodium -lz -lbpf -lm -lpthread -o build/bench/bench_ingest
+ *       -ljansson -lsodium -lz -lisal -lbpf -lm -lpthread -o build/bench/bench_ingest
  * Usage:
  *   bench_ingest ingest BASE.f32 N DIM STORE BATCH
  *       times rvf_create + rvf_ingest of N rows in batches of BATCH (ids 0..N-1)

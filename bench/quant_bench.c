@@ -2,7 +2,7 @@
  * rvf_query_ex opts.quant) vs the exact scan, 100k x 128 clustered data.
  *
  *   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iuser/lib bench/quant_bench.c \
- *       build/librvf.a $(pkg-config --libs jansson libsodium zlib) -lm -lpthread \
+ *       build/librvf.a $(pkg-config --libs jansson libsodium zlib libisal) -lm -lpthread \
  *       -o build/bench/quant_bench
  *   build/bench/quant_bench [N] [NQ]      (markdown table on stdout)
  *
