@@ -40,7 +40,8 @@ int store_reserve_slots(rvf_store *s, size_t extra)
 	/* The rows live in their own anonymous mapping: page aligned (SIMD rows
 	 * never split a cache line needlessly) and grown with mremap, which
 	 * moves page tables instead of copying and re-faulting the old rows.
-	 * Large arrays ask for huge pages: fewer faults when a store loads. */
+	 * No MADV_HUGEPAGE: it halves the load time on an idle machine but
+	 * stalls 100+ ms in direct compaction once memory is fragmented. */
 	size_t bytes = cap * (size_t)s->stride * sizeof(float);
 	bytes = (bytes + 4095) & ~(size_t)4095;
 	if (!bytes)
@@ -49,8 +50,6 @@ int store_reserve_slots(rvf_store *s, size_t extra)
 			  : mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v == MAP_FAILED)
 		return -1;
-	if (bytes >= (2u << 20))
-		madvise(v, bytes, MADV_HUGEPAGE);
 	s->vecs = v;
 	s->vecs_bytes = bytes;
 	s->slot_cap = cap;
