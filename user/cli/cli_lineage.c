@@ -92,30 +92,39 @@ static int derive(const char *cmd, int argc, char **argv, int branch)
 int cmd_derive(int argc, char **argv) { return derive("derive", argc, argv, 1); }
 int cmd_branch(int argc, char **argv) { return derive("branch", argc, argv, 1); }
 
-int cmd_freeze(int argc, char **argv)
+/* `CMD PATH [--wait] [--json]`: parses and opens PATH for writing. */
+static int open_writer(const char *cmd, int argc, char **argv, int *json, const char **path,
+		       rvf_store **s)
 {
 	static const struct option opts[] = {
 		{"wait", no_argument, NULL, OPT_WAIT},
 		{"json", no_argument, NULL, OPT_JSON},
 		{NULL, 0, NULL, 0},
 	};
-	int json = 0, opt, rc;
+	int opt, rc;
 	unsigned flags = 0;
-	const char *path;
+	*json = 0;
 	opterr = 0;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (opt == OPT_JSON)
-			json = 1;
+			*json = 1;
 		else if (opt == OPT_WAIT)
 			flags |= RVF_OPEN_WAIT;
 		else
-			return cli_bad_option("freeze", argv, opt);
+			return cli_bad_option(cmd, argv, opt);
 	}
-	if ((rc = cli_one_path("freeze", argc, argv, &path)))
+	if ((rc = cli_one_path(cmd, argc, argv, path)))
 		return rc;
+	return cli_open(*path, flags, s);
+}
+
+int cmd_freeze(int argc, char **argv)
+{
+	int json, rc;
+	const char *path;
 	rvf_store *s;
-	if ((rc = cli_open(path, flags, &s)))
+	if ((rc = open_writer("freeze", argc, argv, &json, &path, &s)))
 		return rc;
 	rc = rvf_freeze(s);
 	rvf_status st;
@@ -206,28 +215,10 @@ int cmd_filter(int argc, char **argv)
 /* rebuild-refcounts FILE: per-cluster reference counts of a branch. */
 int cmd_rebuild_refcounts(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"wait", no_argument, NULL, OPT_WAIT},
-		{"json", no_argument, NULL, OPT_JSON},
-		{NULL, 0, NULL, 0},
-	};
-	int json = 0, opt, rc;
-	unsigned flags = 0;
+	int json, rc;
 	const char *path;
-	opterr = 0;
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (opt == OPT_JSON)
-			json = 1;
-		else if (opt == OPT_WAIT)
-			flags |= RVF_OPEN_WAIT;
-		else
-			return cli_bad_option("rebuild-refcounts", argv, opt);
-	}
-	if ((rc = cli_one_path("rebuild-refcounts", argc, argv, &path)))
-		return rc;
 	rvf_store *s;
-	if ((rc = cli_open(path, flags, &s)))
+	if ((rc = open_writer("rebuild-refcounts", argc, argv, &json, &path, &s)))
 		return rc;
 	uint32_t clusters = 0, local = 0;
 	rc = rvf_rebuild_refcounts(s, &clusters, &local);
