@@ -25,7 +25,7 @@ RES=bench/results
 mkdir -p "$W" "$RES"
 
 make -s build/librvf.a
-LIBS="-ljansson -lz -lisal -lm -lpthread"
+LIBS="$(pkg-config --libs jansson libsodium zlib libisal) -lm -lpthread"
 gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iuser/lib bench/ann/ann_bench.c build/librvf.a $LIBS \
 	-o $W/../ann_bench
 gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/ann/store_bench.c build/librvf.a $LIBS -o $W/../store_bench
