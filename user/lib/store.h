@@ -68,6 +68,7 @@ struct rvf_store {
 
 	meta_table *meta; /* slot -> typed fields (store_meta.c) */
 	struct store_index *index; /* HNSW over the slots, or NULL (store_index.c) */
+	struct index_prefetch *index_pf; /* graph decoding during open */
 	struct store_quant *quant; /* int8 / binary codes of the slots, or NULL (store_quant.c) */
 
 	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
@@ -141,6 +142,9 @@ int store_slot_matches(const rvf_store *s, size_t slot, const rvf_filter *f);
  * store_index_query returns 0 when it answered, 1 to fall back to the exact
  * scan, or a negative rvf_err. */
 int store_index_open(rvf_store *s);
+/* Starts decoding the manifest's INDEX_SEG on a second thread; open joins
+ * it in store_index_open (close, on a failed open). */
+void store_index_prefetch(rvf_store *s, const rvf_manifest *m);
 int store_index_ingested(rvf_store *s, size_t first_new_slot);
 /* Existing slots whose vectors an ingest replaced: re-linked in the graph. */
 int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n);

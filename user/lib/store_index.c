@@ -84,8 +84,11 @@ static void idx_free(struct store_index *x)
 	free(x);
 }
 
+static void prefetch_drop(rvf_store *s);
+
 void store_index_free(rvf_store *s)
 {
+	prefetch_drop(s);
 	idx_free(s->index);
 	s->index = NULL;
 }
@@ -113,28 +116,127 @@ static size_t drop_index_entries(rvf_store *s)
 
 /* Loads the index from the INDEX_SEG at directory entry e. Returns 0 with
  * s->index set, or a short reason (static string) why it was ignored. */
-static const char *load_index(rvf_store *s, const rvf_dir_entry *e)
-{
-	if (e->offset > s->map_len || s->map_len - e->offset < RVF_SEG_HDR_SIZE)
-		return "segment outside the file";
-	rvf_seg_hdr h;
-	rvf_hdr_decode(s->map + e->offset, &h);
-	if (h.magic != RVF_SEG_MAGIC || h.seg_type != RVF_SEG_INDEX ||
-	    h.payload_length > s->map_len - e->offset - RVF_SEG_HDR_SIZE)
-		return "no complete INDEX segment at the listed offset";
-	const uint8_t *p = s->map + e->offset + RVF_SEG_HDR_SIZE;
-	if (!rvf_content_hash_ok(h.content_hash, p, h.payload_length))
-		return "content hash mismatch";
-	if (!s->dim || s->nslots == 0 || s->nslots > HNSW_MAX_NODES)
-		return "the store has no vectors for it";
+/* Checking and decoding the graph needs neither the vectors nor the id map,
+ * so open runs it on a second thread while it loads the vectors (the two
+ * take about as long). */
+struct index_prefetch {
+	pthread_t th;
+	const uint8_t *map;
+	uint64_t map_len, offset;
+	uint32_t dim;
+	int metric;
+	const char *why; /* results */
 	hnsw_index *g;
 	uint64_t *ids, n;
-	int r = hnsw_decode(p, h.payload_length, s->dim, (int)s->metric, IDX_SEED, &g, &ids, &n);
-	if (r == RVF_E_NOMEM)
-		return "out of memory decoding it";
+};
+
+static void *decode_graph(void *arg)
+{
+	struct index_prefetch *pf = arg;
+	uint64_t off = pf->offset;
+	if (off > pf->map_len || pf->map_len - off < RVF_SEG_HDR_SIZE) {
+		pf->why = "segment outside the file";
+		return NULL;
+	}
+	rvf_seg_hdr h;
+	rvf_hdr_decode(pf->map + off, &h);
+	if (h.magic != RVF_SEG_MAGIC || h.seg_type != RVF_SEG_INDEX ||
+	    h.payload_length > pf->map_len - off - RVF_SEG_HDR_SIZE) {
+		pf->why = "no complete INDEX segment at the listed offset";
+		return NULL;
+	}
+	const uint8_t *p = pf->map + off + RVF_SEG_HDR_SIZE;
+	if (!rvf_content_hash_ok(h.content_hash, p, h.payload_length)) {
+		pf->why = "content hash mismatch";
+		return NULL;
+	}
+	if (!pf->dim) {
+		pf->why = "the store has no vectors for it";
+		return NULL;
+	}
+	int r = hnsw_decode(p, h.payload_length, pf->dim, pf->metric, IDX_SEED, &pf->g, &pf->ids, &pf->n);
 	if (r)
-		return "undecodable graph";
-	const char *why = NULL;
+		pf->why = r == RVF_E_NOMEM ? "out of memory decoding it" : "undecodable graph";
+	return NULL;
+}
+
+static const rvf_dir_entry *latest_index(const rvf_dir_entry *dir, size_t n)
+{
+	const rvf_dir_entry *e = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (dir[i].seg_type == RVF_SEG_INDEX && (!e || dir[i].offset > e->offset))
+			e = &dir[i];
+	return e;
+}
+
+void store_index_prefetch(rvf_store *s, const rvf_manifest *m)
+{
+	const rvf_dir_entry *e = latest_index(m->dir, m->seg_count);
+	struct index_prefetch *pf = e ? calloc(1, sizeof *pf) : NULL;
+	if (!pf)
+		return; /* store_index_open decodes it itself */
+	pf->map = s->map;
+	pf->map_len = s->map_len;
+	pf->offset = e->offset;
+	pf->dim = m->dimension;
+	pf->metric = m->metric <= RVF_METRIC_COSINE ? m->metric : RVF_METRIC_L2;
+	if (pthread_create(&pf->th, NULL, decode_graph, pf)) {
+		free(pf);
+		return;
+	}
+	s->index_pf = pf;
+}
+
+/* Waits for the prefetch; its results are returned (or freed when unused). */
+static struct index_prefetch *prefetch_join(rvf_store *s)
+{
+	struct index_prefetch *pf = s->index_pf;
+	s->index_pf = NULL;
+	if (pf)
+		pthread_join(pf->th, NULL);
+	return pf;
+}
+
+static void prefetch_drop(rvf_store *s)
+{
+	struct index_prefetch *pf = prefetch_join(s);
+	if (pf) {
+		hnsw_free(pf->g);
+		free(pf->ids);
+		free(pf);
+	}
+}
+
+static const char *load_index(rvf_store *s, const rvf_dir_entry *e)
+{
+	struct index_prefetch *pf = prefetch_join(s), local;
+	if (!pf || pf->offset != e->offset) {
+		if (pf) {
+			hnsw_free(pf->g);
+			free(pf->ids);
+			free(pf);
+		}
+		memset(&local, 0, sizeof local);
+		local.map = s->map;
+		local.map_len = s->map_len;
+		local.offset = e->offset;
+		local.dim = s->dim;
+		local.metric = (int)s->metric;
+		decode_graph(&local);
+		pf = &local;
+	}
+	const char *why = pf->why;
+	hnsw_index *g = pf->g;
+	uint64_t *ids = pf->ids, n = pf->n;
+	if (pf != &local)
+		free(pf);
+	if (!why && (s->nslots == 0 || s->nslots > HNSW_MAX_NODES))
+		why = "the store has no vectors for it";
+	if (why) {
+		hnsw_free(g);
+		free(ids);
+		return why;
+	}
 	uint32_t *map = malloc((n ? n : 1) * sizeof *map);
 	if (!map)
 		why = "out of memory";
@@ -192,12 +294,11 @@ static const char *load_index(rvf_store *s, const rvf_dir_entry *e)
 
 int store_index_open(rvf_store *s)
 {
-	const rvf_dir_entry *e = NULL;
-	for (size_t i = 0; i < s->ndir; i++)
-		if (s->dir[i].seg_type == RVF_SEG_INDEX && (!e || s->dir[i].offset > e->offset))
-			e = &s->dir[i];
-	if (!e)
+	const rvf_dir_entry *e = latest_index(s->dir, s->ndir);
+	if (!e) {
+		store_index_free(s); /* joins a prefetch, if any */
 		return 0;
+	}
 	const char *why = load_index(s, e);
 	if (why)
 		idx_warn(s, "%s: INDEX segment ignored (%s); queries use the exact scan", why);

@@ -437,6 +437,7 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 	rvf_manifest m;
 	if ((err = find_manifest(s, &m)))
 		goto fail;
+	store_index_prefetch(s, &m);
 	err = load_state(s, &m);
 	rvf_manifest_free(&m);
 	if (!err)
