@@ -38,6 +38,8 @@ void rvf_close(rvf_store *s)
 {
 	if (!s)
 		return;
+	/* first: a graph decode started by open may still read the mapping */
+	store_index_free(s);
 	if (s->map)
 		munmap((void *)s->map, s->map_len);
 	if (s->fd >= 0)
@@ -47,7 +49,6 @@ void rvf_close(rvf_store *s)
 	free(s->scratch);
 	free(s->inh);
 	store_cow_free(s);
-	store_index_free(s);
 	store_quant_free(s);
 	free(s->path);
 	free(s->dir);
