@@ -75,6 +75,18 @@ static int member(const membership *mb, uint64_t id)
 	return mb->exclude ? !in : in;
 }
 
+/* The COW map names the parent relative to the child's directory (an
+ * absolute path is taken as is). */
+static int resolve_parent(const rvf_store *s, const char *rel, size_t rlen, char *out, size_t outsz)
+{
+	const char *slash = strrchr(s->path, '/');
+	int dlen = slash && rel[0] != '/' ? (int)(slash - s->path + 1) : 0;
+	if ((size_t)dlen + rlen + 1 > outsz)
+		return rvf_fail(RVF_E_CORRUPT, "%s: COW parent path too long", s->path);
+	snprintf(out, outsz, "%.*s%.*s", dlen, s->path, (int)rlen, rel);
+	return 0;
+}
+
 static int parent_path(const rvf_store *s, const rvf_dir_entry *e, char *out, size_t outsz,
 		       const uint8_t **map_payload)
 {
@@ -91,14 +103,7 @@ static int parent_path(const rvf_store *s, const rvf_dir_entry *e, char *out, si
 	if (plen == 0 || plen > len - 0x51 || memchr(p + 0x51, 0, plen))
 		return rvf_fail(RVF_E_CORRUPT, "%s: COW map at offset %llu: bad parent path",
 				s->path, (unsigned long long)e->offset);
-	const char *slash = strrchr(s->path, '/');
-	int dlen = slash ? (int)(slash - s->path + 1) : 0;
-	if (p[0x51] == '/')
-		dlen = 0;
-	if ((size_t)dlen + plen + 1 > outsz)
-		return rvf_fail(RVF_E_CORRUPT, "%s: COW parent path too long", s->path);
-	snprintf(out, outsz, "%.*s%.*s", dlen, s->path, (int)plen, (const char *)p + 0x51);
-	return 0;
+	return resolve_parent(s, (const char *)p + 0x51, plen, out, outsz);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -507,9 +512,8 @@ int rvf_rebuild_refcounts(rvf_store *s, uint32_t *clusters, uint32_t *local)
 	if (!s->cow)
 		return rvf_fail(RVF_E_NOT_FOUND, "%s: no COW map (not a branch): nothing to rebuild", s->path);
 	char path[PATH_MAX];
-	const char *slash = strrchr(s->path, '/');
-	int dlen = slash && s->cow->parent_rel[0] != '/' ? (int)(slash - s->path + 1) : 0;
-	snprintf(path, sizeof path, "%.*s%s", dlen, s->path, s->cow->parent_rel);
+	if ((err = resolve_parent(s, s->cow->parent_rel, strlen(s->cow->parent_rel), path, sizeof path)))
+		return err;
 	rvf_store *par;
 	if ((err = rvf_open(path, RVF_OPEN_READONLY, &par)))
 		return rvf_fail(RVF_E_PARENT, "%s: parent %s: %s", s->path, path, rvf_last_error());
