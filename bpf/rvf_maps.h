@@ -149,7 +149,7 @@ struct rvf_xdp_scratch {
 	__u32 rerank;                          /* R in use for this query */
 	__u64 pend[RVF_XDP_BIN_BLOCK];         /* keys of one block below the R-th */
 	__u32 npend;
-	__u32 pad2;
+	__u32 hpos;                            /* cand_insert: heap position (map memory: untracked by the verifier) */
 };
 
 struct {

@@ -223,52 +223,81 @@ static __always_inline void topk_insert(__u64 *top, __u32 *n, __u32 k, __u64 key
  * log2(R). The candidates are reranked in any order (keys are unique), so
  * the set, not its order, is what matters. */
 #define CM (RVF_XDP_MAX_RERANK - 1)
-static __always_inline void cand_insert(__u64 *h, __u32 *n, __u32 R, __u64 key)
-{
-	__u32 cnt = *n, i;
+struct sift_ctx {
+	struct rvf_xdp_scratch *sc;
+	__u64 key;
+};
 
-	if (cnt < R) { /* sift up */
-		*n = cnt + 1;
-		i = cnt;
-		for (int l = 0; l < 8; l++) {
-			if (i == 0)
-				break;
-			__u32 p = (i - 1) / 2;
-			__u64 pv = h[p & CM];
-			if (pv >= key)
-				break;
-			h[i & CM] = pv;
-			i = p;
-		}
-		h[i & CM] = key;
-		return;
+/* One heap level per call, the position in map memory (sc->hpos) and R
+ * read from it too: values the verifier does not track, so each callback
+ * is verified once for a generic level. An unrolled or bounded loop over
+ * the levels is verified once per root-to-leaf path and call context,
+ * past the 1M-insn limit on kernel 6.18. */
+static long sift_up_cb(__u32 l, void *arg)
+{
+	struct sift_ctx *x = arg;
+	struct rvf_xdp_scratch *sc = x->sc;
+	__u32 i = sc->hpos;
+
+	if (i == 0)
+		return 1;
+	__u32 p = (i - 1) / 2;
+	__u64 pv = sc->cand[p & CM];
+	if (pv >= x->key)
+		return 1;
+	sc->cand[i & CM] = pv;
+	sc->hpos = p;
+	return 0;
+}
+
+static long sift_down_cb(__u32 l, void *arg)
+{
+	struct sift_ctx *x = arg;
+	struct rvf_xdp_scratch *sc = x->sc;
+	__u32 i = sc->hpos, R = sc->rerank, c = 2 * i + 1;
+
+	if (c >= R)
+		return 1;
+	__u64 cv = sc->cand[c & CM];
+	if (c + 1 < R && sc->cand[(c + 1) & CM] > cv) {
+		c++;
+		cv = sc->cand[c & CM];
 	}
-	if (key >= h[0])
-		return;
-	i = 0; /* replace the root, sift down */
-	for (int l = 0; l < 8; l++) {
-		__u32 c = 2 * i + 1;
-		if (c >= R)
-			break;
-		__u64 cv = h[c & CM];
-		if (c + 1 < R && h[(c + 1) & CM] > cv) {
-			c++;
-			cv = h[c & CM];
-		}
-		if (cv <= key)
-			break;
-		h[i & CM] = cv;
-		i = c;
+	if (cv <= x->key)
+		return 1;
+	sc->cand[i & CM] = cv;
+	sc->hpos = c;
+	return 0;
+}
+
+/* Insert key into the heap of the sc->rerank smallest keys seen. */
+static __always_inline void cand_insert(struct rvf_xdp_scratch *sc, __u64 key)
+{
+	struct sift_ctx x = {.sc = sc, .key = key};
+	__u32 cnt = sc->ncand;
+
+	if (cnt < sc->rerank) {
+		sc->ncand = cnt + 1;
+		sc->hpos = cnt;
+		bpf_loop(8, sift_up_cb, &x, 0);
+	} else {
+		if (key >= sc->cand[0])
+			return;
+		sc->hpos = 0; /* replace the root, sift down */
+		bpf_loop(8, sift_down_cb, &x, 0);
 	}
-	h[i & CM] = key;
+	sc->cand[sc->hpos & CM] = key;
 }
 
 /* ---- scan ------------------------------------------------------------------ */
 
+/* The callbacks read k, R (sc->rerank) and nprobe from the scratch map,
+ * not from their stack context: map memory is untracked by the verifier,
+ * so each callback is verified for any value instead of once per range the
+ * caller's clamping branches leave (which passed 1M insns on kernel 6.18). */
 struct scan_ctx {
 	struct rvf_xdp_scratch *sc;
 	__u32 lo;
-	__u32 k;   /* top-k size; RVF_SCAN_BIN pass: R */
 	__u32 bin; /* IVF members: 1 = binary pass (bin_cb), 0 = PACK3 (scan_cb) */
 };
 
@@ -293,7 +322,7 @@ static long scan_cb(__u32 i, void *arg)
 	if (!v)
 		return 1;
 	__u32 l2 = pack3_l2(v, sc);
-	topk_insert(sc->top, &sc->ntop, c->k, (__u64)l2 << 32 | idx);
+	topk_insert(sc->top, &sc->ntop, sc->k, (__u64)l2 << 32 | idx);
 	return 0;
 }
 
@@ -323,7 +352,6 @@ static __always_inline __u32 bin_ham(const __u64 *b, const struct rvf_xdp_scratc
 struct bin_ctx {
 	struct rvf_xdp_scratch *sc;
 	__u32 lo, hi;
-	__u32 k; /* R */
 };
 
 /* Sorted insertion of the block's pending keys (a key that no longer beats
@@ -340,7 +368,7 @@ static long pend_cb(__u32 p, void *arg)
 	__u64 key = sc->pend[p];
 	if (key != ~0ull) {
 		sc->pend[p] = ~0ull;
-		cand_insert(sc->cand, &sc->ncand, c->k, key);
+		cand_insert(sc, key);
 	}
 	return 0;
 }
@@ -349,7 +377,7 @@ static long bin_cb(__u32 j, void *arg)
 {
 	struct bin_ctx *c = arg;
 	struct rvf_xdp_scratch *sc = c->sc;
-	__u32 blk = c->lo / RVF_XDP_BIN_BLOCK + j, lo = c->lo, hi = c->hi, R = c->k, np = 0;
+	__u32 blk = c->lo / RVF_XDP_BIN_BLOCK + j, lo = c->lo, hi = c->hi, R = sc->rerank, np = 0;
 	struct rvf_xdp_bin *v = bpf_map_lookup_elem(&rvf_bins, &blk);
 
 	if (!v)
@@ -359,11 +387,20 @@ static long bin_cb(__u32 j, void *arg)
 	 * carried between the 8 unrolled steps, so the verifier's states do
 	 * not multiply (a running count as the index did: 0.6-1M insns). */
 	__u64 worst = sc->ncand >= R ? sc->cand[0] : ~0ull;
+	/* Lanes of this block inside [lo, hi), as a bit mask computed once:
+	 * range checks per lane made the verifier's states multiply. */
+	__u32 base = blk * RVF_XDP_BIN_BLOCK;
+	__u32 elo = lo > base ? lo - base : 0, ehi = hi > base ? hi - base : 0;
+	if (elo > RVF_XDP_BIN_BLOCK)
+		elo = RVF_XDP_BIN_BLOCK;
+	if (ehi > RVF_XDP_BIN_BLOCK)
+		ehi = RVF_XDP_BIN_BLOCK;
+	__u32 lanes = ((1u << ehi) - 1) & ~((1u << elo) - 1);
 #pragma clang loop unroll(full)
 	for (__u32 e = 0; e < RVF_XDP_BIN_BLOCK; e++) {
-		__u32 idx = blk * RVF_XDP_BIN_BLOCK + e;
+		__u32 idx = base + e;
 		__u64 key = (__u64)bin_ham(&v->b[e * RVF_BW], sc) << 32 | idx;
-		if (key < worst && idx >= lo && idx < hi) {
+		if (key < worst && (lanes >> e) & 1) {
 			sc->pend[e] = key;
 			np = 1;
 		}
@@ -373,11 +410,11 @@ static long bin_cb(__u32 j, void *arg)
 	return 0;
 }
 
-static __always_inline void bin_scan(struct rvf_xdp_scratch *sc, __u32 lo, __u32 hi, __u32 R)
+static __always_inline void bin_scan(struct rvf_xdp_scratch *sc, __u32 lo, __u32 hi)
 {
 	if (hi <= lo)
 		return;
-	struct bin_ctx b = {.sc = sc, .lo = lo, .hi = hi, .k = R};
+	struct bin_ctx b = {.sc = sc, .lo = lo, .hi = hi};
 	bpf_loop((hi - 1) / RVF_XDP_BIN_BLOCK - lo / RVF_XDP_BIN_BLOCK + 1, bin_cb, &b, 0);
 }
 
@@ -394,7 +431,7 @@ static long rerank_cb(__u32 j, void *arg)
 	if (!v)
 		return 1;
 	__u32 l2 = pack3_l2(v, sc);
-	topk_insert(sc->top, &sc->ntop, c->k, (__u64)l2 << 32 | idx);
+	topk_insert(sc->top, &sc->ntop, sc->k, (__u64)l2 << 32 | idx);
 	return 0;
 }
 
@@ -407,7 +444,7 @@ static long cent_cb(__u32 i, void *arg)
 	if (!v)
 		return 1;
 	__u32 l2 = pack3_l2(v, sc);
-	topk_insert(sc->ctop, &sc->nctop, c->k, (__u64)l2 << 32 | i);
+	topk_insert(sc->ctop, &sc->nctop, sc->nprobe, (__u64)l2 << 32 | i);
 	return 0;
 }
 
@@ -426,9 +463,9 @@ static long probe_cb(__u32 p, void *arg)
 	__u32 a = *lo, b = *hi;
 	if (b <= a)
 		return 0;
-	struct scan_ctx sub = {.sc = sc, .lo = a, .k = c->k};
+	struct scan_ctx sub = {.sc = sc, .lo = a};
 	if (c->bin)
-		bin_scan(sc, a, b, c->k);
+		bin_scan(sc, a, b);
 	else
 		bpf_loop(b - a, scan_cb, &sub, 0);
 	return 0;
@@ -819,10 +856,11 @@ int rvf_xdp(struct xdp_md *ctx)
 	sc->ntop = 0;
 	sc->ncand = 0;
 	sc->rerank = R;
+	sc->k = k;
 #pragma clang loop unroll(full)
 	for (int e = 0; e < RVF_XDP_BIN_BLOCK; e++)
 		sc->pend[e] = ~0ull;
-	struct scan_ctx s = {.sc = sc, .lo = 0, .k = bin ? R : k, .bin = bin};
+	struct scan_ctx s = {.sc = sc, .lo = 0, .bin = bin};
 	if (cfg->ncentroids) {
 		__u32 nc = cfg->ncentroids, np = cfg->nprobe;
 		if (nc > RVF_XDP_MAX_CENTROIDS)
@@ -832,16 +870,17 @@ int rvf_xdp(struct xdp_md *ctx)
 		if (np > RVF_XDP_MAX_NPROBE)
 			np = RVF_XDP_MAX_NPROBE;
 		sc->nctop = 0;
-		struct scan_ctx cs = {.sc = sc, .lo = 0, .k = np};
+		sc->nprobe = np;
+		struct scan_ctx cs = {.sc = sc, .lo = 0};
 		bpf_loop(nc, cent_cb, &cs, 0);
 		bpf_loop(sc->nctop, probe_cb, &s, 0);
 	} else if (bin) {
-		bin_scan(sc, 0, cfg->nvec, R);
+		bin_scan(sc, 0, cfg->nvec);
 	} else {
 		bpf_loop(cfg->nvec, scan_cb, &s, 0);
 	}
 	if (bin) {
-		struct scan_ctx rr = {.sc = sc, .lo = 0, .k = k};
+		struct scan_ctx rr = {.sc = sc, .lo = 0};
 		bpf_loop(sc->ncand, rerank_cb, &rr, 0);
 	}
 
