@@ -194,8 +194,9 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 		if (add_witness(s, b, act, witness_type))
 			return rvf_fail(RVF_E_NOMEM, "out of memory");
 	}
-	if (s->cow && store_cow_segments(s, b))
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	int cerr = s->cow ? store_cow_segments(s, b) : 0;
+	if (cerr)
+		return cerr == -1 ? rvf_fail(RVF_E_NOMEM, "out of memory") : cerr;
 	uint64_t base = s->file_size;
 	size_t old_ndir = s->ndir;
 	for (size_t i = 0; i < b->nents; i++) {

@@ -103,6 +103,15 @@ static int parent_path(const rvf_store *s, const rvf_dir_entry *e, char *out, si
 	if (plen == 0 || plen > len - 0x51 || memchr(p + 0x51, 0, plen))
 		return rvf_fail(RVF_E_CORRUPT, "%s: COW map at offset %llu: bad parent path",
 				s->path, (unsigned long long)e->offset);
+	/* The cluster map (u8 format, u32 count, 9 bytes per cluster) must lie
+	 * inside the payload and hold the count it declares: the count is
+	 * rewritten on every commit (store_cow_segments sizes it 5 + 9 * count). */
+	uint64_t q = rd32(p + 0x4D);
+	if (q > len - 0x51 - plen || (q >= 5 && 5 + 9 * (uint64_t)rd32(p + 0x51 + plen + 1) > q))
+		return rvf_fail(RVF_E_CORRUPT, "%s: COW map at offset %llu: cluster map (%llu bytes, "
+				"%llu clusters) exceeds its segment or its own length",
+				s->path, (unsigned long long)e->offset, (unsigned long long)q,
+				q >= 5 ? (unsigned long long)rd32(p + 0x51 + plen + 1) : 0ull);
 	return resolve_parent(s, (const char *)p + 0x51, plen, out, outsz);
 }
 
@@ -265,11 +274,16 @@ int store_cow_segments(rvf_store *s, seg_batch *b)
 	while (csz < (uint64_t)vpc * bpv)
 		csz *= 2;
 	uint32_t plen = (uint32_t)strlen(c->parent_rel);
-	uint32_t q = 5 + 9 * c->clusters;
+	/* clusters came from a COW map whose map_len held them (parent_path) or
+	 * from derive; the u32 map_len field must still hold 5 + 9 * clusters. */
+	uint64_t q = 5 + 9 * (uint64_t)c->clusters;
+	if (q > UINT32_MAX)
+		return rvf_fail(RVF_E_CORRUPT, "%s: %u COW clusters do not fit a COW map", s->path,
+				c->clusters);
 	uint8_t *p = batch_add_raw(s, b, RVF_SEG_COW_MAP, 0x51 + (uint64_t)plen + q);
 	if (!p)
 		return -1;
-	memset(p, 0, 0x51 + (size_t)plen + q);
+	memset(p, 0, 0x51 + (size_t)plen + (size_t)q);
 	wr32(p, COW_MAP_MAGIC);
 	wr16(p + 4, 1);
 	wr32(p + 0x08, csz);
@@ -280,7 +294,7 @@ int store_cow_segments(rvf_store *s, seg_batch *b)
 	p[0x44] = c->frozen;
 	wr32(p + 0x45, c->frozen_epoch);
 	wr32(p + 0x49, plen);
-	wr32(p + 0x4D, q);
+	wr32(p + 0x4D, (uint32_t)q);
 	memcpy(p + 0x51, c->parent_rel, plen);
 	uint8_t *m = p + 0x51 + plen;
 	wr32(m + 1, c->clusters);
