@@ -111,11 +111,25 @@ $(B)/bpf/rvf_xdp_d%.bpf.o: bpf/rvf_xdp.bpf.c vmlinux/vmlinux.h $(wildcard bpf/*.
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -DRVF_DIM=$* -c $< -o $@
 
-# libFuzzer harnesses link the library sources directly (clang, ASan+UBSan).
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS) | check-deps
+# libFuzzer harnesses (clang, ASan+UBSan, docs/testing.md): every one links
+# one archive of the decoders they reach — the library, the UDP client,
+# rvfd's request parser and allow-list, the CLI's input readers — compiled
+# once with coverage instrumentation. build/fuzz/ holds the harnesses only
+# (scripts/run-tests.sh runs every file there).
+FUZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Iuser/lib -Iuser/cli -Iuser/rvfd \
+              $(PKG_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZ_LSRC := $(LIB_SRC) $(CLT_SRC) user/rvfd/rvfd_proto.c user/rvfd/rvfd_allow.c \
+            $(filter user/cli/input_% user/cli/npy.c,$(CLI_SRC))
+FUZ_LOBJ := $(FUZ_LSRC:%.c=$(B)/fuzzobj/%.o)
+$(B)/fuzzobj/%.o: %.c $(HDRS) | check-deps
 	@mkdir -p $(dir $@)
-	$(CLANG) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Iuser/lib $(PKG_CFLAGS) \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(LDLIBS)
+	$(CLANG) $(FUZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzzobj/librvf_fuzz.a: $(FUZ_LOBJ)
+	@rm -f $@; ar rcs $@ $^
+$(B)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(B)/fuzzobj/librvf_fuzz.a $(HDRS) | check-deps
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzzobj/librvf_fuzz.a $(LDLIBS)
+fuzz: $(FUZ_BIN)
 
 test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN)
 	scripts/run-tests.sh

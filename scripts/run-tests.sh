@@ -4,14 +4,16 @@
 #   unit         build/rvf_tests (CUnit; exit code = number of failed tests)
 #   asan-unit    build/asan/rvf_tests under ASan/UBSan with leak detection
 #   it:NAME      tests/integration/NAME.sh (exit 0 pass, 77 skip, else fail)
-#   fuzz:NAME    build/fuzz/NAME for RVF_FUZZ_SECONDS (default 30) seconds,
-#                seeded from a scratch copy of the shared corpus and fixtures
+#   fuzz:NAME    build/fuzz/NAME for RVF_FUZZ_SECONDS (default 15) seconds,
+#                seeded from a scratch copy of tests/fuzz/seeds/NAME/ and, if
+#                tests/fuzz/NAME.c says "fuzz-seeds: rvf", of the shared
+#                corpus and fixtures
 #
 # Run from anywhere (it cds to the repo root); `make test` builds everything
 # first. Logs go to build/test-logs/. Prints a summary table and, as the very
 # last line, "N passed, N failed"; exits non-zero if any step failed.
 #
-# Environment: RVF_FUZZ_SECONDS (30), RVF_IT_TIMEOUT (600 s per integration
+# Environment: RVF_FUZZ_SECONDS (15; `make fuzz-long` sets 600), RVF_IT_TIMEOUT (600 s per integration
 # script), RVF_TESTS_ONLY (substring: run only steps whose name contains it).
 set -uo pipefail
 shopt -s nullglob
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR"
-FUZZ_SECONDS=${RVF_FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${RVF_FUZZ_SECONDS:-15}
 IT_TIMEOUT=${RVF_IT_TIMEOUT:-600}
 ONLY=${RVF_TESTS_ONLY:-}
 
@@ -140,7 +142,14 @@ for fz in "${fuzzers[@]}"; do
 	banner "$name (${FUZZ_SECONDS}s)"
 	# libFuzzer adds to its corpus directory: give each fuzzer its own copy.
 	corpus=$SCRATCH/corpus-$(basename "$fz")
-	cp -r "$SEEDS" "$corpus"
+	mkdir -p "$corpus"
+	if grep -q 'fuzz-seeds: rvf' "tests/fuzz/$(basename "$fz").c" 2>/dev/null; then
+		cp -r "$SEEDS"/. "$corpus"/
+	fi
+	if [ -d "tests/fuzz/seeds/$(basename "$fz")" ]; then
+		cp -r "tests/fuzz/seeds/$(basename "$fz")"/. "$corpus"/
+	fi
+	chmod -R u+w "$corpus"
 	log=$LOGDIR/${name#fuzz:}.fuzz.log
 	t0=$SECONDS
 	timeout -k 10 $((FUZZ_SECONDS + 300)) "$fz" \

@@ -1,4 +1,5 @@
 /* fuzz_manifest.c — libFuzzer harness for the §6 manifest codec.
+ * fuzz-seeds: rvf (whole files: a manifest decoded from the front of one)
  *
  * rvf_manifest_decode must never read past the buffer or allocate beyond a
  * small multiple of it; whatever it accepts must survive a round trip:

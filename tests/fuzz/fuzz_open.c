@@ -1,4 +1,5 @@
 /* fuzz_open.c — libFuzzer harness: rvf_open on arbitrary file bytes.
+ * fuzz-seeds: rvf
  *
  * The input is written to a memfd and opened read-only through
  * /proc/self/fd/N. On success every read accessor is exercised: status,
