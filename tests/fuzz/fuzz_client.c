@@ -4,7 +4,8 @@
  * Input: u32 request id, u8 k, then the datagram. The parser must classify
  * it (0, -ENOMSG, -EBADMSG) without reading past it (exact-size copy); an
  * accepted reply has magic/version/op/id of ours, count <= k and <= 64,
- * enough bytes for its hits, and an OK status exactly when a path is set.
+ * enough bytes for its hits, a known path (an OK reply names one; an error
+ * reply may, rvfd's do) and no hits unless OK.
  * Every accepted reply is then rebuilt as a datagram from the parsed
  * fields, which must parse to the same result. */
 #include "fuzz_util.h"
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		if (b.n < RVF_WIRE_HDR_SIZE + (size_t)r.count * RVF_WIRE_RESULT_SIZE ||
 		    r.count > k || r.count > RVF_WIRE_MAX_K || r.req_id != id ||
-		    (r.status == RVF_ST_OK) != (r.path != RVF_PATH_NONE) ||
+		    (r.status == RVF_ST_OK && r.path == RVF_PATH_NONE) || r.path > RVF_PATH_DAEMON ||
 		    (r.status != RVF_ST_OK && r.count))
 			abort();
 		(void)rvf_client_status_str(r.status);
