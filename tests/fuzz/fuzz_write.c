@@ -8,7 +8,8 @@
  * the file opens for writing, every writer runs on it: ingest with metadata
  * (a new id and an upsert), delete, delete by filter, a membership change,
  * a query through the index and the quantizer, compaction, freeze. Then:
- *   - every failed call left a code and a message;
+ *   - every failed call left a code and a message, and none ran out of
+ *     memory (sizes come from a file of at most 256 KiB);
  *   - the file reopens (read-only) after the writes, with the live count
  *     the writer ended with when every write succeeded.
  * Inputs over 256 KiB are skipped (the large corpus files only slow it). */
@@ -106,12 +107,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static int fails = 0;
 
-/* A failed call must say why. */
+/* A failed call must say why; out of memory on an input of at most 256 KiB
+ * means a size was computed from garbage. */
 static int chk(int rc)
 {
 	if (rc != RVF_OK) {
 		if (rc > 0 || !*rvf_last_error() || !*rvf_strerror(rc))
 			abort();
+		if (rc == RVF_E_NOMEM) {
+			fprintf(stderr, "fuzz_write: out of memory: %s\n", rvf_last_error());
+			abort();
+		}
 		fails++;
 	}
 	return rc;

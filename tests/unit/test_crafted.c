@@ -192,6 +192,77 @@ static void test_cow_valid_branch_writes(void)
 	rvf_close(s);
 }
 
+/* Appends a segment (type, payload) and a manifest listing it after the
+ * file's current directory; returns 0 or -1. */
+static int append_listed(const char *path, uint8_t type, const uint8_t *pay, size_t plen)
+{
+	size_t len;
+	uint8_t *b = slurp(path, &len);
+	if (!b)
+		return -1;
+	size_t mo = last_seg(b, len, RVF_SEG_MANIFEST);
+	rvf_manifest m;
+	if (mo == SIZE_MAX || rvf_manifest_decode(b + mo + RVF_SEG_HDR_SIZE, rd64(b + mo + 0x10), &m)) {
+		free(b);
+		return -1;
+	}
+	uint64_t id = rd64(b + mo + 8) + 1;
+	rvf_dir_entry *d = realloc(m.dir, (m.seg_count + 1) * sizeof *d);
+	if (!d) {
+		rvf_manifest_free(&m);
+		free(b);
+		return -1;
+	}
+	m.dir = d;
+	m.dir[m.seg_count++] = (rvf_dir_entry){.seg_id = id, .offset = len, .payload_length = plen,
+						.seg_type = type};
+	m.epoch++;
+	uint64_t mlen = rvf_manifest_encoded_size(&m);
+	size_t nlen = len + 2 * RVF_SEG_HDR_SIZE + plen + mlen;
+	uint8_t *n = realloc(b, nlen);
+	if (!n) {
+		rvf_manifest_free(&m);
+		free(b);
+		return -1;
+	}
+	uint8_t *sp = n + len + RVF_SEG_HDR_SIZE, *mp = sp + plen + RVF_SEG_HDR_SIZE;
+	memcpy(sp, pay, plen);
+	rvf_hdr_encode(sp - RVF_SEG_HDR_SIZE, type, id, sp, plen);
+	rvf_manifest_encode(&m, mp);
+	rvf_hdr_encode(mp - RVF_SEG_HDR_SIZE, RVF_SEG_MANIFEST, id + 1, mp, mlen);
+	rvf_manifest_free(&m);
+	int rc = spit(path, n, nlen);
+	free(n);
+	return rc;
+}
+
+/* A listed VEC_SEG shorter than its 6-byte header: the open skips it, and
+ * the next ingest, which absorbs small trailing VEC segments, sized the
+ * merge from (payload_length - 6) and failed with "out of memory". */
+static void test_vec_seg_shorter_than_header(void)
+{
+	rvf_create_opts o = {.dimension = DIM, .metric = RVF_METRIC_L2};
+	rvf_store *s;
+	remove(tp("sv.rvf"));
+	CU_ASSERT_EQUAL_FATAL(rvf_create(tp("sv.rvf"), &o, &s), RVF_OK);
+	uint64_t id = 1;
+	float v[DIM] = {1, 2, 3, 4, 5, 6, 7, 8};
+	CU_ASSERT_EQUAL_FATAL(rvf_ingest(s, &id, v, 1, NULL), RVF_OK);
+	rvf_close(s);
+	static const uint8_t tiny[2] = {DIM, 0};
+	CU_ASSERT_EQUAL_FATAL(append_listed(tp("sv.rvf"), RVF_SEG_VEC, tiny, sizeof tiny), 0);
+	CU_ASSERT_EQUAL_FATAL(rvf_open(tp("sv.rvf"), 0, &s), RVF_OK);
+	CU_ASSERT_EQUAL(rvf_live_count(s), 1);
+	id = 2;
+	CU_ASSERT_EQUAL(rvf_ingest(s, &id, v, 1, NULL), RVF_OK);
+	CU_ASSERT_EQUAL(rvf_live_count(s), 2);
+	rvf_close(s);
+	CU_ASSERT_EQUAL_FATAL(rvf_open(tp("sv.rvf"), RVF_OPEN_READONLY, &s), RVF_OK);
+	CU_ASSERT_EQUAL(rvf_live_count(s), 2);
+	rvf_close(s);
+}
+
 RVF_SUITE(crafted, {"COW map: cluster count whose map size wraps u32", test_cow_cluster_count_wraps},
 	  {"COW map: map_len past the payload / count past map_len", test_cow_map_len_past_payload},
-	  {"COW map: a valid branch still opens and takes writes", test_cow_valid_branch_writes})
+	  {"COW map: a valid branch still opens and takes writes", test_cow_valid_branch_writes},
+	  {"VEC_SEG shorter than its header: skipped, and the next ingest absorbs it", test_vec_seg_shorter_than_header})

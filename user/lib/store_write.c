@@ -27,6 +27,13 @@ int store_writable(rvf_store *s)
 
 /* Trailing VEC entries a batch of `n` records absorbs; returns how many
  * (taken from the end of the directory, skipping other segment types). */
+/* Whole records a listed VEC_SEG's payload can hold (0 for one shorter
+ * than its header, which the open skipped too). */
+static uint64_t vec_records(const rvf_dir_entry *e, uint64_t rec)
+{
+	return e->payload_length >= RVF_VEC_HDR ? (e->payload_length - RVF_VEC_HDR) / rec : 0;
+}
+
 static size_t pick_merge(const rvf_store *s, uint64_t n, size_t *idx, size_t max)
 {
 	uint64_t rec = rvf_vec_record_size(s->dim), acc = n;
@@ -41,7 +48,7 @@ static size_t pick_merge(const rvf_store *s, uint64_t n, size_t *idx, size_t max
 		const rvf_dir_entry *e = &s->dir[i];
 		if (e->seg_type != RVF_SEG_VEC)
 			continue;
-		uint64_t cnt = e->payload_length >= RVF_VEC_HDR ? (e->payload_length - RVF_VEC_HDR) / rec : 0;
+		uint64_t cnt = vec_records(e, rec);
 		if (cnt > 2 * acc)
 			break;
 		idx[k++] = i;
@@ -88,7 +95,7 @@ static int write_merged_vec(rvf_store *s, seg_batch *b, const uint64_t *ids, con
 	uint64_t rec = rvf_vec_record_size(s->dim);
 	uint64_t total = n;
 	for (size_t i = 0; i < nm; i++)
-		total += (s->dir[midx[i]].payload_length - RVF_VEC_HDR) / rec;
+		total += vec_records(&s->dir[midx[i]], rec);
 	/* Distinct live ids, oldest segment first so the order is stable. */
 	uint64_t *list = malloc((total ? total : 1) * sizeof *list);
 	idmap seen;
@@ -106,7 +113,7 @@ static int write_merged_vec(rvf_store *s, seg_batch *b, const uint64_t *ids, con
 	for (size_t i = nm; i-- > 0 && !err;) {
 		const rvf_dir_entry *e = &s->dir[midx[i]];
 		const uint8_t *r = s->map + e->offset + RVF_SEG_HDR_SIZE + RVF_VEC_HDR;
-		uint64_t c = (e->payload_length - RVF_VEC_HDR) / rec;
+		uint64_t c = vec_records(e, rec);
 		for (uint64_t j = 0; j < c; j++, r += rec)
 			if (want_id(&seen, rd64(r), &err))
 				list[cnt++] = rd64(r);
