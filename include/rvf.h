@@ -419,6 +419,47 @@ int rvf_embed_kernel_bound(rvf_store *s, const rvf_kernel *k, uint16_t min_runti
 const char *rvf_att_verdict_name(int v); /* "valid", "partial", "invalid", "no_kernel" */
 const char *rvf_bind_status_name(int b);
 
+/* ---- durability: integrity scan and recovery (docs/SECURITY.md) -------- */
+typedef struct {
+	int clean;                  /* no problem found */
+	uint64_t file_size;
+	uint64_t segments;          /* complete segments walked */
+	uint64_t manifests;         /* decodable, intact MANIFEST_SEGs */
+	uint64_t problems;          /* problems found (the first is described) */
+	uint64_t first_bad_offset;  /* file offset of the first problem; UINT64_MAX if clean */
+	char first_problem[240];
+	int has_commit;             /* a commit opens (the state rvf_open shows) */
+	uint32_t epoch;             /* its epoch */
+	uint64_t manifest_offset;   /* its manifest */
+	uint64_t good_end;          /* end of the last good commit (+ its trailing witnesses) */
+} rvf_check_report;
+
+/* Full integrity scan of the file at path (read only, no lock): every
+ * segment header and content hash, every manifest, the current manifest's
+ * directory, bytes between and after segments. Returns RVF_OK with the
+ * report filled (r->clean says whether it is damaged) or an error if the
+ * file cannot be read. */
+int rvf_check(const char *path, rvf_check_report *r);
+
+typedef struct {
+	int changed;                /* 0: nothing to do (already clean) */
+	char backup[4096];          /* in place: the byte-identical copy made first */
+	uint64_t size_before, size_after;
+	uint32_t epoch;             /* epoch of the recovered state */
+	uint64_t vectors;           /* live vectors in it */
+	uint64_t segments_dropped;  /* damaged or unreachable segments left out */
+	uint64_t first_dropped_offset; /* UINT64_MAX if none */
+} rvf_recover_result;
+
+/* output == NULL: in place. Copies the file to PATH.bak (PATH.bak.N if that
+ * exists) first, then truncates it to the last good commit: the newest
+ * intact manifest whose listed segments are all intact. Refuses
+ * (RVF_E_LOCKED) while another process holds the writer lock.
+ * output != NULL: salvage into a new file (refuses to overwrite): every
+ * intact segment of the newest intact commit (damaged ones left out), the
+ * intact witnesses, compacted. The damaged file is not changed. */
+int rvf_recover(const char *path, const char *output, rvf_recover_result *res);
+
 #ifdef __cplusplus
 }
 #endif

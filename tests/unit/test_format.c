@@ -82,7 +82,10 @@ static void t_hash_example(void)
 	CU_ASSERT(!memcmp(h, want, 16));
 	CU_ASSERT(!memcmp(f + 0x28, want, 16));
 	CU_ASSERT(rvf_content_hash_ok(f + 0x28, f + 64, 98));
-	CU_ASSERT(rvf_content_hash_ok(zero, f + 64, 98));
+	/* all zero is "unset", not a match: only rvf_unhashed_end says where it is allowed */
+	CU_ASSERT(!rvf_content_hash_ok(zero, f + 64, 98));
+	CU_ASSERT(rvf_hash_unset(zero, 98) && !rvf_hash_unset(zero, 0) && !rvf_hash_unset(h, 98));
+	CU_ASSERT_EQUAL(rvf_unhashed_end(f, n), 0); /* the reference hashes from its first segment */
 	memcpy(pl, f + 64, 98);
 	pl[50] ^= 1;
 	CU_ASSERT(!rvf_content_hash_ok(f + 0x28, pl, 98));

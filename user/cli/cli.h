@@ -55,6 +55,8 @@ int cmd_sign(int argc, char **argv);               /* cli_verify.c */
 int cmd_verify(int argc, char **argv);             /* cli_verify.c */
 int cmd_verify_attestation(int argc, char **argv); /* cli_verify.c */
 int cmd_quantize(int argc, char **argv);           /* cli_quantize.c */
+int cmd_check(int argc, char **argv);              /* cli_check.c */
+int cmd_recover(int argc, char **argv);            /* cli_check.c */
 
 /* Query helpers shared by single and batch mode (cli_query.c). */
 struct cli_qopts {

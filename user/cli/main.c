@@ -63,6 +63,10 @@ static const struct cli_cmd cmds[] = {
 	  "Recount which parent clusters a branch still references (REFCOUNT_SEG)", cmd_rebuild_refcounts },
 	{ "quantize", "rvf quantize [OPTIONS] <PATH>",
 	  "Quantize the vectors (SQ8 / binary codes, QUANT_SEG)", cmd_quantize },
+	{ "check", "rvf check [OPTIONS] <PATH>",
+	  "Full integrity scan (exit 1 naming the first bad offset)", cmd_check },
+	{ "recover", "rvf recover [OPTIONS] <PATH>",
+	  "Roll back to the last good commit (after a backup), or salvage with --output", cmd_recover },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -200,6 +204,10 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json               Output as JSON\n",
 	"      --type <TYPE>       sq8 | binary [default: sq8]\n"
 	"      --wait              Wait for another writer's lock\n"
+	"      --json              Output as JSON\n",
+	"      --json              Output as JSON\n",
+	"  -o, --output <NEW>      Salvage every intact segment into NEW instead of\n"
+	"                          rolling PATH back in place (PATH.bak first)\n"
 	"      --json              Output as JSON\n",
 };
 

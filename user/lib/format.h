@@ -86,8 +86,26 @@ void rvf_hdr_encode(uint8_t *b, uint8_t seg_type, uint64_t seg_id, const uint8_t
 /* ---- §4 content hash and §11.3 fold32 --------------------------------- */
 uint32_t rvf_crc32(const uint8_t *data, uint64_t len); /* CRC-32/ISO-HDLC */
 void rvf_content_hash(const uint8_t *payload, uint64_t len, uint8_t out[16]);
-/* 1 if hash is all zero (not set) or equals the CRC-rotated hash of payload. */
+/* 1 if hash equals the CRC-rotated hash of payload (all zero only for an
+ * empty payload or a CRC of 0). An all-zero hash on other payloads is "not
+ * set" only in the part of a file written by a writer that sets no hashes:
+ * see rvf_unhashed_end. */
 int rvf_content_hash_ok(const uint8_t hash[16], const uint8_t *payload, uint64_t len);
+/* 1 if hash is all zero although payload is not empty ("not set"). */
+int rvf_hash_unset(const uint8_t hash[16], uint64_t len);
+/* Where the part of the file written by writers that set no content hashes
+ * ends: the end of the last MANIFEST_SEG before the first segment that
+ * carries a hash (0 if the file starts with a hashed segment, as every file
+ * of the reference and of this library does). A segment with an unset hash
+ * is accepted only if it ends at or before this offset: in a file whose
+ * writer hashes, an all-zero hash is damage (a zero-filled tail, a zeroed
+ * header), never "not set". */
+uint64_t rvf_unhashed_end(const uint8_t *f, uint64_t size);
+/* Why the complete segment at off of file f is damaged ("content hash
+ * mismatch", ...), or NULL if its hash holds. unhashed_end as above. An
+ * all-zero manifest payload with an unset hash (a zero-filled tail decodes
+ * as an empty manifest) is always damage. */
+const char *rvf_seg_damage(const uint8_t *f, uint64_t unhashed_end, uint64_t off, const rvf_seg_hdr *h);
 void rvf_fold32(const uint8_t *data, size_t len, uint8_t out[32]);
 
 /* ---- §6 manifest ------------------------------------------------------- */

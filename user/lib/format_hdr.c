@@ -57,14 +57,62 @@ void rvf_content_hash(const uint8_t *payload, uint64_t len, uint8_t out[16])
 
 int rvf_content_hash_ok(const uint8_t hash[16], const uint8_t *payload, uint64_t len)
 {
-	static const uint8_t zero[16];
 	uint8_t want[16];
 
-	/* All-zero means "not set" for the reference reader (§4). */
-	if (!memcmp(hash, zero, 16))
-		return 1;
 	rvf_content_hash(payload, len, want);
 	return !memcmp(hash, want, 16);
+}
+
+int rvf_hash_unset(const uint8_t hash[16], uint64_t len)
+{
+	static const uint8_t zero[16];
+
+	return len && !memcmp(hash, zero, 16);
+}
+
+const char *rvf_seg_damage(const uint8_t *f, uint64_t unhashed_end, uint64_t off, const rvf_seg_hdr *h)
+{
+	const uint8_t *p = f + off + RVF_SEG_HDR_SIZE;
+	uint64_t len = h->payload_length;
+
+	if (rvf_hash_unset(h->content_hash, len)) {
+		if (h->seg_type == RVF_SEG_MANIFEST) {
+			uint64_t i = 0;
+			while (i < len && !p[i])
+				i++;
+			if (i == len)
+				return "zero-filled (torn write)";
+		}
+		if (off + RVF_SEG_HDR_SIZE + len > unhashed_end)
+			return "content hash is zero (unset) in a file whose writer sets hashes";
+		return NULL;
+	}
+	return rvf_content_hash_ok(h->content_hash, p, len) ? NULL : "content hash mismatch";
+}
+
+uint64_t rvf_unhashed_end(const uint8_t *f, uint64_t size)
+{
+	static const uint8_t magic[4] = {0x53, 0x46, 0x56, 0x52};
+	uint64_t off = 0, end = 0;
+
+	while (size >= RVF_SEG_HDR_SIZE && off <= size - RVF_SEG_HDR_SIZE) {
+		rvf_seg_hdr h;
+
+		rvf_hdr_decode(f + off, &h);
+		if (h.magic == RVF_SEG_MAGIC && h.payload_length <= size - off - RVF_SEG_HDR_SIZE) {
+			if (h.payload_length && !rvf_hash_unset(h.content_hash, h.payload_length))
+				break; /* a writer that hashes was here */
+			off += RVF_SEG_HDR_SIZE + h.payload_length;
+			if (h.seg_type == RVF_SEG_MANIFEST)
+				end = off;
+			continue;
+		}
+		const uint8_t *next = memmem(f + off + 1, size - off - 1, magic, sizeof magic);
+		if (!next)
+			break;
+		off = (uint64_t)(next - f);
+	}
+	return end;
 }
 
 void rvf_fold32(const uint8_t *data, size_t len, uint8_t out[32])

@@ -82,7 +82,15 @@ struct rvf_store {
 	size_t scratch_cap;
 
 	char warning[512]; /* non-fatal open report (e.g. manifest fallback) */
+	uint64_t unhashed_end; /* rvf_unhashed_end of the file at open */
+	uint64_t damaged_manifest; /* newest manifest skipped as damaged, or UINT64_MAX */
+	/* rvf_recover --output: listed segments that do not load are left out */
+	int salvage;
+	uint64_t salvage_dropped, salvage_first;
 };
+
+/* store_open_depth flag (internal): open for salvage (see above) */
+#define STORE_OPEN_SALVAGE (1u << 16)
 
 /* store_open.c: (re)map the whole file; store_mapped() does it only when the
  * file grew since, so commits do not pay for a mapping nobody reads. The
@@ -95,6 +103,24 @@ int store_create(const char *path, const rvf_create_opts *o, const rvf_identity 
 int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out);
 /* store_cow.c: resolve the parent of a branch and merge its visible vectors */
 int store_load_cow(rvf_store *s, int depth);
+
+/* store_compact.c: writes the state of s (opened for salvage) compacted
+ * into a new file at out. */
+int store_salvage_write(rvf_store *s, const char *out, rvf_compact_result *res);
+
+/* store_durable.c: 1 if the segment at off (mapped) has a valid content
+ * hash, or an unset one where the file's writer sets none (format.h). */
+int store_hash_ok(const rvf_store *s, uint64_t off, const rvf_seg_hdr *h);
+/* fsync of the directory holding path: 0 or -1 (errno). */
+int store_fsync_dir(const char *path);
+/* realpath(path), or a copy of path if it cannot be resolved (malloc). */
+char *store_real_path(const char *path);
+/* The compaction temp file of the store at path (malloc). */
+char *store_compact_tmp_path(const char *path);
+/* A writer holding the lock removes a temp file a killed compaction left. */
+void store_remove_stale_tmp(rvf_store *s);
+/* 1 if a process holds the writer lock on fd's file, 0 if not, -1 unknown. */
+int store_writer_active(int fd);
 
 /* store_walk.c: fn returns non-zero to stop the walk (that value is
  * returned). Only segments whose whole payload is in the file are visited. */

@@ -1,48 +1,22 @@
 /* store_compact.c — rewrite the file without deleted vectors and dead
  * manifests (spec §16): write beside, fsync, rename over, fsync the dir.
  * Until the rename the original file is untouched, so a crash at any point
- * leaves either the old file or the complete new one.
+ * leaves either the old file or the complete new one (the next writer
+ * removes the temp file of a killed compaction). The new file gets the old
+ * one's owner, group and mode; a symlinked store is compacted where its
+ * target is, so the link stays a link.
  */
 #include "errors.h"
 #include "store.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-/* "<dir>/<name>.rvf.compact.tmp" with the extension replaced, as the
- * reference names it, so a leftover temp file is recognisable. */
-static char *tmp_path(const char *path)
-{
-	size_t len = strlen(path);
-	const char *slash = strrchr(path, '/');
-	const char *dot = strrchr(path, '.');
-	if (dot && (!slash || dot > slash) && dot != path && dot[-1] != '/')
-		len = (size_t)(dot - path);
-	char *t = malloc(len + sizeof ".rvf.compact.tmp");
-	if (t)
-		sprintf(t, "%.*s.rvf.compact.tmp", (int)len, path);
-	return t;
-}
-
-static int fsync_dir(const char *path)
-{
-	char *copy = strdup(path);
-	if (!copy)
-		return -1;
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(copy);
-	if (fd < 0)
-		return -1;
-	int r = fsync(fd);
-	close(fd);
-	return r;
-}
 
 /* Drops deleted slots from memory (metadata follows its vector); returns
  * how many were purged, or -1 without memory (nothing changed then). */
@@ -120,7 +94,7 @@ static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 	case RVF_SEG_INDEX:
 		return 0;
 	case RVF_SEG_WITNESS:
-		if (!rvf_content_hash_ok(h->content_hash, p + RVF_SEG_HDR_SIZE, h->payload_length))
+		if (!store_hash_ok(k->s, off, h))
 			return 0; /* damaged: verify-witness reports it in the old file */
 		break;
 	case RVF_SEG_META: /* ours are rewritten whole; another writer's are kept */
@@ -133,6 +107,8 @@ static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 		if (!listed(k->s, off))
 			return 0;
 	}
+	if (k->s->salvage && !store_hash_ok(k->s, off, h))
+		return 0; /* salvage keeps intact segments only */
 	return batch_add_verbatim(k->n, k->b, p, h->payload_length) ? -1 : 0;
 }
 
@@ -201,16 +177,36 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 	if (s->is_cow)
 		return rvf_fail(RVF_E_UNSUPPORTED, "%s: compacting a copy-on-write branch is not supported yet",
 				s->path);
-	char *tmp = tmp_path(s->path);
-	if (!tmp)
+	struct stat st;
+	if (fstat(s->fd, &st))
+		return rvf_fail(RVF_E_IO, "%s: %s", s->path, strerror(errno));
+	char *target = store_real_path(s->path);
+	char *tmp = target ? store_compact_tmp_path(s->path) : NULL;
+	if (!tmp) {
+		free(target);
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	/* We hold the writer lock, so a temp file left here is a dead one. */
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
-		int err = rvf_fail(RVF_E_IO, "%s: cannot create compaction file: %s", tmp, strerror(errno));
-		if (fd >= 0)
+	}
+	/* We hold the writer lock, so a temp file left here is a dead one. It
+	 * is created private and given the store's owner and mode before any
+	 * byte is written; a store we could not give back its owner is not
+	 * replaced. */
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat ts;
+	int err = 0;
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || fstat(fd, &ts))
+		err = rvf_fail(RVF_E_IO, "%s: cannot create compaction file: %s", tmp, strerror(errno));
+	else if ((ts.st_uid != st.st_uid || ts.st_gid != st.st_gid) && fchown(fd, st.st_uid, st.st_gid))
+		err = rvf_fail(RVF_E_IO, "%s: cannot give the compacted file the owner %u:%u of the store: %s",
+			       s->path, (unsigned)st.st_uid, (unsigned)st.st_gid, strerror(errno));
+	else if (fchmod(fd, st.st_mode & 07777))
+		err = rvf_fail(RVF_E_IO, "%s: chmod: %s", tmp, strerror(errno));
+	if (err) {
+		if (fd >= 0) {
+			unlink(tmp);
 			close(fd);
+		}
 		free(tmp);
+		free(target);
 		return err;
 	}
 	uint64_t before_vecs = s->nslots - s->ndeleted, before_size = s->file_size;
@@ -219,6 +215,7 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 		close(fd);
 		unlink(tmp);
 		free(tmp);
+		free(target);
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	}
 
@@ -235,12 +232,13 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 	n.scratch_cap = 0;
 	memset(n.witness_prev, 0, sizeof n.witness_prev);
 
-	int err = write_new_file(s, &n, purged);
+	err = write_new_file(s, &n, purged);
 	free(n.scratch);
-	if (!err && rename(tmp, s->path))
-		err = rvf_fail(RVF_E_IO, "rename %s -> %s: %s", tmp, s->path, strerror(errno));
-	if (!err && fsync_dir(s->path))
-		err = rvf_fail(RVF_E_IO, "%s: fsync of the directory failed: %s", s->path, strerror(errno));
+	if (!err && rename(tmp, target))
+		err = rvf_fail(RVF_E_IO, "rename %s -> %s: %s", tmp, target, strerror(errno));
+	if (!err && store_fsync_dir(target))
+		err = rvf_fail(RVF_E_IO, "%s: fsync of the directory failed: %s", target, strerror(errno));
+	free(target);
 	if (err) {
 		unlink(tmp);
 		if (n.map)
@@ -282,4 +280,52 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 		res->epoch = s->epoch;
 	}
 	return err;
+}
+
+int store_salvage_write(rvf_store *s, const char *out, rvf_compact_result *res)
+{
+	if (s->is_cow)
+		return rvf_fail(RVF_E_UNSUPPORTED, "%s: salvaging a copy-on-write branch is not supported",
+				s->path);
+	int fd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return rvf_fail(errno == EEXIST ? RVF_E_EXISTS : RVF_E_IO, "%s: %s", out,
+				errno == EEXIST ? "file already exists (refusing to overwrite)" : strerror(errno));
+	uint64_t before_vecs = s->nslots - s->ndeleted, before_size = s->file_size;
+	int64_t purged = purge_deleted(s);
+	rvf_store n = *s; /* as in rvf_compact */
+	n.path = (char *)out;
+	n.fd = fd;
+	n.read_only = 0;
+	n.map = NULL;
+	n.map_len = 0;
+	n.file_size = 0;
+	n.dir = NULL;
+	n.ndir = n.dir_cap = 0;
+	n.next_seg_id = 1;
+	n.scratch = NULL;
+	n.scratch_cap = 0;
+	memset(n.witness_prev, 0, sizeof n.witness_prev);
+	int err = purged < 0 ? rvf_fail(RVF_E_NOMEM, "out of memory") : write_new_file(s, &n, purged);
+	free(n.scratch);
+	free(n.dir);
+	if (n.map)
+		munmap((void *)n.map, n.map_len);
+	if (!err && store_fsync_dir(out))
+		err = rvf_fail(RVF_E_IO, "%s: fsync of the directory failed: %s", out, strerror(errno));
+	close(fd);
+	if (err) {
+		unlink(out);
+		return err;
+	}
+	if (res) {
+		memset(res, 0, sizeof *res);
+		res->segments_compacted = (uint64_t)purged;
+		res->vectors_before = before_vecs;
+		res->vectors_after = s->nslots;
+		res->file_size_before = before_size;
+		res->file_size_after = n.file_size;
+		res->epoch = n.epoch;
+	}
+	return 0;
 }

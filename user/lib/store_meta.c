@@ -32,7 +32,7 @@ int store_meta_init(rvf_store *s)
 int store_meta_load(rvf_store *s, const rvf_dir_entry *e, const rvf_seg_hdr *h)
 {
 	const uint8_t *p = s->map + e->offset + RVF_SEG_HDR_SIZE;
-	if (!rvf_content_hash_ok(h->content_hash, p, h->payload_length))
+	if (!store_hash_ok(s, e->offset, h))
 		return rvf_fail(RVF_E_CHECKSUM, "%s: metadata segment %llu at offset %llu: content hash mismatch",
 				s->path, (unsigned long long)e->seg_id, (unsigned long long)e->offset);
 	meta_batch b;

@@ -24,6 +24,7 @@ static rvf_store *store_alloc(const char *path)
 	if (!s)
 		return NULL;
 	s->fd = -1;
+	s->damaged_manifest = UINT64_MAX;
 	s->path = strdup(path);
 	if (!s->path || idmap_init(&s->slot_of, 0) || !(s->meta = meta_new())) {
 		idmap_free(&s->slot_of);
@@ -176,6 +177,9 @@ int store_create(const char *path, const rvf_create_opts *o, const rvf_identity 
 	seg_batch b = {0};
 	err = store_commit(s, &b, NULL, 0);
 	batch_free(&b);
+	/* the new name must survive a power cut as well as the manifest */
+	if (!err && store_fsync_dir(path))
+		err = rvf_fail(RVF_E_IO, "%s: fsync of the directory failed: %s", path, strerror(errno));
 	if (err) {
 		unlink(path);
 		rvf_close(s);
@@ -188,7 +192,9 @@ int store_create(const char *path, const rvf_create_opts *o, const rvf_identity 
 /* After the current manifest the reference leaves at most witness segments
  * (its compaction witness); anything else there is a torn write, an
  * unfinished commit or damage to a newer manifest, so the state we open may
- * be older than what was last written. That fallback is reported. */
+ * be older than what was last written. That fallback is reported, except to
+ * a reader while a writer holds the lock: then the tail is the commit being
+ * written (`rvf check` still reports a real one). */
 static void check_tail(rvf_store *s, uint64_t after, uint32_t epoch)
 {
 	uint64_t off = after;
@@ -202,21 +208,32 @@ static void check_tail(rvf_store *s, uint64_t after, uint32_t epoch)
 			break;
 		off += RVF_SEG_HDR_SIZE + h.payload_length;
 	}
-	if (off < s->file_size)
-		snprintf(s->warning, sizeof s->warning,
-			 "%s: %llu bytes at offset %llu after the current manifest are not part of it "
-			 "(torn write, unfinished commit or damaged newer manifest); opened the state of the "
-			 "manifest at offset %llu (epoch %u)",
-			 s->path, (unsigned long long)(s->file_size - off), (unsigned long long)off,
-			 (unsigned long long)s->manifest_offset, epoch);
+	if (off >= s->file_size || s->warning[0])
+		return;
+	if (s->read_only) {
+		struct stat st;
+		if (store_writer_active(s->fd) == 1 || fstat(s->fd, &st) ||
+		    (uint64_t)st.st_size != s->file_size)
+			return; /* a commit in progress, or one that finished since */
+	}
+	snprintf(s->warning, sizeof s->warning,
+		 "%s: %llu bytes at offset %llu after the current manifest are not part of it "
+		 "(torn write, unfinished commit or damaged newer manifest); opened the state of the "
+		 "manifest at offset %llu (epoch %u)",
+		 s->path, (unsigned long long)(s->file_size - off), (unsigned long long)off,
+		 (unsigned long long)s->manifest_offset, epoch);
 }
 
 /* §2: scan backwards byte by byte for "SFVR" + type 0x05 whose payload fits
- * and decodes. */
+ * and decodes. A damaged candidate is skipped for the next older one, with
+ * a warning naming it: a power cut can leave any prefix of the newest commit
+ * (zeros or garbage after it), and the previous commit is then the last
+ * durable state. */
 static int find_manifest(rvf_store *s, rvf_manifest *m)
 {
 	const uint8_t *f = s->map;
 	uint64_t size = s->file_size;
+	const char *bad_why = NULL;
 
 	if (size < RVF_SEG_HDR_SIZE + 22)
 		return rvf_fail(RVF_E_NO_MANIFEST,
@@ -236,21 +253,38 @@ static int find_manifest(rvf_store *s, rvf_manifest *m)
 			return rvf_fail(RVF_E_NOMEM, "%s: out of memory decoding manifest", s->path);
 		if (r != 0)
 			continue;
-		/* The reference accepts a manifest whose hash is wrong; a flipped
-		 * byte would then silently change the store, so refuse it. */
-		if (!rvf_content_hash_ok(h.content_hash, p, h.payload_length)) {
+		/* The reference accepts a manifest whose hash is wrong; we do not:
+		 * a torn or damaged newest commit must not silently become the
+		 * store's state (an all-zero one used to open as an empty store). */
+		const char *why = rvf_seg_damage(f, s->unhashed_end, i, &h);
+		if (why) {
 			rvf_manifest_free(m);
-			return rvf_fail(RVF_E_CHECKSUM,
-					"%s: manifest at offset %llu: content hash mismatch "
-					"(the file's current state is damaged)",
-					s->path, (unsigned long long)i);
+			if (!bad_why) {
+				bad_why = why;
+				s->damaged_manifest = i;
+			}
+			continue;
 		}
 		s->manifest_offset = i;
 		s->next_seg_id = h.seg_id + 1;
 		s->frozen = !!(h.flags & RVF_SEG_FLAG_SEALED);
-		check_tail(s, i + RVF_SEG_HDR_SIZE + h.payload_length, m->epoch);
+		if (bad_why)
+			snprintf(s->warning, sizeof s->warning,
+				 "%s: the newest manifest, at offset %llu, is damaged (%s): opened the "
+				 "previous commit, manifest at offset %llu (epoch %u); the %llu bytes after it "
+				 "are not part of the store (`rvf check` / `rvf recover`)",
+				 s->path, (unsigned long long)s->damaged_manifest, bad_why,
+				 (unsigned long long)i, m->epoch,
+				 (unsigned long long)(size - i - RVF_SEG_HDR_SIZE - h.payload_length));
+		else
+			check_tail(s, i + RVF_SEG_HDR_SIZE + h.payload_length, m->epoch);
 		return 0;
 	}
+	if (bad_why)
+		return rvf_fail(RVF_E_CHECKSUM,
+				"%s: manifest at offset %llu: %s, and no earlier commit is intact "
+				"(the file's current state is damaged)",
+				s->path, (unsigned long long)s->damaged_manifest, bad_why);
 	return rvf_fail(RVF_E_NO_MANIFEST, "%s: no manifest segment found in %llu bytes (not an RVF file?)",
 			s->path, (unsigned long long)size);
 }
@@ -283,7 +317,7 @@ static int check_entry(rvf_store *s, const rvf_dir_entry *e, rvf_seg_hdr *h)
 static int load_vec(rvf_store *s, const rvf_dir_entry *e, const rvf_seg_hdr *h)
 {
 	const uint8_t *p = s->map + e->offset + RVF_SEG_HDR_SIZE;
-	if (!rvf_content_hash_ok(h->content_hash, p, h->payload_length))
+	if (!store_hash_ok(s, e->offset, h))
 		return rvf_fail(RVF_E_CHECKSUM,
 				"%s: vector segment %llu at offset %llu: content hash mismatch (data damaged)",
 				s->path, (unsigned long long)e->seg_id, (unsigned long long)e->offset);
@@ -312,6 +346,40 @@ static int load_vec(rvf_store *s, const rvf_dir_entry *e, const rvf_seg_hdr *h)
 		memcpy(s->vecs + (size_t)slot * s->stride, r + 8, 4 * (size_t)dim);
 	}
 	return 0;
+}
+
+/* Salvage: a listed segment that is damaged is left out (counted) instead
+ * of failing the open; 1 if it was, 0 to fail as usual. */
+static int salvage_drop(rvf_store *s, const rvf_dir_entry *e, int err)
+{
+	if (!s->salvage || err == RVF_E_NOMEM)
+		return 0;
+	rvf_clear_error();
+	if (!s->salvage_dropped++ || e->offset < s->salvage_first)
+		s->salvage_first = e->offset;
+	return 1;
+}
+
+/* Salvage: intact VEC segments before the manifest that it does not list
+ * (absorbed into a bigger one by a later ingest) are loaded first, so a
+ * damaged listed segment loses only what no older segment holds. Listed
+ * segments load after them and win; the deletion list applies last. */
+typedef struct {
+	rvf_store *s;
+	const rvf_manifest *m;
+} older_ctx;
+
+static int load_older(void *ctx, uint64_t off, const rvf_seg_hdr *h)
+{
+	older_ctx *c = ctx;
+	if (h->seg_type != RVF_SEG_VEC || off >= c->s->manifest_offset || !store_hash_ok(c->s, off, h))
+		return 0;
+	for (uint32_t i = 0; i < c->m->seg_count; i++)
+		if (c->m->dir[i].offset == off)
+			return 0;
+	rvf_dir_entry e = {.seg_id = h->seg_id, .offset = off, .payload_length = h->payload_length,
+			   .seg_type = h->seg_type};
+	return load_vec(c->s, &e, h) == RVF_E_NOMEM ? RVF_E_NOMEM : 0;
 }
 
 static int load_state(rvf_store *s, rvf_manifest *m)
@@ -348,15 +416,20 @@ static int load_state(rvf_store *s, rvf_manifest *m)
 		if (idmap_init(&s->slot_of, records) || store_reserve_slots(s, records))
 			return rvf_fail(RVF_E_NOMEM, "out of memory for %llu vectors", (unsigned long long)records);
 	}
+	older_ctx oc = {s, m};
+	if (s->salvage && store_walk(s, load_older, &oc))
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < m->seg_count; i++) {
 		const rvf_dir_entry *e = &m->dir[i];
 		rvf_seg_hdr h;
 		int err = check_entry(s, e, &h);
-		if (err)
-			return err;
 		if (e->seg_id >= s->next_seg_id)
 			s->next_seg_id = e->seg_id + 1;
-		if (e->seg_type == RVF_SEG_VEC && (err = load_vec(s, e, &h)))
+		if (!err && e->seg_type == RVF_SEG_VEC)
+			err = load_vec(s, e, &h);
+		if (err && salvage_drop(s, e, err))
+			continue;
+		if (err)
 			return err;
 		rvf_dir_entry ne = *e;
 		ne.payload_length = h.payload_length;
@@ -369,7 +442,8 @@ static int load_state(rvf_store *s, rvf_manifest *m)
 		rvf_seg_hdr h;
 		int err;
 		if (e->seg_type == RVF_SEG_META &&
-		    ((err = check_entry(s, e, &h)) || (err = store_meta_load(s, e, &h))))
+		    ((err = check_entry(s, e, &h)) || (err = store_meta_load(s, e, &h))) &&
+		    !salvage_drop(s, e, err))
 			return err;
 	}
 	for (uint32_t i = 0; i < m->deleted_count; i++) {
@@ -404,6 +478,7 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 	if (!s)
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	s->read_only = !!(flags & RVF_OPEN_READONLY);
+	s->salvage = !!(flags & STORE_OPEN_SALVAGE);
 	int oflags = s->read_only ? O_RDONLY : O_RDWR;
 	/* O_NONBLOCK: a FIFO named by a hostile COW map must not hang the open
 	 * (it is refused below as not a regular file). */
@@ -416,6 +491,8 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 	}
 	if (!s->read_only && (err = take_lock(s, oflags, !!(flags & RVF_OPEN_WAIT))))
 		goto fail;
+	if (!s->read_only)
+		store_remove_stale_tmp(s);
 	struct stat st;
 	if (fstat(s->fd, &st)) {
 		err = rvf_fail(RVF_E_IO, "%s: %s", path, strerror(errno));
@@ -435,6 +512,7 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 	}
 	s->map = p;
 	s->map_len = s->file_size;
+	s->unhashed_end = rvf_unhashed_end(s->map, s->file_size);
 	rvf_manifest m;
 	if ((err = find_manifest(s, &m)))
 		goto fail;

@@ -215,7 +215,7 @@ static int typed_payload(const rvf_store *s, uint8_t type, size_t nth, const uin
 		rvf_hdr_decode(s->map + e->offset, &h);
 		*p = s->map + e->offset + RVF_SEG_HDR_SIZE;
 		*len = h.payload_length;
-		if (!rvf_content_hash_ok(h.content_hash, *p, *len))
+		if (!store_hash_ok(s, e->offset, &h))
 			return rvf_fail(RVF_E_CHECKSUM, "%s: %s segment %llu at offset %llu: content hash mismatch",
 					s->path, rvf_segment_type_name(type), (unsigned long long)e->seg_id,
 					(unsigned long long)e->offset);

@@ -187,6 +187,7 @@ typedef struct {
 	size_t len;
 	const uint8_t *prev; /* previous witness payload, NULL if none yet */
 	uint64_t prev_len, prev_id, prev_off;
+	uint64_t unhashed_end; /* rvf_unhashed_end: zero hashes are "unset" only before */
 } wctx;
 
 __attribute__((format(printf, 5, 6))) static void add_issue(rvf_witness_report *r, uint64_t off,
@@ -231,9 +232,13 @@ static int on_seg(void *vc, uint64_t off, const rvf_seg_hdr *h)
 	rvf_witness_report *r = c->r;
 	const uint8_t *p = c->f + off + RVF_SEG_HDR_SIZE;
 	r->segments++;
-	if (is_zero(h->content_hash, 16)) {
-		if (h->payload_length)
-			r->hash_unset++;
+	if (rvf_hash_unset(h->content_hash, h->payload_length) &&
+	    off + RVF_SEG_HDR_SIZE + h->payload_length <= c->unhashed_end) {
+		r->hash_unset++;
+	} else if (rvf_hash_unset(h->content_hash, h->payload_length)) {
+		r->hash_bad++;
+		add_issue(r, off, h->seg_id, h->seg_type,
+			  "content hash is zero (unset) in a file whose writer sets hashes (damaged header?)");
 	} else if (!rvf_content_hash_ok(h->content_hash, p, h->payload_length)) {
 		r->hash_bad++;
 		add_issue(r, off, h->seg_id, h->seg_type, "content hash mismatch (payload changed)");
@@ -306,6 +311,7 @@ static void check_listed(rvf_witness_report *r, const uint8_t *f, size_t len)
 	r->has_manifest = 1;
 	r->manifest_offset = moff;
 	size_t before = r->nissues;
+	uint64_t unhashed_end = rvf_unhashed_end(f, len);
 	for (uint32_t i = 0; i < m.seg_count; i++) {
 		const rvf_dir_entry *e = &m.dir[i];
 		r->listed++;
@@ -325,8 +331,9 @@ static void check_listed(rvf_witness_report *r, const uint8_t *f, size_t len)
 				  e->seg_type);
 			continue;
 		}
-		if (!is_zero(h.content_hash, 16) &&
-		    !rvf_content_hash_ok(h.content_hash, f + e->offset + RVF_SEG_HDR_SIZE, h.payload_length))
+		if (rvf_hash_unset(h.content_hash, h.payload_length)
+			    ? e->offset + RVF_SEG_HDR_SIZE + h.payload_length > unhashed_end
+			    : !rvf_content_hash_ok(h.content_hash, f + e->offset + RVF_SEG_HDR_SIZE, h.payload_length))
 			r->listed_bad++; /* already reported by the walk */
 	}
 	rvf_manifest_free(&m);
@@ -338,7 +345,7 @@ int rvf_verify_witness_buf(const uint8_t *f, size_t len, rvf_witness_report *r)
 {
 	memset(r, 0, sizeof *r);
 	r->chain_valid = 1;
-	wctx c = {.r = r, .f = f, .len = len};
+	wctx c = {.r = r, .f = f, .len = len, .unhashed_end = rvf_unhashed_end(f, len)};
 	vwalk(f, len, on_seg, on_gap, &c);
 	if (c.prev)
 		rvf_witness_link(r->head_alg, c.prev, c.prev_len, r->head);
