@@ -1,0 +1,456 @@
+/* test_durable.c — durability: what a power cut or a damaged byte leaves
+ * behind opens at the last good commit (never empty, never failing while a
+ * commit is intact), unset hashes are damage in our files, `rvf check` /
+ * `rvf recover`, compaction keeping owner/mode/symlink, the compaction temp
+ * file cleanup, and readers quiet while a writer commits. */
+#include "testutil.h"
+#include "witness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DIM 4
+
+/* Order-independent digest of the live set: count and a mix of id + bits. */
+typedef struct {
+	uint64_t n, mix;
+	uint32_t epoch;
+} state;
+
+static state state_of(const rvf_store *s)
+{
+	state st = {0, 0, 0};
+	rvf_status status;
+	memset(&status, 0, sizeof status);
+	rvf_get_status(s, &status);
+	st.epoch = status.epoch;
+	st.n = rvf_live_count(s);
+	for (uint64_t i = 0; i < st.n; i++) {
+		uint64_t id;
+		const float *v;
+		if (rvf_live_get(s, i, &id, &v))
+			continue;
+		uint64_t h = id * 0x9E3779B97F4A7C15ull;
+		for (int d = 0; d < DIM; d++) {
+			uint32_t b;
+			memcpy(&b, &v[d], 4);
+			h = (h ^ b) * 0x100000001B3ull;
+		}
+		st.mix += h;
+	}
+	return st;
+}
+
+static int ingest_range(rvf_store *s, uint64_t first, size_t n)
+{
+	float *v = malloc(n * DIM * sizeof *v);
+	uint64_t *ids = malloc(n * sizeof *ids);
+	int rc = RVF_E_NOMEM;
+	if (v && ids) {
+		for (size_t i = 0; i < n; i++) {
+			ids[i] = first + i;
+			for (int d = 0; d < DIM; d++)
+				v[i * DIM + d] = (float)(first + i) + 0.25f * (float)d;
+		}
+		rc = rvf_ingest(s, ids, v, n, NULL);
+	}
+	free(v);
+	free(ids);
+	return rc;
+}
+
+/* Offset of the last segment header of a type ("SFVR", version 1, type). */
+static long long last_seg(const uint8_t *f, size_t len, uint8_t type)
+{
+	for (size_t i = len >= 64 ? len - 64 + 1 : 0; i-- > 0;)
+		if (!memcmp(f + i, "SFVR\x01", 5) && f[i + 5] == type)
+			return (long long)i;
+	return -1;
+}
+
+static int write_file(const char *path, const uint8_t *b, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	int ok = fwrite(b, 1, n, f) == n;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* A store with two committed batches: ids 1..10 (epoch 1), 11..15 (epoch 2). */
+static char *two_commits(const char *name, state *after1, state *after2)
+{
+	char *p = tu_tpath("durable", name);
+	rvf_store *s = NULL;
+	rvf_create_opts o = {.dimension = DIM, .metric = RVF_METRIC_L2};
+	if (!CHECK_OK(rvf_create(p, &o, &s)) || !CHECK_OK(ingest_range(s, 1, 10))) {
+		rvf_close(s);
+		free(p);
+		return NULL;
+	}
+	*after1 = state_of(s);
+	if (!CHECK_OK(ingest_range(s, 11, 5))) {
+		rvf_close(s);
+		free(p);
+		return NULL;
+	}
+	*after2 = state_of(s);
+	rvf_close(s);
+	return p;
+}
+
+/* Zeroing the newest manifest from header byte 17 (power cut) used to open
+ * an EMPTY store (dimension 0), and from byte 41 on to fail every command. */
+static void test_zeroed_manifest(void)
+{
+	state a1, a2;
+	char *p = two_commits("zeroed.rvf", &a1, &a2);
+	if (!p)
+		return;
+	size_t len;
+	uint8_t *orig = tu_slurp(p, &len);
+	long long m = orig ? last_seg(orig, len, 0x05) : -1;
+	if (!CHECK(m > 0, "no manifest found")) {
+		free(orig);
+		free(p);
+		return;
+	}
+	static const int from[] = {17, 24, 41, 60, 64, 70};
+	for (size_t k = 0; k < sizeof from / sizeof from[0]; k++) {
+		uint8_t *b = malloc(len);
+		memcpy(b, orig, len);
+		memset(b + m + from[k], 0, len - (size_t)m - (size_t)from[k]);
+		char *q = tu_tpath("durable", "zeroed_copy.rvf");
+		write_file(q, b, len);
+		rvf_store *s = NULL;
+		if (CHECK(rvf_open(q, RVF_OPEN_READONLY, &s) == RVF_OK,
+			  "zeroed from manifest byte %d: open failed: %s", from[k], rvf_last_error())) {
+			state st = state_of(s);
+			CHECK(st.epoch == 1 && st.n == a1.n && st.mix == a1.mix && rvf_dimension(s) == DIM,
+			      "zeroed from byte %d: epoch %u, %" PRIu64 " vectors, dim %u; want the previous "
+			      "commit (epoch 1, %" PRIu64 " vectors)",
+			      from[k], st.epoch, st.n, rvf_dimension(s), a1.n);
+			CHECK(strstr(rvf_open_warning(s), "damaged") != NULL,
+			      "zeroed from byte %d: no loud warning: '%s'", from[k], rvf_open_warning(s));
+		}
+		rvf_close(s);
+		rvf_witness_report w;
+		if (CHECK_OK(rvf_verify_witness(q, &w)))
+			CHECK(!w.valid, "zeroed from byte %d: verify-witness says valid", from[k]);
+		/* the compaction that used to delete every vector */
+		s = NULL;
+		if (CHECK_OK(rvf_open(q, 0, &s)) && CHECK_OK(rvf_compact(s, NULL))) {
+			state st = state_of(s);
+			CHECK(st.n == a1.n && st.mix == a1.mix,
+			      "zeroed from byte %d: compaction kept %" PRIu64 " vectors, want %" PRIu64,
+			      from[k], st.n, a1.n);
+		}
+		rvf_close(s);
+		free(q);
+		free(b);
+	}
+	free(orig);
+	free(p);
+}
+
+/* Zeroing a segment's content hash used to switch its check off: a
+ * modified vector was served and verify-witness said valid. */
+static void test_zeroed_hash(void)
+{
+	state a1, a2;
+	char *p = two_commits("zerohash.rvf", &a1, &a2);
+	if (!p)
+		return;
+	size_t len;
+	uint8_t *b = tu_slurp(p, &len);
+	long long v = b ? last_seg(b, len, 0x01) : -1;
+	if (CHECK(v > 0, "no VEC segment")) {
+		memset(b + v + 0x28, 0, 16);
+		b[v + 64 + 6 + 8] ^= 0x40; /* first record's first float */
+		write_file(p, b, len);
+		rvf_store *s = NULL;
+		int rc = rvf_open(p, RVF_OPEN_READONLY, &s);
+		CHECK(rc == RVF_E_CHECKSUM, "modified VEC with a zeroed hash opened (%d)", rc);
+		rvf_close(s);
+		rvf_witness_report w;
+		if (CHECK_OK(rvf_verify_witness(p, &w)))
+			CHECK(!w.valid, "verify-witness says valid");
+		rvf_check_report r;
+		if (CHECK_OK(rvf_check(p, &r)))
+			CHECK(!r.clean && r.first_bad_offset == (uint64_t)v,
+			      "check: clean %d, first bad %" PRIu64 ", want %lld", r.clean, r.first_bad_offset, v);
+	}
+	free(b);
+	free(p);
+}
+
+static int same_file(const char *a, const char *b)
+{
+	size_t la, lb;
+	uint8_t *x = tu_slurp(a, &la), *y = tu_slurp(b, &lb);
+	int same = x && y && la == lb && !memcmp(x, y, la);
+	free(x);
+	free(y);
+	return same;
+}
+
+/* check names the first bad offset; recover rolls back after a byte-identical
+ * backup, refuses while a writer holds the lock; --output salvages. */
+static void test_check_recover(void)
+{
+	state a1, a2;
+	char *p = two_commits("recover.rvf", &a1, &a2);
+	if (!p)
+		return;
+	rvf_check_report r;
+	if (CHECK_OK(rvf_check(p, &r)))
+		CHECK(r.clean && r.first_bad_offset == UINT64_MAX && r.epoch == 2, "fresh store not clean: %s",
+		      r.first_problem);
+	size_t len;
+	uint8_t *orig = tu_slurp(p, &len);
+	long long m = orig ? last_seg(orig, len, 0x05) : -1;
+	long long v = orig ? last_seg(orig, len, 0x01) : -1;
+	if (!CHECK(m > 0 && v > 0 && v < m, "layout")) {
+		free(orig);
+		free(p);
+		return;
+	}
+	/* torn newest commit: cut in the middle of its manifest */
+	char *t = tu_tpath("durable", "torn.rvf");
+	write_file(t, orig, (size_t)m + 30);
+	uint64_t good_end = 0;
+	if (CHECK_OK(rvf_check(t, &r))) {
+		CHECK(!r.clean && r.has_commit && r.epoch == 1, "torn: clean %d epoch %u", r.clean, r.epoch);
+		good_end = r.good_end;
+		CHECK(r.first_bad_offset == good_end && good_end <= (uint64_t)v,
+		      "torn: first bad %" PRIu64 ", last commit ends at %" PRIu64, r.first_bad_offset, good_end);
+	}
+	/* a writer holds the lock: refused, file unchanged */
+	rvf_store *w = NULL;
+	char *keep = tu_tpath("durable", "torn_before.rvf");
+	write_file(keep, orig, (size_t)m + 30);
+	if (CHECK_OK(rvf_open(t, 0, &w))) {
+		rvf_recover_result res;
+		int rc = rvf_recover(t, NULL, &res);
+		CHECK(rc == RVF_E_LOCKED, "recover while locked returned %d", rc);
+		CHECK(same_file(t, keep), "refused recover changed the file");
+	}
+	rvf_close(w);
+	rvf_recover_result res;
+	if (CHECK_OK(rvf_recover(t, NULL, &res))) {
+		CHECK(res.changed && res.backup[0] && same_file(res.backup, keep),
+		      "backup '%s' is not a byte-identical copy", res.backup);
+		CHECK(tu_fsize(t) == (long long)good_end && res.epoch == 1 && res.vectors == a1.n,
+		      "recovered: %lld bytes (want %" PRIu64 "), epoch %u, %" PRIu64 " vectors", tu_fsize(t),
+		      good_end, res.epoch, res.vectors);
+		if (CHECK_OK(rvf_check(t, &r)))
+			CHECK(r.clean, "recovered file not clean: %s", r.first_problem);
+		/* nothing left to do: no second backup */
+		rvf_recover_result again;
+		if (CHECK_OK(rvf_recover(t, NULL, &again)))
+			CHECK(!again.changed && !again.backup[0], "second recover changed something");
+	}
+	/* one damaged byte in the newest VEC: in place rolls back, salvage keeps
+	 * every intact segment; the damaged file is not touched */
+	char *d = tu_tpath("durable", "flip.rvf");
+	orig[v + 64 + 6 + 8] ^= 1;
+	write_file(d, orig, len);
+	if (CHECK_OK(rvf_check(d, &r)))
+		CHECK(!r.clean && r.first_bad_offset == (uint64_t)v, "flip: first bad %" PRIu64 ", want %lld",
+		      r.first_bad_offset, v);
+	char *out = tu_tpath("durable", "salvaged.rvf");
+	if (CHECK_OK(rvf_recover(d, out, &res))) {
+		CHECK(res.segments_dropped == 1 && res.first_dropped_offset == (uint64_t)v,
+		      "salvage dropped %" PRIu64 " segments, first at %" PRIu64, res.segments_dropped,
+		      res.first_dropped_offset);
+		rvf_store *s = NULL;
+		if (CHECK_OK(rvf_open(out, RVF_OPEN_READONLY, &s))) {
+			/* ids 1..10 come from the older segment the damaged one absorbed or
+			 * followed; 11..15 lived only in the damaged one */
+			state st = state_of(s);
+			CHECK(st.n == a1.n && st.mix == a1.mix, "salvaged %" PRIu64 " vectors, want %" PRIu64,
+			      st.n, a1.n);
+		}
+		rvf_close(s);
+		if (CHECK_OK(rvf_check(out, &r)))
+			CHECK(r.clean, "salvaged file not clean: %s", r.first_problem);
+		int rc = rvf_recover(d, out, &res);
+		CHECK(rc == RVF_E_EXISTS, "salvage overwrote an existing file (%d)", rc);
+	}
+	free(out);
+	free(d);
+	free(keep);
+	free(t);
+	free(orig);
+	free(p);
+}
+
+/* Compaction used to leave root:root 0644 and turn a symlink into a file. */
+static void test_compact_keeps_file(void)
+{
+	char *real = tu_tpath("durable", "real.rvf"), *link = tu_tpath("durable", "link.rvf");
+	rvf_store *s = NULL;
+	rvf_create_opts o = {.dimension = DIM, .metric = RVF_METRIC_L2};
+	if (!CHECK_OK(rvf_create(real, &o, &s)) || !CHECK_OK(ingest_range(s, 1, 20)))
+		goto out;
+	uint64_t del[] = {3, 4, 5};
+	if (!CHECK_OK(rvf_delete(s, del, 3, NULL)))
+		goto out;
+	state want = state_of(s);
+	rvf_close(s);
+	s = NULL;
+	CHECK(chmod(real, 0640) == 0, "chmod");
+	int root = geteuid() == 0;
+	if (root)
+		CHECK(chown(real, 1234, 5678) == 0, "chown: %s", strerror(errno));
+	struct stat ls, rs;
+	/* compacted through its own name: owner and mode kept */
+	if (!CHECK_OK(rvf_open(real, 0, &s)) || !CHECK_OK(rvf_compact(s, NULL)))
+		goto out;
+	rvf_close(s);
+	s = NULL;
+	if (CHECK(stat(real, &rs) == 0, "stat"))
+		CHECK((rs.st_mode & 07777) == 0640 && (!root || (rs.st_uid == 1234 && rs.st_gid == 5678)),
+		      "compacted file mode %o owner %u:%u, want 0640 1234:5678", rs.st_mode & 07777,
+		      (unsigned)rs.st_uid, (unsigned)rs.st_gid);
+	/* compacted through a symlink: the target is compacted, the link stays */
+	CHECK(symlink(real, link) == 0, "symlink: %s", strerror(errno));
+	if (!CHECK_OK(rvf_open(link, 0, &s)) || !CHECK_OK(ingest_range(s, 50, 2)) ||
+	    !CHECK_OK(rvf_delete(s, (uint64_t[]){50}, 1, NULL)) || !CHECK_OK(rvf_compact(s, NULL)))
+		goto out;
+	/* the handle keeps working on the compacted file */
+	CHECK_OK(ingest_range(s, 100, 1));
+	rvf_close(s);
+	s = NULL;
+	CHECK(lstat(link, &ls) == 0 && S_ISLNK(ls.st_mode), "the symlink was replaced by a file");
+	if (CHECK(stat(real, &rs) == 0, "stat"))
+		CHECK((rs.st_mode & 07777) == 0640 && (!root || (rs.st_uid == 1234 && rs.st_gid == 5678)),
+		      "compacted file mode %o owner %u:%u", rs.st_mode & 07777, (unsigned)rs.st_uid,
+		      (unsigned)rs.st_gid);
+	if (CHECK_OK(rvf_open(real, RVF_OPEN_READONLY, &s))) {
+		state st = state_of(s);
+		CHECK(st.n == want.n + 2, "target holds %" PRIu64 " vectors, want %" PRIu64, st.n, want.n + 2);
+	}
+out:
+	rvf_close(s);
+	free(real);
+	free(link);
+}
+
+/* A killed compaction's temp file is removed by the next writer (not by a
+ * reader, not while another process holds it). */
+static void test_stale_tmp(void)
+{
+	char *p = tu_tpath("durable", "tmpclean.rvf");
+	rvf_store *s = NULL;
+	rvf_create_opts o = {.dimension = DIM, .metric = RVF_METRIC_L2};
+	if (!CHECK_OK(rvf_create(p, &o, &s)))
+		goto out;
+	rvf_close(s);
+	s = NULL;
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%.*s.rvf.compact.tmp", (int)(strlen(p) - 4), p);
+	CHECK(write_file(tmp, (const uint8_t *)"half a compaction", 17) == 0, "cannot write %s", tmp);
+	/* a live compaction holds its temp file locked: left alone */
+	int fd = open(tmp, O_RDONLY);
+	CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0, "flock");
+	if (CHECK_OK(rvf_open(p, 0, &s)))
+		CHECK(access(tmp, F_OK) == 0, "a locked temp file was removed");
+	rvf_close(s);
+	s = NULL;
+	close(fd);
+	if (CHECK_OK(rvf_open(p, RVF_OPEN_READONLY, &s)))
+		CHECK(access(tmp, F_OK) == 0, "a reader removed the temp file");
+	rvf_close(s);
+	s = NULL;
+	if (CHECK_OK(rvf_open(p, 0, &s)))
+		CHECK(access(tmp, F_OK) != 0, "the writer left the stale temp file");
+	CHECK(rvf_open_warning(s)[0] == 0, "cleanup must not warn (sign refuses warned stores)");
+out:
+	rvf_close(s);
+	free(p);
+}
+
+/* Readers printed "torn write" warnings while a writer committed (8 % of
+ * reader runs): a live writer's unfinished tail is not damage. */
+static void test_reader_quiet_during_commit(void)
+{
+	char *p = tu_tpath("durable", "race.rvf");
+	rvf_store *w = NULL, *s = NULL;
+	rvf_create_opts o = {.dimension = DIM, .metric = RVF_METRIC_L2};
+	if (!CHECK_OK(rvf_create(p, &o, &w)) || !CHECK_OK(ingest_range(w, 1, 4)))
+		goto out;
+	/* deterministic: the lock is held and half a segment follows the manifest */
+	int fd = open(p, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0 && write(fd, "SFVR\x01\x01\0\0\x09\0\0\0\0\0\0\0\xff\xff", 18) == 18, "append");
+	if (fd >= 0)
+		close(fd);
+	if (CHECK_OK(rvf_open(p, RVF_OPEN_READONLY, &s)))
+		CHECK(rvf_open_warning(s)[0] == 0, "reader warned while the writer holds the lock: %s",
+		      rvf_open_warning(s));
+	rvf_close(s);
+	s = NULL;
+	rvf_close(w);
+	w = NULL;
+	/* nobody writes any more: the same tail is a torn write, reported */
+	if (CHECK_OK(rvf_open(p, RVF_OPEN_READONLY, &s)))
+		CHECK(strstr(rvf_open_warning(s), "torn write") != NULL, "torn tail not reported: '%s'",
+		      rvf_open_warning(s));
+	rvf_close(s);
+	s = NULL;
+	/* real race: a child commits 1-vector batches while we open read-only */
+	char *q = tu_tpath("durable", "race2.rvf");
+	if (!CHECK_OK(rvf_create(q, &o, &w)))
+		goto out2;
+	rvf_close(w);
+	w = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		rvf_store *c = NULL;
+		if (rvf_open(q, 0, &c))
+			_exit(1);
+		for (uint64_t i = 1;; i++)
+			if (ingest_range(c, i, 1))
+				_exit(2);
+	}
+	int opens = 0, warned = 0;
+	char first[512] = "";
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (rvf_open(q, RVF_OPEN_READONLY, &s) == RVF_OK) {
+			opens++;
+			if (rvf_open_warning(s)[0] && !warned++)
+				snprintf(first, sizeof first, "%s", rvf_open_warning(s));
+		}
+		rvf_close(s);
+		s = NULL;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 2 && opens < 400);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(opens > 50, "only %d reader opens", opens);
+	CHECK(warned == 0, "%d of %d reader opens warned during normal commits: %s", warned, opens, first);
+out2:
+	free(q);
+out:
+	rvf_close(s);
+	rvf_close(w);
+	free(p);
+}
+
+RVF_SUITE(durability, {"zeroed_newest_manifest_opens_previous", test_zeroed_manifest},
+	  {"zeroed_hash_is_damage", test_zeroed_hash}, {"check_and_recover", test_check_recover},
+	  {"compact_keeps_owner_mode_symlink", test_compact_keeps_file},
+	  {"stale_compaction_tmp_removed", test_stale_tmp},
+	  {"reader_quiet_during_commits", test_reader_quiet_during_commit})
