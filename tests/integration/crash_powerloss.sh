@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# crash_powerloss.sh — what a power cut can leave of the last commit, and
+# the commands that find and repair it.
+#
+# tests/crash/powerloss.c (built here against build/librvf.a): for every
+# byte position of the last commit, the file cut there, zero-filled and
+# garbage-filled from there must open at the previous or the last commit
+# with every acknowledged batch (never failing, never empty, never a partial
+# batch, a warning when the last commit is lost), and a writer must be able
+# to commit on top. Then through the CLI: `rvf check` (exit 1 naming the
+# first bad offset, --json), `rvf recover` in place (byte-identical backup,
+# truncation to the last good commit, refused under a writer's lock) and
+# `rvf recover --output` (salvage of a store with one damaged byte).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/integration/lib.sh
+
+need_cmd cc pkg-config jq python3 flock
+need_file build/librvf.a include/rvf.h
+[ -x "$RVF" ] || skip "$RVF not built"
+
+P=$T/powerloss
+# shellcheck disable=SC2046
+cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude \
+	$(pkg-config --cflags jansson libsodium zlib 2>/dev/null) \
+	-o "$P" tests/crash/powerloss.c build/librvf.a \
+	-ljansson -lsodium -lz -lisal -lbpf -lm -lpthread 2>"$T/cc.err" ||
+	{ cat "$T/cc.err" >&2; fail "cannot build tests/crash/powerloss.c"; }
+ok
+"$P" "$T" >"$T/pl.out" 2>"$T/pl.err" || fail "$(cat "$T/pl.err" "$T/pl.out")"
+ok
+log "$(tail -1 "$T/pl.out")"
+
+# ---- the CLI on a torn store ---------------------------------------------
+S=$T/s.rvf
+run_ok "$RVF" create "$S" -d 4 >/dev/null
+gen_vectors 30 4 1 >"$T/a.json"
+gen_vectors 5 4 2 | jq 'map(.id += 100)' >"$T/b.json"
+run_ok "$RVF" ingest "$S" -i "$T/a.json" >/dev/null
+run_ok "$RVF" check "$S" >/dev/null
+expect_contains "$T/last.out" "clean"
+good=$(stat -c %s "$S")
+run_ok "$RVF" ingest "$S" -i "$T/b.json" >/dev/null
+full=$(stat -c %s "$S")
+# zero-fill the newest manifest from header byte 17 on (a power cut)
+man=$(python3 -c "import sys; d=open(sys.argv[1],'rb').read(); print(d.rfind(b'SFVR\x01\x05'))" "$S")
+[ "$man" -gt "$good" ] || fail "newest manifest at $man, previous commit ends at $good"
+python3 - "$S" "$((man + 17))" <<'EOF'
+import sys
+p, at = sys.argv[1], int(sys.argv[2])
+d = bytearray(open(p, 'rb').read())
+d[at:] = bytes(len(d) - at)
+open(p, 'wb').write(d)
+EOF
+cp "$S" "$T/torn.copy"
+run_ok "$RVF" status "$S" --json >"$T/st.json"
+json_eq "$T/st.json" .total_vectors 30
+json_eq "$T/st.json" .dimension 4
+expect_contains "$T/last.err" "is damaged"
+err_is 1 "first bad offset $good:" "$RVF" check "$S"
+expect_exit 1 "$RVF" check "$S" --json
+json_eq "$T/last.out" .first_bad_offset "$good"
+json_eq "$T/last.out" .clean false
+json_eq "$T/last.out" .good_end "$good"
+json_ok "$T/last.out" '(keys == (keys | sort))'
+# a writer holds the lock: recover refuses and changes nothing
+flock -x "$S" sleep 3 &
+lk=$!
+sleep 0.5
+err_is 1 "another process has it open for writing" "$RVF" recover "$S"
+wait "$lk"
+cmp -s "$S" "$T/torn.copy" || fail "a refused recover changed the file"
+ok
+run_ok "$RVF" recover "$S" --json >"$T/rec.json"
+json_eq "$T/rec.json" .changed true
+json_eq "$T/rec.json" .size_after "$good"
+json_eq "$T/rec.json" .vectors 30
+json_eq "$T/rec.json" .mode in_place
+bak=$(json_get "$T/rec.json" .backup)
+cmp -s "$bak" "$T/torn.copy" || fail "backup $bak is not byte-identical to the damaged file"
+ok
+[ "$(stat -c %s "$S")" -eq "$good" ] || fail "recovered file is $(stat -c %s "$S") bytes, want $good"
+ok
+run_ok "$RVF" check "$S" >/dev/null
+run_ok "$RVF" recover "$S" >/dev/null
+expect_contains "$T/last.out" "Nothing to recover"
+[ ! -e "$S.bak.1" ] || fail "a clean store got a second backup"
+ok
+# the store is writable again and the lost batch can be re-sent
+run_ok "$RVF" ingest "$S" -i "$T/b.json" >/dev/null
+run_ok "$RVF" status "$S" --json >"$T/st.json"
+json_eq "$T/st.json" .total_vectors 35
+
+# ---- one damaged byte in a vector segment: salvage ------------------------
+F=$T/f.rvf
+cp "$S" "$F"
+vec=$(python3 -c "import sys; d=open(sys.argv[1],'rb').read(); print(d.rfind(b'SFVR\x01\x01'))" "$F")
+printf '\x7f' | dd of="$F" bs=1 seek=$((vec + 64 + 20)) conv=notrunc status=none
+err_is 1 "content hash mismatch" "$RVF" status "$F"
+err_is 1 "first bad offset $vec:" "$RVF" check "$F"
+run_ok "$RVF" recover "$F" --output "$T/salvaged.rvf" --json >"$T/sal.json"
+json_eq "$T/sal.json" .mode salvage
+json_eq "$T/sal.json" .segments_dropped 1
+json_eq "$T/sal.json" .first_dropped_offset "$vec"
+json_eq "$T/sal.json" .vectors 30
+run_ok "$RVF" check "$T/salvaged.rvf" >/dev/null
+err_is 1 "refusing to overwrite" "$RVF" recover "$F" --output "$T/salvaged.rvf"
+expect_exit 2 "$RVF" recover
+expect_exit 2 "$RVF" check "$F" --bogus
+pass "$(tail -1 "$T/pl.out")"
