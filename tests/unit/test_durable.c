@@ -6,6 +6,7 @@
 #include "testutil.h"
 #include "witness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -347,6 +348,48 @@ out:
 	free(link);
 }
 
+/* A process that could not give the compacted file the store's owner back
+ * (not root, store owned by someone else) does not replace it. */
+static void test_compact_refuses_owner_change(void)
+{
+	if (geteuid() != 0)
+		return; /* needs two users */
+	/* the scratch dir is private: another user needs one it can enter */
+	char dir[] = "/tmp/rvf-durable-XXXXXX";
+	char path[64];
+	rvf_store *s = NULL;
+	rvf_create_opts o = {.dimension = DIM, .metric = RVF_METRIC_L2};
+	if (!CHECK(mkdtemp(dir) && chmod(dir, 0777) == 0, "mkdtemp") ||
+	    (snprintf(path, sizeof path, "%s/s.rvf", dir), 0) ||
+	    !CHECK_OK(rvf_create(path, &o, &s)) || !CHECK_OK(ingest_range(s, 1, 5)) ||
+	    !CHECK_OK(rvf_delete(s, (uint64_t[]){2}, 1, NULL))) {
+		rvf_close(s);
+		unlink(path);
+		rmdir(dir);
+		return;
+	}
+	rvf_close(s);
+	CHECK(chown(path, 1234, 5678) == 0 && chmod(path, 0666) == 0, "chown/chmod");
+	struct stat before, after;
+	stat(path, &before);
+	pid_t pid = fork();
+	if (pid == 0) {
+		rvf_store *c = NULL;
+		if (setgid(65534) || setuid(65534) || rvf_open(path, 0, &c))
+			_exit(3);
+		int rc = rvf_compact(c, NULL);
+		_exit(rc == RVF_E_IO && strstr(rvf_last_error(), "owner") ? 0 : 4);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "compaction by another user: child status %d (3 setup, 4 not refused)", status);
+	CHECK(stat(path, &after) == 0 && after.st_ino == before.st_ino && after.st_uid == 1234,
+	      "the store was replaced");
+	unlink(path);
+	rmdir(dir);
+}
+
 /* A killed compaction's temp file is removed by the next writer (not by a
  * reader, not while another process holds it). */
 static void test_stale_tmp(void)
@@ -449,8 +492,49 @@ out:
 	free(p);
 }
 
-RVF_SUITE(durability, {"zeroed_newest_manifest_opens_previous", test_zeroed_manifest},
+/* The claim behind the unset-hash rule: no reference-written file leaves a
+ * hash unset (each hashes from its first segment); only the hashless
+ * fixture p04 has an unhashed part, and it still opens. */
+static void test_reference_files_hash(void)
+{
+	static const char *const dirs[] = {"corpus", "spec/fixtures/ref"};
+	int files = 0;
+	for (size_t k = 0; k < 2; k++) {
+		char dpath[4096];
+		snprintf(dpath, sizeof dpath, "%s/%s", rvf_test_shared_dir(), dirs[k]);
+		DIR *d = opendir(dpath);
+		if (!CHECK(d != NULL, "cannot read %s", dpath))
+			continue;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			size_t n = strlen(e->d_name);
+			if (n < 5 || strcmp(e->d_name + n - 4, ".rvf"))
+				continue;
+			char rel[600];
+			snprintf(rel, sizeof rel, "%s/%s", dirs[k], e->d_name);
+			size_t len;
+			uint8_t *f = tu_slurp_shared(rel, &len);
+			if (!f)
+				continue;
+			files++;
+			CHECK(rvf_unhashed_end(f, len) == 0, "%s: has an unhashed part of %" PRIu64 " bytes", rel,
+			      rvf_unhashed_end(f, len));
+			free(f);
+		}
+		closedir(d);
+	}
+	CHECK(files > 40, "only %d reference files found", files);
+	size_t len;
+	uint8_t *f = tu_slurp_shared("spec/fixtures/py/p04_zero_hash.rvf", &len);
+	if (CHECK(f != NULL, "p04 missing"))
+		CHECK(rvf_unhashed_end(f, len) == len, "p04: unhashed part %" PRIu64 " of %zu bytes",
+		      rvf_unhashed_end(f, len), len);
+	free(f);
+}
+
+RVF_SUITE(durability, {"reference_files_hash_every_segment", test_reference_files_hash}, {"zeroed_newest_manifest_opens_previous", test_zeroed_manifest},
 	  {"zeroed_hash_is_damage", test_zeroed_hash}, {"check_and_recover", test_check_recover},
 	  {"compact_keeps_owner_mode_symlink", test_compact_keeps_file},
+	  {"compact_refuses_owner_change", test_compact_refuses_owner_change},
 	  {"stale_compaction_tmp_removed", test_stale_tmp},
 	  {"reader_quiet_during_commits", test_reader_quiet_during_commit})
