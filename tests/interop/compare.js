@@ -84,10 +84,16 @@ if (mode === 'write') {
       must(fs.existsSync(base + '.cli.rejected'), `${f.file}: binding rejects it (${f.error}) but our CLI opened it`);
       continue;
     }
-    // Damaged current manifest: the binding opens it silently, we refuse it
-    // with a clear error on purpose (a flipped byte must not change the store).
+    // Damaged newest manifest: the binding opens it silently; we open the
+    // previous commit with a warning on purpose (it is what a torn commit
+    // leaves; docs/SECURITY.md §4.1).
     if (DAMAGED_MANIFEST.has(path.basename(f.file))) {
-      must(fs.existsSync(base + '.cli.rejected'), `${f.file}: damaged manifest must be refused by our CLI`);
+      must(fs.existsSync(base + '.cli.fellback'), `${f.file}: our CLI must open the previous commit with a warning`);
+      if (fs.existsSync(base + '.cli.status.json')) {
+        const cli = readJson(base + '.cli.status.json');
+        must(cli.epoch + 1 === f.status.currentEpoch,
+          `${f.file}: our epoch ${cli.epoch} is not the one before the binding's ${f.status.currentEpoch}`);
+      }
       continue;
     }
     if (!fs.existsSync(base + '.cli.status.json')) { must(false, `${f.file}: our CLI could not open it (binding: ${f.status.totalVectors} vectors)`); continue; }
