@@ -6,7 +6,9 @@
  * identity, the segment directory, rvf_live_get on every live vector (all
  * components read, so a dangling vector pointer is caught by ASan), a query
  * with a fixed vector at several k, rvf_ebpf_get/rvf_kernel_get (every byte
- * of the returned spans read). A failed open must leave a message. */
+ * of the returned spans read). A failed open must leave a message. The
+ * integrity scan (rvf_check) runs on every input; a file it finds clean
+ * must open. */
 #include "rvf.h"
 
 #include <stdint.h>
@@ -126,8 +128,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += (size_t)w;
 	}
 
+	rvf_check_report cr;
+	if (rvf_check(path, &cr) != RVF_OK || cr.clean != (cr.first_bad_offset == UINT64_MAX) ||
+	    (!cr.clean && (cr.first_bad_offset > size || !cr.first_problem[0])))
+		abort();
 	rvf_store *s = NULL;
 	int rc = rvf_open(path, RVF_OPEN_READONLY, &s);
+	if (cr.clean && rc != RVF_OK)
+		abort(); /* check said clean, open disagrees */
 	if (rc != RVF_OK) {
 		if (rc > 0 || s || !*rvf_last_error() || !*rvf_strerror(rc))
 			abort(); /* failures need a code and a message */
