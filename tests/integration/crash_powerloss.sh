@@ -10,7 +10,8 @@
 # to commit on top. Then through the CLI: `rvf check` (exit 1 naming the
 # first bad offset, --json), `rvf recover` in place (byte-identical backup,
 # truncation to the last good commit, refused under a writer's lock) and
-# `rvf recover --output` (salvage of a store with one damaged byte).
+# `rvf recover --output` (salvage of a store with one damaged byte), and
+# (with strace) the directory fsync after create, derive and compaction.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -106,5 +107,31 @@ json_eq "$T/sal.json" .vectors 30
 run_ok "$RVF" check "$T/salvaged.rvf" >/dev/null
 err_is 1 "refusing to overwrite" "$RVF" recover "$F" --output "$T/salvaged.rvf"
 expect_exit 2 "$RVF" recover
+
+# ---- the directory is fsynced after create, derive and compaction ---------
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null; then
+	D=$(cd "$T" && pwd -P)
+	dir_fsync() { # TRACE: line number of the first fsync of the directory, or fail
+		local n
+		n=$(grep -n "fsync([0-9]*<$D>)" "$1" | head -1 | cut -d: -f1)
+		[ -n "$n" ] || fail "$2 did not fsync the directory $D: $(grep -c . "$1") syscalls traced"
+		echo "$n"
+	}
+	strace -f -y -e trace=fsync,rename -o "$T/tr.create" "$RVF" create "$T/d.rvf" -d 4 >/dev/null
+	dir_fsync "$T/tr.create" create >/dev/null
+	ok
+	run_ok "$RVF" ingest "$T/d.rvf" -i "$T/a.json" >/dev/null
+	run_ok "$RVF" delete "$T/d.rvf" --ids 1,2 >/dev/null
+	strace -f -y -e trace=fsync,rename -o "$T/tr.derive" "$RVF" derive "$T/d.rvf" "$T/child.rvf" >/dev/null
+	dir_fsync "$T/tr.derive" derive >/dev/null
+	ok
+	strace -f -y -e trace=fsync,rename -o "$T/tr.compact" "$RVF" compact "$T/d.rvf" >/dev/null
+	rn=$(grep -n "rename(" "$T/tr.compact" | head -1 | cut -d: -f1)
+	fs=$(dir_fsync "$T/tr.compact" compact)
+	[ -n "$rn" ] && [ "$fs" -gt "$rn" ] || fail "compact: no directory fsync after the rename"
+	ok
+else
+	log "strace not usable here: directory fsync after create/derive/compact NOT checked"
+fi
 expect_exit 2 "$RVF" check "$F" --bogus
 pass "$(tail -1 "$T/pl.out")"
