@@ -226,6 +226,22 @@ static void test_check_recover(void)
 		free(p);
 		return;
 	}
+	/* an old (intact) manifest appended: open would show the old state;
+	 * check names it as the chain going back */
+	long long m1 = last_seg(orig, (size_t)m, 0x05);
+	if (CHECK(m1 > 0, "no older manifest")) {
+		uint64_t mlen = 64 + (uint64_t)orig[m1 + 16] + 256u * orig[m1 + 17];
+		uint8_t *b = malloc(len + mlen);
+		memcpy(b, orig, len);
+		memcpy(b + len, orig + m1, mlen);
+		char *rb = tu_tpath("durable", "rollback.rvf");
+		write_file(rb, b, len + mlen);
+		if (CHECK_OK(rvf_check(rb, &r)))
+			CHECK(!r.clean && r.first_bad_offset == len, "appended old manifest: clean %d, first bad %" PRIu64
+			      " (want %zu): %s", r.clean, r.first_bad_offset, len, r.first_problem);
+		free(rb);
+		free(b);
+	}
 	/* torn newest commit: cut in the middle of its manifest */
 	char *t = tu_tpath("durable", "torn.rvf");
 	write_file(t, orig, (size_t)m + 30);

@@ -49,12 +49,14 @@ static int seg_at(const uint8_t *f, uint64_t len, uint64_t off, rvf_seg_hdr *h)
 	return h->magic == RVF_SEG_MAGIC && h->payload_length <= len - off - RVF_SEG_HDR_SIZE;
 }
 
-/* Every segment in file order: header, hash, manifests decode; bytes that
- * are no segment (zero padding between segments is allowed: the library
- * writer of §18.2 pads). */
+/* Every segment in file order: header, hash, manifests decode and their
+ * epochs never go back (the chain of commits); bytes that are no segment
+ * (zero padding between segments is allowed: the library writer of §18.2
+ * pads). */
 static void scan_segments(rvf_check_report *r, const uint8_t *f, uint64_t len, uint64_t ue)
 {
 	uint64_t off = 0;
+	uint32_t last_epoch = 0;
 	while (off < len) {
 		rvf_seg_hdr h;
 		if (seg_at(f, len, off, &h)) {
@@ -67,7 +69,11 @@ static void scan_segments(rvf_check_report *r, const uint8_t *f, uint64_t len, u
 					(unsigned long long)off, why);
 			else if (h.seg_type == RVF_SEG_MANIFEST &&
 				 rvf_manifest_decode(f + off + RVF_SEG_HDR_SIZE, h.payload_length, &m) == 0) {
-				r->manifests++;
+				if (r->manifests++ && m.epoch < last_epoch)
+					problem(r, off, "manifest at offset %llu: epoch %u after epoch %u (the chain of "
+						"commits goes back: an old manifest appended?)",
+						(unsigned long long)off, m.epoch, last_epoch);
+				last_epoch = m.epoch;
 				rvf_manifest_free(&m);
 			}
 			off += RVF_SEG_HDR_SIZE + h.payload_length;
