@@ -312,6 +312,46 @@ static void test_check_recover(void)
 	free(p);
 }
 
+/* Salvage takes the vectors of segments an older commit listed, never
+ * those of a torn commit that a writer later appended after. */
+static void test_salvage_skips_torn_commit(void)
+{
+	state a1, a2;
+	char *p = two_commits("phantom.rvf", &a1, &a2);
+	if (!p)
+		return;
+	size_t len;
+	uint8_t *f = tu_slurp(p, &len);
+	long long m = f ? last_seg(f, len, 0x05) : -1;
+	rvf_store *s = NULL;
+	char *out = tu_tpath("durable", "phantom_salvaged.rvf");
+	/* commit 2 (ids 11..15) torn inside its manifest; a writer goes on */
+	if (!CHECK(m > 0 && truncate(p, m + 20) == 0, "cut") || !CHECK_OK(rvf_open(p, 0, &s)) ||
+	    !CHECK_OK(ingest_range(s, 20, 3)))
+		goto out;
+	rvf_close(s);
+	s = NULL;
+	free(f);
+	f = tu_slurp(p, &len);
+	long long v = f ? last_seg(f, len, 0x01) : -1; /* ids 20..22 */
+	if (!CHECK(v > m, "layout"))
+		goto out;
+	f[v + 64 + 6 + 8] ^= 1;
+	write_file(p, f, len);
+	rvf_recover_result res;
+	if (CHECK_OK(rvf_recover(p, out, &res)) && CHECK_OK(rvf_open(out, RVF_OPEN_READONLY, &s))) {
+		state st = state_of(s);
+		CHECK(st.n == a1.n && st.mix == a1.mix,
+		      "salvaged %" PRIu64 " vectors, want the %" PRIu64 " of commit 1 (none of the torn commit)",
+		      st.n, a1.n);
+	}
+out:
+	rvf_close(s);
+	free(out);
+	free(f);
+	free(p);
+}
+
 /* Compaction used to leave root:root 0644 and turn a symlink into a file. */
 static void test_compact_keeps_file(void)
 {
@@ -558,6 +598,7 @@ static void test_reference_files_hash(void)
 
 RVF_SUITE(durability, {"reference_files_hash_every_segment", test_reference_files_hash}, {"zeroed_newest_manifest_opens_previous", test_zeroed_manifest},
 	  {"zeroed_hash_is_damage", test_zeroed_hash}, {"check_and_recover", test_check_recover},
+	  {"salvage_skips_torn_commit", test_salvage_skips_torn_commit},
 	  {"compact_keeps_owner_mode_symlink", test_compact_keeps_file},
 	  {"compact_refuses_owner_change", test_compact_refuses_owner_change},
 	  {"stale_compaction_tmp_removed", test_stale_tmp},

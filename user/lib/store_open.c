@@ -361,18 +361,39 @@ static int salvage_drop(rvf_store *s, const rvf_dir_entry *e, int err)
 }
 
 /* Salvage: intact VEC segments before the manifest that it does not list
- * (absorbed into a bigger one by a later ingest) are loaded first, so a
- * damaged listed segment loses only what no older segment holds. Listed
- * segments load after them and win; the deletion list applies last. */
+ * but an older intact manifest did (absorbed into a bigger one by a later
+ * ingest) are loaded first, so a damaged listed segment loses only what no
+ * older segment holds. Segments no intact manifest ever listed (a torn
+ * commit a writer appended after) are not data. Listed segments load after
+ * these and win; the deletion list applies last. Pass 0 collects the
+ * offsets, pass 1 loads. */
 typedef struct {
 	rvf_store *s;
 	const rvf_manifest *m;
+	idmap once_listed; /* VEC offsets listed by an older intact manifest */
+	int pass;
 } older_ctx;
 
 static int load_older(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 {
 	older_ctx *c = ctx;
-	if (h->seg_type != RVF_SEG_VEC || off >= c->s->manifest_offset || !store_hash_ok(c->s, off, h))
+	if (off >= c->s->manifest_offset)
+		return 1; /* done */
+	if (!store_hash_ok(c->s, off, h))
+		return 0;
+	if (c->pass == 0) {
+		rvf_manifest om;
+		if (h->seg_type != RVF_SEG_MANIFEST ||
+		    rvf_manifest_decode(c->s->map + off + RVF_SEG_HDR_SIZE, h->payload_length, &om))
+			return 0;
+		int err = 0;
+		for (uint32_t i = 0; i < om.seg_count && !err; i++)
+			if (om.dir[i].seg_type == RVF_SEG_VEC)
+				err = idmap_put(&c->once_listed, om.dir[i].offset, 1);
+		rvf_manifest_free(&om);
+		return err ? RVF_E_NOMEM : 0;
+	}
+	if (h->seg_type != RVF_SEG_VEC || idmap_get(&c->once_listed, off) == IDMAP_NONE)
 		return 0;
 	for (uint32_t i = 0; i < c->m->seg_count; i++)
 		if (c->m->dir[i].offset == off)
@@ -380,6 +401,20 @@ static int load_older(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 	rvf_dir_entry e = {.seg_id = h->seg_id, .offset = off, .payload_length = h->payload_length,
 			   .seg_type = h->seg_type};
 	return load_vec(c->s, &e, h) == RVF_E_NOMEM ? RVF_E_NOMEM : 0;
+}
+
+static int load_older_vecs(rvf_store *s, const rvf_manifest *m)
+{
+	older_ctx c = {.s = s, .m = m};
+	if (idmap_init(&c.once_listed, 0))
+		return RVF_E_NOMEM;
+	int r = store_walk(s, load_older, &c);
+	if (r >= 0) {
+		c.pass = 1;
+		r = store_walk(s, load_older, &c);
+	}
+	idmap_free(&c.once_listed);
+	return r < 0 ? r : 0;
 }
 
 static int load_state(rvf_store *s, rvf_manifest *m)
@@ -416,8 +451,7 @@ static int load_state(rvf_store *s, rvf_manifest *m)
 		if (idmap_init(&s->slot_of, records) || store_reserve_slots(s, records))
 			return rvf_fail(RVF_E_NOMEM, "out of memory for %llu vectors", (unsigned long long)records);
 	}
-	older_ctx oc = {s, m};
-	if (s->salvage && store_walk(s, load_older, &oc))
+	if (s->salvage && load_older_vecs(s, m))
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	for (uint32_t i = 0; i < m->seg_count; i++) {
 		const rvf_dir_entry *e = &m->dir[i];
