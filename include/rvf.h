@@ -197,6 +197,9 @@ typedef struct {
 	rvf_metric metric;
 	uint8_t profile_id;
 	double dead_space_ratio; /* deleted / stored, as the reference reports */
+	uint64_t dead_bytes;     /* bytes compaction would drop: old manifests,
+				  * journals, superseded index segments,
+				  * unlisted segments, deleted records */
 	int read_only;
 } rvf_status;
 
@@ -216,17 +219,48 @@ typedef struct {
 	uint32_t m, ef_construction;
 	uint64_t nodes;     /* graph nodes (live + tombstoned) */
 	uint32_t max_level;
-	int persisted;      /* 1 if the file's INDEX_SEG matches the graph */
+	int persisted;      /* 1 if the file (checkpoint + log) holds this graph */
 	uint64_t memory_bytes;
+	/* settings and persisted form (also filled when present = 0) */
+	int policy;              /* RVF_INDEX_AUTO / ON / OFF, as stored */
+	uint32_t ef_search;      /* stored default; 0 = max(64, k) */
+	uint64_t checkpoint_bytes; /* INDEX_SEG payload of the checkpoint */
+	uint64_t log_bytes;      /* INDEX_LOG payloads chained to it */
+	uint32_t log_segments;
+	int rebuild_needed;      /* the file's index was unusable; next ingest rebuilds */
 } rvf_index_stats;
 
-/* Builds the index over every stored vector (m 0 -> 16, ef 0 -> 200) and
- * persists it (INDEX_SEG + manifest). */
+/* Index policy (stored in the file, overridable per handle):
+ * AUTO builds the index when an ingest leaves >= 20000 live vectors, ON
+ * builds it at the first ingest, OFF never builds one. An existing index is
+ * always kept current, whatever the policy: every commit that changes it
+ * appends an INDEX_LOG with the changed nodes (O(batch) bytes) in the same
+ * commit as the vectors, folded into a new INDEX_SEG checkpoint when the
+ * log passes half the checkpoint's size. */
+enum { RVF_INDEX_AUTO = 0, RVF_INDEX_ON = 1, RVF_INDEX_OFF = 2 };
+#define RVF_INDEX_AUTO_MIN 20000
+
+/* Build progress: done of total vectors inserted (called from the building
+ * thread, at most ~100 times per build plus once at the end). */
+typedef void (*rvf_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* Builds the index over every stored vector (m 0 -> 16, ef 0 -> 200) on
+ * every online CPU (rvf_set_index_threads) and persists it (INDEX_SEG +
+ * INDEX_LOG + manifest). */
 int rvf_index_build(rvf_store *s, uint32_t m, uint32_t ef_construction);
-/* Writes the INDEX_SEG if the graph changed since it was last persisted (no
- * index or unchanged: writes nothing). Both need a writable handle. */
+/* Writes what the file lacks of the graph (a log entry or a checkpoint),
+ * and pending settings; nothing when it is current. Needs a writable handle. */
 int rvf_index_persist(rvf_store *s);
 int rvf_get_index_stats(const rvf_store *s, rvf_index_stats *st);
+/* This handle's policy (ingest --index), not stored; -1 = the stored one. */
+int rvf_set_index_policy(rvf_store *s, int policy);
+/* Stores the defaults in the file (one commit): policy (-1 keeps it) and
+ * efSearch (0 keeps it; a query's opts.ef_search overrides it). */
+int rvf_index_configure(rvf_store *s, int policy, uint32_t ef_search);
+/* Build threads (0 = online CPUs, 1 = deterministic single-thread build)
+ * and progress callback (NULL = none) for this handle's builds. */
+int rvf_set_index_threads(rvf_store *s, unsigned threads);
+int rvf_set_index_progress(rvf_store *s, rvf_progress_fn fn, void *ctx);
 
 /* ---- quantization ---------------------------------------------------------
  * SQ8 (quant8.h: per-dimension offset, one global scale, the codes the XDP

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -275,19 +276,14 @@ static void test_ingest_delete_compact(void)
 	for (size_t i = 500; i < nn; i++)
 		ids[i] = 1000 + 7 * (i - 500); /* existing */
 	CHECK_OK(rvf_ingest(s, ids, nv, nn, NULL));
-	/* Upserts keep their node; store_index_upserted re-links it (called
-	 * here directly until rvf_ingest passes the upserted slots). */
-	{
-		uint32_t up[10];
-		for (size_t i = 0; i < 10; i++)
-			up[i] = idmap_get(&s->slot_of, ids[500 + i]);
-		CHECK_OK(store_index_upserted(s, up, 10));
-	}
+	/* Upserts keep their node and are re-linked; the commit carried the
+	 * changed nodes (INDEX_LOG), so the index stays persisted. */
 	rvf_index_stats st;
 	rvf_get_index_stats(s, &st);
-	CHECK(st.present && !st.persisted && st.nodes == N0 + 500, "after ingest: present %d persisted %d nodes %llu",
+	CHECK(st.present && st.persisted && st.nodes == N0 + 500, "after ingest: present %d persisted %d nodes %llu",
 	      st.present, st.persisted, (unsigned long long)st.nodes);
-	CHECK(index_entries(s) == 0, "stale INDEX still in the next manifest's directory");
+	CHECK(index_entries(s) == 1 && st.log_segments >= 1, "after ingest: %d INDEX entries, %u log segments",
+	      index_entries(s), st.log_segments);
 	size_t hit = 0;
 	for (size_t i = 0; i < nn; i++) {
 		rvf_hit h[1];
@@ -353,7 +349,9 @@ static void test_ingest_delete_compact(void)
 	if (!s)
 		goto out;
 	rvf_get_index_stats(s, &st);
-	CHECK(!st.present, "stale INDEX_SEG still listed after a later commit");
+	CHECK(st.present && st.persisted && st.nodes == N0 + 501 && !rvf_open_warning(s)[0],
+	      "index lost after ingest + commit: present %d persisted %d nodes %llu warning '%s'", st.present,
+	      st.persisted, (unsigned long long)st.nodes, rvf_open_warning(s));
 	CHECK_OK(rvf_index_build(s, 0, 0)); /* defaults 16 / 200 */
 	rvf_get_index_stats(s, &st);
 	CHECK(st.present && st.persisted && st.m == 16 && st.ef_construction == 200, "rebuild defaults");
@@ -363,9 +361,15 @@ static void test_ingest_delete_compact(void)
 	CHECK_OK(rvf_compact(s, &cr));
 	rvf_get_index_stats(s, &st);
 	uint64_t live = rvf_live_count(s);
-	CHECK(st.present && !st.persisted && st.nodes == live, "after compact: present %d persisted %d nodes %llu live %llu",
+	CHECK(st.present && st.persisted && st.nodes == live, "after compact: present %d persisted %d nodes %llu live %llu",
 	      st.present, st.persisted, (unsigned long long)st.nodes, (unsigned long long)live);
-	CHECK(index_entries(s) == 0, "compacted file lists an INDEX");
+	CHECK(index_entries(s) == 1, "compacted file lists %d INDEX segments", index_entries(s));
+	rvf_status sst;
+	rvf_get_status(s, &sst);
+	struct stat fst;
+	CHECK(stat(path, &fst) == 0 && (uint64_t)fst.st_size == sst.file_size && cr.file_size_after == sst.file_size,
+	      "compaction sizes: result %llu status %llu file %lld", (unsigned long long)cr.file_size_after,
+	      (unsigned long long)sst.file_size, (long long)fst.st_size);
 	bad = 0;
 	r = recall(s, q, NQ, K, 0, &bad);
 	CHECK(r >= 0.95 && !bad, "after compact: recall %.4f bad %d", r, bad);

@@ -38,6 +38,7 @@ enum rvf_seg_type {
 	RVF_SEG_REFCOUNT = 0x21,
 	RVF_SEG_MEMBERSHIP = 0x22,
 	RVF_SEG_DELTA = 0x23,
+	RVF_SEG_INDEX_LOG = 0x40, /* ours: incremental HNSW index (docs/index.md) */
 };
 
 #define RVF_SEG_FLAG_SEALED 0x0008

@@ -217,6 +217,8 @@ void hnsw_free(hnsw_index *x)
 	free(x->uoff);
 	free(x->upool);
 	free(x->sqn);
+	free(x->chg);
+	free(x->chl);
 	scratch_release(&x->scratch);
 	free(x);
 }
@@ -270,6 +272,10 @@ int hnsw_grow(hnsw_index *x, uint32_t need)
 	GROW(x->uoff, n);
 	GROW(x->sqn, n);
 	GROW(x->l0, (size_t)n * (1 + x->M0));
+	if (x->track) {
+		GROW(x->chg, n);
+		memset(x->chg + x->alloc, 0, n - x->alloc);
+	}
 	for (uint32_t i = x->alloc; i < n; i++) {
 		x->level[i] = -1;
 		x->uoff[i] = UINT32_MAX;
@@ -352,6 +358,60 @@ const uint32_t *hnsw_links(const hnsw_index *x, uint32_t n, int layer, uint32_t 
 	l = hnsw_list(x, n, layer);
 	*count = l[0];
 	return l + 1;
+}
+
+int hnsw_track_changes(hnsw_index *x, int on)
+{
+	if (!on) {
+		free(x->chg);
+		free(x->chl);
+		x->chg = NULL;
+		x->chl = NULL;
+		x->nchl = x->chl_cap = 0;
+		x->track = x->chg_overflow = 0;
+		return 0;
+	}
+	if (x->track)
+		return 0;
+	x->chg = calloc(x->alloc ? x->alloc : 1, 1);
+	if (!x->chg)
+		return RVF_E_NOMEM;
+	x->track = 1;
+	x->chg_overflow = 0;
+	return 0;
+}
+
+void hnsw_touch(hnsw_index *x, uint32_t n)
+{
+	if (!x->track || x->chg[n])
+		return;
+	if (x->nchl == x->chl_cap) {
+		size_t c = x->chl_cap ? 2 * x->chl_cap : 256;
+		uint32_t *t = realloc(x->chl, c * sizeof *t);
+		if (!t) {
+			x->chg_overflow = 1;
+			return;
+		}
+		x->chl = t;
+		x->chl_cap = c;
+	}
+	x->chg[n] = 1;
+	x->chl[x->nchl++] = n;
+}
+
+const uint32_t *hnsw_changes(const hnsw_index *x, size_t *n, int *overflow)
+{
+	*n = x->nchl;
+	*overflow = x->chg_overflow;
+	return x->chl;
+}
+
+void hnsw_changes_clear(hnsw_index *x)
+{
+	for (size_t i = 0; i < x->nchl; i++)
+		x->chg[x->chl[i]] = 0;
+	x->nchl = 0;
+	x->chg_overflow = 0;
 }
 
 size_t hnsw_memory(const hnsw_index *x)

@@ -50,6 +50,14 @@ void hnsw_set_storage(hnsw_index *idx, const float *base, size_t stride);
  * is already present or out of range, RVF_E_NOMEM. */
 int hnsw_insert(hnsw_index *idx, uint32_t node);
 
+/* Inserts nodes 0..n-1 (none may be present yet) on `threads` threads
+ * (1: in order, same graph as hnsw_insert in a loop). Several threads
+ * lock each node's lists while reading or changing them; the result is
+ * not deterministic but of the same quality. progress (may be NULL) is
+ * called with (ctx, done, n) from the calling thread. */
+int hnsw_build_parallel(hnsw_index *idx, uint32_t n, unsigned threads,
+			void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx);
+
 /* k nearest present nodes to q (dim floats), skipping nodes with
  * skip[node] != 0 (skip may be NULL; if given it must cover every node,
  * see hnsw_capacity). ef = size of the layer-0 candidate list, used as
@@ -101,6 +109,17 @@ int hnsw_set_entry(hnsw_index *idx, uint32_t node);
  * Call hnsw_set_storage afterwards, with the array in the new numbering,
  * before searching or inserting (cached cosine norms are recomputed). */
 int hnsw_renumber(hnsw_index *idx, const uint32_t *map, uint32_t new_capacity);
+
+/* ---- change tracking (incremental persistence) ----------------------- */
+/* While tracking is on, every node whose level or link lists change
+ * (insert, its neighbours' back-links, set_links, add_node, renumber keeps
+ * the set) is remembered once. hnsw_changes returns them (in first-change
+ * order) and *overflow = 1 if a change could not be recorded (no memory:
+ * treat every node as changed). Returns RVF_E_NOMEM if tracking cannot
+ * start. */
+int hnsw_track_changes(hnsw_index *idx, int on);
+const uint32_t *hnsw_changes(const hnsw_index *idx, size_t *n, int *overflow);
+void hnsw_changes_clear(hnsw_index *idx);
 
 /* ---- INDEX_SEG codec (§14) --------------------------------------------- */
 /* Encodes the present nodes. node_ids[i] = vector id of node i (for every
@@ -165,6 +184,11 @@ struct hnsw_index {
 	int max_level;   /* -1 empty */
 	hnsw_dist_fn l2, dot;
 	hnsw_scratch scratch;
+	/* change tracking: chg[node] = 1 once listed in chl */
+	int track, chg_overflow;
+	uint8_t *chg;
+	uint32_t *chl;
+	size_t nchl, chl_cap;
 };
 
 static inline const float *hnsw_vec(const hnsw_index *x, uint32_t n)
@@ -190,5 +214,7 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 /* Greedy descent from the entry point down to layer `to`. */
 hnsw_pair hnsw_descend(const hnsw_index *x, const float *q, float qq, int to, uint64_t *ndist);
 void hnsw_refresh_norms(hnsw_index *x);
+/* Records a change of node n (no-op unless tracking). */
+void hnsw_touch(hnsw_index *x, uint32_t n);
 #endif
 #endif

@@ -58,6 +58,7 @@ int hnsw_add_node(hnsw_index *x, uint32_t node, int level)
 	}
 	x->level[node] = (int8_t)level;
 	x->l0[(size_t)node * (1 + x->M0)] = 0;
+	hnsw_touch(x, node);
 	if (x->metric == RVF_METRIC_COSINE) {
 		if (x->base && !x->sqn_stale) {
 			const float *v = hnsw_vec(x, node);
@@ -84,6 +85,7 @@ int hnsw_set_links(hnsw_index *x, uint32_t node, int layer, const uint32_t *link
 	l = hnsw_list(x, node, layer);
 	memmove(l + 1, links, count * sizeof *links);
 	l[0] = count;
+	hnsw_touch(x, node);
 	return 0;
 }
 
@@ -144,6 +146,7 @@ static void link_back(hnsw_index *x, uint32_t s, uint32_t node, int layer, hnsw_
 	for (uint32_t i = 1; i <= n; i++)
 		if (l[i] == node)
 			return;
+	hnsw_touch(x, s);
 	if (n < max) {
 		l[1 + n] = node;
 		l[0] = n + 1;
@@ -274,6 +277,26 @@ int hnsw_renumber(hnsw_index *x, const uint32_t *map, uint32_t new_cap)
 	}
 	if (x->max_level >= 0)
 		x->entry = map[x->entry];
+	if (x->track) {
+		uint8_t *chg = calloc(alloc, 1);
+		if (!chg) {
+			free(lev);
+			free(uoff);
+			free(sqn);
+			free(l0);
+			return RVF_E_NOMEM;
+		}
+		size_t w = 0;
+		for (size_t i = 0; i < x->nchl; i++) {
+			if (x->level[x->chl[i]] < 0)
+				continue; /* absent nodes have no new number */
+			x->chl[w] = map[x->chl[i]];
+			chg[x->chl[w++]] = 1;
+		}
+		x->nchl = w;
+		free(x->chg);
+		x->chg = chg;
+	}
 	free(x->level);
 	free(x->uoff);
 	free(x->sqn);

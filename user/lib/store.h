@@ -69,6 +69,7 @@ struct rvf_store {
 	meta_table *meta; /* slot -> typed fields (store_meta.c) */
 	struct store_index *index; /* HNSW over the slots, or NULL (store_index.c) */
 	struct index_prefetch *index_pf; /* graph decoding during open */
+	struct index_log *ilog;    /* index settings + persisted form (store_index.h) */
 	struct store_quant *quant; /* int8 / binary codes of the slots, or NULL (store_quant.c) */
 
 	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
@@ -127,6 +128,9 @@ int store_writer_active(int fd);
 typedef int (*store_seg_fn)(void *ctx, uint64_t off, const rvf_seg_hdr *h);
 int store_walk(const rvf_store *s, store_seg_fn fn, void *ctx);
 
+/* store_space.c: bytes a compaction would drop (rvf_status.dead_bytes) */
+uint64_t store_dead_bytes(const rvf_store *s);
+
 /* store_slots.c */
 int store_reserve_slots(rvf_store *s, size_t extra);
 /* Upserts one vector; clears a deletion mark. */
@@ -171,7 +175,17 @@ int store_index_open(rvf_store *s);
 /* Starts decoding the manifest's INDEX_SEG on a second thread; open joins
  * it in store_index_open (close, on a failed open). */
 void store_index_prefetch(rvf_store *s, const rvf_manifest *m);
+/* Before the ingest's commit: inserts the new slots (or builds the index
+ * when the policy asks for one). Never fails the ingest: on trouble the
+ * index is dropped with a warning. */
 int store_index_ingested(rvf_store *s, size_t first_new_slot);
+/* store_commit's hooks: add the INDEX_SEG / INDEX_LOG the commit must carry
+ * (and fix the directory); then record what was written. */
+int store_index_batch(rvf_store *s, seg_batch *b);
+void store_index_committed(rvf_store *s, int ok);
+/* Offsets of listed index segments that are still live (checkpoint +
+ * chain), for dead-space accounting: 1 if off is one. */
+int store_index_live_seg(const rvf_store *s, uint64_t off);
 /* Existing slots whose vectors an ingest replaced: re-linked in the graph. */
 int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n);
 int store_index_query(const rvf_store *s, const float *q, const rvf_query_opts *o, size_t k, rvf_hit *out,

@@ -183,6 +183,10 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 {
 	if (s->read_only)
 		return rvf_fail(RVF_E_READONLY, "%s: opened read-only", s->path);
+	/* the index changes this commit makes travel with it */
+	int ierr = store_index_batch(s, b);
+	if (ierr)
+		return ierr;
 	/* every change of state bumps the epoch (caches are keyed by it); the
 	 * create and freeze manifests do not */
 	int bump = b->nents > 0 || action != NULL;
@@ -238,8 +242,10 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 			fdatasync(s->fd);
 		s->ndir = old_ndir;
 		s->read_only = 1;
+		store_index_committed(s, 0);
 		return err;
 	}
+	store_index_committed(s, 1);
 	for (size_t i = 0; i < b->nents; i++)
 		if (b->ents[i].seg_type == RVF_SEG_WITNESS && !b->verbatim[i])
 			rvf_blake2b256(b->buf + b->ents[i].offset + RVF_SEG_HDR_SIZE,

@@ -92,6 +92,7 @@ static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 	case RVF_SEG_JOURNAL:
 	case RVF_SEG_MANIFEST:
 	case RVF_SEG_INDEX:
+	case RVF_SEG_INDEX_LOG: /* the commit below writes a fresh checkpoint */
 		return 0;
 	case RVF_SEG_WITNESS:
 		if (!store_hash_ok(k->s, off, h))

@@ -1,55 +1,39 @@
-/* store_index.c — the store's HNSW index (hnsw.h) over its slots, persisted
- * as an INDEX_SEG (rvf-format.md §14).
+/* store_index.c — the store's HNSW index (hnsw.h) over its slots: loading
+ * at open, maintenance on ingest and compaction, queries, statistics. How
+ * it is persisted (INDEX_SEG checkpoint + INDEX_LOG chain) is in
+ * store_index.h and store_index_log.c.
  *
  * Life cycle
  *  - open: the directory's latest INDEX_SEG is hash-checked and decoded, its
- *    nodes are renumbered from segment order (vector-id rank) to slots, and
- *    slots the graph lacks (vectors appended after it was written, p30) are
- *    inserted. Nothing is rebuilt. A damaged or inconsistent INDEX_SEG is
- *    ignored with a warning (rvf_open_warning): queries then take the exact
- *    scan. The open never fails because of the index.
- *  - ingest: new slots are inserted into the graph. An upsert of an existing
- *    id keeps its node and links (hnsw.h cannot re-link a node): the node is
- *    found with its new vector and exact distances, but the links around it
- *    were chosen for the old vector, so its recall can drop until the next
- *    rvf_index_build. Any INDEX_SEG entry is dropped from the directory the
- *    next manifest carries (the vector set changed, §14).
+ *    nodes are renumbered from segment order (vector-id rank) to slots, the
+ *    INDEX_LOG chain after it is applied, and slots the graph still lacks
+ *    (vectors another writer appended, p30) are inserted. Nothing is
+ *    rebuilt. A damaged or inconsistent INDEX_SEG is ignored with a
+ *    warning (rvf_open_warning) that says the next ingest rebuilds it;
+ *    queries take the exact scan until then. The open never fails because
+ *    of the index.
+ *  - ingest: new slots are inserted into the graph before the commit, and
+ *    the commit carries the changed nodes (store_index_batch). With no
+ *    index, the policy (store_index.h) may build one here. Upserted slots
+ *    are re-linked (store_index_repair.c).
  *  - delete: nothing changes; tombstoned nodes route searches and are never
  *    returned (skip = s->deleted). Like the reference, the graph holds every
  *    stored record, deleted ones included.
  *  - compaction: deleted nodes are dropped from the graph and the links that
- *    pointed at them are repaired from their own neighbours (no rebuild).
- *    The compacted file lists no INDEX_SEG; rvf_index_persist writes one.
+ *    pointed at them are repaired (no rebuild); the compacted file gets a
+ *    fresh checkpoint in its only commit.
  *  - query (rvf_query_ex without exact/filter): hnsw_search_ex with a scratch
- *    from a small pool (concurrent const readers are safe). ef = ef_search or
- *    max(64, k). Too few results -> exact fallback (p35). A time budget that
- *    runs out returns RVF_E_TIMEOUT with the best results found so far in
- *    out/nout.
+ *    from a small pool (concurrent const readers are safe). ef = ef_search,
+ *    else the stored default, else max(64, k). Too few results -> exact
+ *    fallback (p35). A time budget that runs out returns RVF_E_TIMEOUT with
+ *    the best results found so far in out/nout.
  */
-#include "errors.h"
-#include "hnsw.h"
 #include "distance.h"
-#include "store.h"
-#include <pthread.h>
+#include "errors.h"
+#include "store_index.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define IDX_SEED 0x5256464958ull /* level draws: deterministic builds */
-#define IDX_POOL 16               /* idle scratches kept for readers */
-#define IDX_DEFAULT_M 16
-#define IDX_DEFAULT_EFC 200
-#define IDX_MIN_EF 64
-
-struct store_index {
-	hnsw_index *g;
-	int persisted;       /* the listed INDEX_SEG encodes exactly this graph */
-	int storage_stale;   /* slots moved (compaction): set_storage before use */
-	int degenerate;      /* loaded graph with many linkless nodes (p35): exact */
-	pthread_mutex_t lock; /* guards the scratch pool and storage refresh */
-	hnsw_scratch *pool[IDX_POOL];
-	int npool;
-};
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -60,7 +44,7 @@ static void idx_warn(rvf_store *s, const char *fmt, const char *detail)
 	snprintf(s->warning, sizeof s->warning, fmt, s->path, detail);
 }
 
-static struct store_index *idx_new(hnsw_index *g)
+struct store_index *idx_new(hnsw_index *g)
 {
 	struct store_index *x = calloc(1, sizeof *x);
 	if (!x)
@@ -73,7 +57,7 @@ static struct store_index *idx_new(hnsw_index *g)
 	return x;
 }
 
-static void idx_free(struct store_index *x)
+void idx_free(struct store_index *x)
 {
 	if (!x)
 		return;
@@ -84,6 +68,13 @@ static void idx_free(struct store_index *x)
 	free(x);
 }
 
+struct index_log *ilog_get(rvf_store *s)
+{
+	if (!s->ilog)
+		s->ilog = calloc(1, sizeof *s->ilog);
+	return s->ilog;
+}
+
 static void prefetch_drop(rvf_store *s);
 
 void store_index_free(rvf_store *s)
@@ -91,25 +82,17 @@ void store_index_free(rvf_store *s)
 	prefetch_drop(s);
 	idx_free(s->index);
 	s->index = NULL;
+	if (s->ilog)
+		free(s->ilog->chain);
+	free(s->ilog);
+	s->ilog = NULL;
 }
 
 /* Point the graph at the slot array (it may have moved or been compacted). */
-static void idx_storage(const rvf_store *s, struct store_index *x)
+void idx_storage(const rvf_store *s, struct store_index *x)
 {
 	hnsw_set_storage(x->g, s->vecs, s->stride);
 	x->storage_stale = 0;
-}
-
-/* Removes every INDEX_SEG entry from the directory of the next manifest;
- * returns how many were removed. */
-static size_t drop_index_entries(rvf_store *s)
-{
-	size_t w = 0, n = s->ndir;
-	for (size_t i = 0; i < n; i++)
-		if (s->dir[i].seg_type != RVF_SEG_INDEX)
-			s->dir[w++] = s->dir[i];
-	s->ndir = w;
-	return n - w;
 }
 
 /* ---- open ----------------------------------------------------------------- */
@@ -262,7 +245,20 @@ static const char *load_index(rvf_store *s, const rvf_dir_entry *e)
 		hnsw_free(g);
 		return why;
 	}
+	/* The log after the checkpoint: a damaged chain only costs the
+	 * insertions below (its nodes are re-inserted) and a checkpoint at the
+	 * next commit. */
+	const char *lwhy = ilog_load(s, g, e);
+	if (lwhy) {
+		x->need_checkpoint = 1;
+		idx_warn(s, "%s: INDEX_LOG not applied (%s); the vectors it covered were re-inserted "
+			    "into the index, the next write stores a new checkpoint", lwhy);
+	}
 	idx_storage(s, x);
+	if (!s->read_only && hnsw_track_changes(g, 1)) {
+		idx_free(x);
+		return "out of memory";
+	}
 	size_t missing = 0;
 	for (size_t slot = 0; slot < s->nslots; slot++) {
 		if (hnsw_level(g, (uint32_t)slot) >= 0)
@@ -273,7 +269,7 @@ static const char *load_index(rvf_store *s, const rvf_dir_entry *e)
 		}
 		missing++;
 	}
-	x->persisted = missing == 0;
+	x->persisted = missing == 0 && !x->need_checkpoint;
 	/* A valid but useless graph (p35: every list empty) would answer with
 	 * whatever the entry point reaches; the reference falls back to an
 	 * exact scan there, so do we, for every query on this graph. */
@@ -294,139 +290,124 @@ static const char *load_index(rvf_store *s, const rvf_dir_entry *e)
 
 int store_index_open(rvf_store *s)
 {
+	ilog_settings_load(s);
 	const rvf_dir_entry *e = latest_index(s->dir, s->ndir);
 	if (!e) {
-		store_index_free(s); /* joins a prefetch, if any */
+		prefetch_drop(s);
 		return 0;
 	}
 	const char *why = load_index(s, e);
-	if (why)
-		idx_warn(s, "%s: INDEX segment ignored (%s); queries use the exact scan", why);
+	if (why) {
+		struct index_log *l = ilog_get(s);
+		if (l)
+			l->broken = 1;
+		idx_warn(s, "%s: INDEX segment ignored (%s); queries use the exact scan until the index is "
+			    "rebuilt (by the next ingest, or rvf index)", why);
+	}
 	return 0;
 }
 
 /* ---- ingest -------------------------------------------------------------- */
 
+static void drop_graph(rvf_store *s, const char *what)
+{
+	idx_free(s->index);
+	s->index = NULL;
+	struct index_log *l = ilog_get(s);
+	if (l)
+		l->broken = 1;
+	snprintf(s->warning, sizeof s->warning,
+		 "%s: %s; the index was dropped (queries use the exact scan; the next ingest or "
+		 "rvf index rebuilds it)", s->path, what);
+}
+
+/* Whether an ingest should build the missing index now. */
+static int want_build(rvf_store *s)
+{
+	struct index_log *l = ilog_get(s);
+	size_t live = s->nslots - s->ndeleted;
+	if (!l || !live || s->nslots > HNSW_MAX_NODES)
+		return 0;
+	switch (ilog_policy(s)) {
+	case RVF_INDEX_ON:
+		return 1;
+	case RVF_INDEX_OFF:
+		return 0;
+	default:
+		return l->broken || live >= IDX_AUTO_MIN;
+	}
+}
+
 int store_index_ingested(rvf_store *s, size_t first_new_slot)
 {
-	/* The vector set changed: a listed INDEX_SEG is stale from now on. */
-	drop_index_entries(s);
 	struct store_index *x = s->index;
-	if (!x)
+	if (!x) {
+		if (!want_build(s))
+			return 0;
+		hnsw_index *g = NULL;
+		int err = idx_build_graph(s, 0, 0, &g);
+		if (err == RVF_E_NOMEM) {
+			drop_graph(s, "out of memory building the HNSW index");
+			return 0;
+		}
+		if (err)
+			return err;
+		if (!(x = idx_new(g))) {
+			hnsw_free(g);
+			drop_graph(s, "out of memory building the HNSW index");
+			return 0;
+		}
+		x->need_checkpoint = 1;
+		idx_storage(s, x);
+		s->index = x;
+		s->ilog->broken = 0;
 		return 0;
+	}
 	x->persisted = 0;
 	idx_storage(s, x); /* the slot array may have been reallocated */
 	for (size_t slot = first_new_slot; slot < s->nslots; slot++) {
 		if (hnsw_level(x->g, (uint32_t)slot) >= 0)
 			continue;
 		if (hnsw_insert(x->g, (uint32_t)slot)) {
-			/* The commit is done; an index missing vectors would give wrong
-			 * answers, so drop it: queries take the exact scan. */
-			store_index_free(s);
-			snprintf(s->warning, sizeof s->warning,
-				 "%s: out of memory updating the HNSW index; it was dropped "
-				 "(queries use the exact scan; rvf_index_build rebuilds it)", s->path);
+			/* An index missing vectors would give wrong answers. */
+			drop_graph(s, "out of memory updating the HNSW index");
 			return 0;
 		}
 	}
 	return 0;
 }
 
-/* Re-links the nodes of upserted slots (their vector changed, their links
- * were chosen for the old one): new layer-0 (and upper-layer) neighbours
- * from a graph search for the new vector, and back-links from those
- * neighbours (appended, or replacing their farthest link when closer).
- * Links that still point at the node from its old neighbourhood stay (they
- * only cost a detour). Not declared in store.h yet: store_write.c should
- * call it with the slots an ingest upserted (see the report). */
-int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n);
-int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n)
+/* ---- compaction ---------------------------------------------------------- */
+
+int store_index_compacted(rvf_store *s, const uint32_t *remap, size_t nold)
 {
 	struct store_index *x = s->index;
-	if (!x || !n)
+	struct index_log *l = s->ilog;
+	if (l) {
+		/* the compacted file starts without index segments: its commit
+		 * writes the settings again (and a checkpoint, below) */
+		l->settings_dirty = 1;
+		if (!x) {
+			l->has_base = 0;
+			l->nchain = 0;
+		}
+	}
+	if (!x)
 		return 0;
-	hnsw_index *g = x->g;
-	uint32_t M = hnsw_m(g), M0 = 2 * M;
-	size_t ef = hnsw_ef_construction(g) > M0 + 1 ? hnsw_ef_construction(g) : M0 + 1;
-	rvf_topk_item *res = malloc((M0 + 1) * sizeof *res);
-	uint32_t *links = malloc((M0 + 1) * sizeof *links);
-	hnsw_scratch *sc = hnsw_scratch_new();
-	int err = !res || !links || !sc ? RVF_E_NOMEM : 0;
+	uint32_t nnew = 0;
+	for (size_t i = 0; i < nold; i++)
+		if (remap[i] != META_SLOT_NONE && remap[i] + 1 > nnew)
+			nnew = remap[i] + 1;
+	hnsw_index *ng = idx_compact_graph(s, x->g, remap, nold, nnew);
+	if (!ng || hnsw_track_changes(ng, 1)) {
+		hnsw_free(ng);
+		return -1; /* no memory: purge_deleted changes nothing */
+	}
+	hnsw_free(x->g);
+	x->g = ng;
 	x->persisted = 0;
-	if (!err && s->metric == RVF_METRIC_COSINE) {
-		/* The cached norms of the upserted nodes are stale; an identity
-		 * renumber makes set_storage recompute them (O(nodes)). */
-		uint32_t cap = hnsw_capacity(g);
-		uint32_t *id = malloc((cap ? cap : 1) * sizeof *id);
-		for (uint32_t i = 0; id && i < cap; i++)
-			id[i] = i;
-		err = id ? hnsw_renumber(g, id, cap) : RVF_E_NOMEM;
-		free(id);
-		x->storage_stale = 1;
-	}
-	if (!err)
-		idx_storage(s, x);
-	for (size_t u = 0; !err && u < n; u++) {
-		uint32_t node = slots[u];
-		int lv = hnsw_level(g, node);
-		if (lv < 0 || hnsw_count(g) < 2)
-			continue;
-		const float *v = s->vecs + (size_t)node * s->stride;
-		size_t nr = 0;
-		int r = hnsw_search_ex(g, sc, v, M0 + 1, ef, NULL, 0, res, &nr, NULL);
-		if (r < 0) {
-			err = r;
-			break;
-		}
-		for (int l = 0; !err && l <= lv; l++) {
-			uint32_t max = l ? M : M0, cnt = 0;
-			for (size_t j = 0; j < nr && cnt < max; j++) {
-				uint32_t nb = (uint32_t)res[j].id;
-				if (nb != node && hnsw_level(g, nb) >= l)
-					links[cnt++] = nb;
-			}
-			if (!cnt && l)
-				continue; /* keep the old upper-layer links */
-			if ((err = hnsw_set_links(g, node, l, links, cnt)))
-				break;
-			/* Back-links. */
-			uint32_t nbl[HNSW_MAX_M * 2 + 1];
-			for (uint32_t j = 0; !err && j < cnt; j++) {
-				uint32_t nb = links[j], c2;
-				const uint32_t *l2 = hnsw_links(g, nb, l, &c2);
-				int have = 0;
-				for (uint32_t t = 0; t < c2; t++)
-					have |= l2[t] == node;
-				if (have)
-					continue;
-				memcpy(nbl, l2, c2 * sizeof *nbl);
-				const float *vb = s->vecs + (size_t)nb * s->stride;
-				if (c2 < max) {
-					nbl[c2++] = node;
-				} else {
-					float dn = rvf_dist_exact((int)s->metric, vb, v, s->dim), worst = -1;
-					uint32_t wi = 0;
-					for (uint32_t t = 0; t < c2; t++) {
-						float d = rvf_dist_exact((int)s->metric, vb,
-									 s->vecs + (size_t)nbl[t] * s->stride, s->dim);
-						if (d > worst) {
-							worst = d;
-							wi = t;
-						}
-					}
-					if (!(dn < worst))
-						continue;
-					nbl[wi] = node;
-				}
-				err = hnsw_set_links(g, nb, l, nbl, c2);
-			}
-		}
-	}
-	free(res);
-	free(links);
-	hnsw_scratch_free(sc);
-	if (err)
-		return rvf_fail(err, "%s: re-linking upserted vectors in the HNSW index failed", s->path);
+	x->need_checkpoint = 1; /* the compacted file starts a new chain */
+	x->storage_stale = 1;   /* slots move after this hook returns */
 	return 0;
 }
 
@@ -476,7 +457,9 @@ int store_index_query(const rvf_store *s, const float *q, const rvf_query_opts *
 			idx_storage(s, x);
 		pthread_mutex_unlock(&x->lock);
 	}
-	size_t ef = o->ef_search ? o->ef_search : (k > IDX_MIN_EF ? k : IDX_MIN_EF);
+	size_t ef = o->ef_search ? o->ef_search : s->ilog && s->ilog->ef_search ? s->ilog->ef_search : IDX_MIN_EF;
+	if (!o->ef_search && ef < k)
+		ef = k;
 	rvf_topk_item *items = malloc(k * sizeof *items);
 	hnsw_scratch *sc = pool_get(x);
 	if (!items || !sc) {
@@ -511,222 +494,23 @@ int store_index_query(const rvf_store *s, const float *q, const rvf_query_opts *
 	return 0;
 }
 
-/* ---- compaction ---------------------------------------------------------- */
 
-typedef struct {
-	uint32_t node; /* new numbering */
-	float d;
-} cand;
-
-static int cand_cmp(const void *a, const void *b)
-{
-	const cand *x = a, *y = b;
-	if (x->d != y->d)
-		return x->d < y->d ? -1 : 1;
-	return (x->node > y->node) - (x->node < y->node);
-}
-
-/* Builds the graph of the surviving nodes: same levels, links to deleted
- * nodes replaced by those nodes' surviving neighbours (closest first, up to
- * the list's capacity). Called before the store moves its slots, so vectors
- * are read in the old numbering. */
-static hnsw_index *compact_graph(const rvf_store *s, const hnsw_index *g, const uint32_t *remap,
-				 size_t nold, uint32_t nnew)
-{
-	uint32_t M = hnsw_m(g), cap = hnsw_capacity(g);
-	hnsw_index *ng = hnsw_new(s->dim, (int)s->metric, M, hnsw_ef_construction(g), IDX_SEED ^ nnew);
-	if (!ng)
-		return NULL;
-	size_t lim = 2 * (size_t)M;
-	size_t ccap = lim * (lim + 1) + 1;
-	cand *c = malloc(ccap * sizeof *c);
-	uint32_t *links = malloc((lim + 1) * sizeof *links);
-	uint32_t *old_of = malloc((nnew ? nnew : 1) * sizeof *old_of);
-	int err = !c || !links || !old_of;
-	for (uint32_t i = 0; !err && i < cap && i < nold; i++) {
-		int lv = hnsw_level(g, i);
-		if (lv < 0 || remap[i] == META_SLOT_NONE)
-			continue;
-		old_of[remap[i]] = i;
-		err = hnsw_add_node(ng, remap[i], lv) != 0;
-	}
-	for (uint32_t i = 0; !err && i < cap && i < nold; i++) {
-		int lv = hnsw_level(g, i);
-		if (lv < 0 || remap[i] == META_SLOT_NONE)
-			continue;
-		const float *vi = s->vecs + (size_t)i * s->stride;
-		for (int l = 0; !err && l <= lv; l++) {
-			uint32_t cnt, max = l ? M : 2 * M;
-			const uint32_t *ln = hnsw_links(g, i, l, &cnt);
-			size_t nc = 0, nlive = 0;
-			int lost = 0;
-			for (uint32_t j = 0; j < cnt; j++) {
-				if (remap[ln[j]] != META_SLOT_NONE)
-					links[nlive++] = remap[ln[j]];
-				else
-					lost = 1;
-			}
-			if (lost) {
-				/* Candidates: surviving links + surviving links of the
-				 * deleted neighbours (2-hop repair), deduplicated. */
-				for (size_t j = 0; j < nlive; j++)
-					c[nc++] = (cand){links[j], 0};
-				for (uint32_t j = 0; j < cnt; j++) {
-					if (remap[ln[j]] != META_SLOT_NONE)
-						continue;
-					uint32_t cnt2;
-					const uint32_t *l2 = hnsw_links(g, ln[j], l, &cnt2);
-					for (uint32_t t = 0; t < cnt2 && nc < ccap; t++) {
-						if (l2[t] == i || remap[l2[t]] == META_SLOT_NONE)
-							continue;
-						c[nc++] = (cand){remap[l2[t]], 0};
-					}
-				}
-				for (size_t j = 0; j < nc; j++)
-					c[j].d = rvf_dist_exact((int)s->metric, vi,
-								s->vecs + (size_t)old_of[c[j].node] * s->stride, s->dim);
-				qsort(c, nc, sizeof *c, cand_cmp);
-				nlive = 0;
-				for (size_t j = 0; j < nc && nlive < max; j++)
-					if (!j || c[j].node != c[j - 1].node) /* duplicates are adjacent */
-						links[nlive++] = c[j].node;
-			}
-			err = hnsw_set_links(ng, remap[i], l, links, (uint32_t)nlive) != 0;
-		}
-	}
-	/* Entry: the old one if it survives, else a surviving node of the
-	 * highest level. */
-	uint32_t ep;
-	int top;
-	if (!err && !hnsw_entry(g, &ep, &top)) {
-		int best = -1;
-		uint32_t bn = 0;
-		if (ep < nold && remap[ep] != META_SLOT_NONE) {
-			best = top;
-			bn = remap[ep];
-		} else {
-			for (uint32_t i = 0; i < cap && i < nold; i++) {
-				int lv = hnsw_level(g, i);
-				if (lv > best && remap[i] != META_SLOT_NONE) {
-					best = lv;
-					bn = remap[i];
-				}
-			}
-		}
-		if (best >= 0)
-			err = hnsw_set_entry(ng, bn) != 0;
-	}
-	free(c);
-	free(links);
-	free(old_of);
-	if (err) {
-		hnsw_free(ng);
-		return NULL;
-	}
-	return ng;
-}
-
-int store_index_compacted(rvf_store *s, const uint32_t *remap, size_t nold)
-{
-	struct store_index *x = s->index;
-	if (!x)
-		return 0;
-	uint32_t nnew = 0;
-	for (size_t i = 0; i < nold; i++)
-		if (remap[i] != META_SLOT_NONE && remap[i] + 1 > nnew)
-			nnew = remap[i] + 1;
-	hnsw_index *ng = compact_graph(s, x->g, remap, nold, nnew);
-	if (!ng)
-		return -1; /* no memory: purge_deleted changes nothing */
-	hnsw_free(x->g);
-	x->g = ng;
-	x->persisted = 0;       /* the compacted file lists no INDEX_SEG */
-	x->storage_stale = 1;   /* slots move after this hook returns */
-	return 0;
-}
-
-/* ---- public API ---------------------------------------------------------- */
-
-int rvf_index_persist(rvf_store *s)
-{
-	rvf_clear_error();
-	struct store_index *x = s->index;
-	if (!x || x->persisted)
-		return 0;
-	int err = store_writable(s);
-	if (err)
-		return err;
-	if (x->storage_stale)
-		idx_storage(s, x);
-	if (hnsw_count(x->g) == 0) {
-		x->persisted = 1; /* nothing to encode; an empty store lists none */
-		return 0;
-	}
-	uint8_t *pay = NULL;
-	size_t len = 0;
-	if ((err = hnsw_encode(x->g, s->ids, &pay, &len, NULL)))
-		return rvf_fail(err, "%s: encoding the HNSW index failed", s->path);
-	seg_batch b = {0};
-	rvf_dir_entry *saved = malloc((s->ndir ? s->ndir : 1) * sizeof *saved);
-	size_t nsaved = s->ndir;
-	if (!saved || batch_add(s, &b, RVF_SEG_INDEX, pay, len)) {
-		free(pay);
-		free(saved);
-		batch_free(&b);
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	}
-	free(pay);
-	memcpy(saved, s->dir, nsaved * sizeof *saved);
-	drop_index_entries(s); /* the new segment replaces any listed one */
-	err = store_commit(s, &b, NULL, 0);
-	batch_free(&b);
-	if (err) {
-		memcpy(s->dir, saved, nsaved * sizeof *saved); /* dir_cap >= nsaved */
-		s->ndir = nsaved;
-	} else {
-		x->persisted = 1;
-	}
-	free(saved);
-	return err;
-}
-
-int rvf_index_build(rvf_store *s, uint32_t m, uint32_t ef_construction)
-{
-	rvf_clear_error();
-	int err = store_writable(s);
-	if (err)
-		return err;
-	if (!m)
-		m = IDX_DEFAULT_M;
-	if (!ef_construction)
-		ef_construction = IDX_DEFAULT_EFC;
-	if (m < 2 || m > HNSW_MAX_M || m > UINT16_MAX)
-		return rvf_fail(RVF_E_ARG, "index: M must be between 2 and %u (got %u)", HNSW_MAX_M, m);
-	if (s->nslots > HNSW_MAX_NODES)
-		return rvf_fail(RVF_E_ARG, "index: too many vectors (%zu)", s->nslots);
-	hnsw_index *g = hnsw_new(s->dim, (int)s->metric, m, ef_construction, IDX_SEED);
-	struct store_index *x = g ? idx_new(g) : NULL;
-	if (!x) {
-		hnsw_free(g);
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	}
-	idx_storage(s, x);
-	/* Every stored vector, tombstoned ones included (as the reference:
-	 * node_count = stored records); deleted nodes are skipped at query time
-	 * and dropped by compaction. */
-	for (size_t slot = 0; slot < s->nslots; slot++)
-		if ((err = hnsw_insert(g, (uint32_t)slot))) {
-			idx_free(x);
-			return rvf_fail(err, "%s: building the HNSW index failed at slot %zu", s->path, slot);
-		}
-	store_index_free(s);
-	s->index = x;
-	return rvf_index_persist(s);
-}
+/* ---- statistics ---------------------------------------------------------- */
 
 int rvf_get_index_stats(const rvf_store *s, rvf_index_stats *st)
 {
 	memset(st, 0, sizeof *st);
+	const struct index_log *l = s->ilog;
+	if (l) {
+		st->policy = l->policy;
+		st->ef_search = l->ef_search;
+		st->rebuild_needed = l->broken && !s->index;
+		if (l->has_base) {
+			st->checkpoint_bytes = l->base.len;
+			st->log_bytes = l->chain_bytes;
+			st->log_segments = (uint32_t)l->nchain;
+		}
+	}
 	struct store_index *x = s->index;
 	if (!x)
 		return 0;

@@ -106,6 +106,7 @@ int rvf_get_status(const rvf_store *s, rvf_status *st)
 	st->profile_id = s->profile;
 	size_t local = s->nslots - s->ninherited;
 	st->dead_space_ratio = local ? (double)(s->ndeleted - s->ndeleted_inh) / (double)local : 0.0;
+	st->dead_bytes = store_dead_bytes(s);
 	st->read_only = s->read_only;
 	return 0;
 }

@@ -256,11 +256,14 @@ static int ingest_rows(rvf_store *s, const uint64_t *ids, const float *vecs, con
 		if (old != IDMAP_NONE && old < first_new)
 			ups[nups++] = old;
 	}
-	err = ingest_commit(s, ids, vecs, good, n, ok, fields, nfields);
-	if (!err)
-		err = store_index_ingested(s, first_new);
+	/* The graph changes first: the commit carries them (INDEX_LOG). */
+	err = store_index_ingested(s, first_new);
 	if (!err && nups)
 		err = store_index_upserted(s, ups, nups);
+	if (err)
+		s->read_only = 1; /* memory is ahead of the file now */
+	if (!err)
+		err = ingest_commit(s, ids, vecs, good, n, ok, fields, nfields);
 	if (!err)
 		err = store_quant_ingested(s, first_new, ups, nups);
 	free(ups);
@@ -298,12 +301,6 @@ static int ingest_commit(rvf_store *s, const uint64_t *ids, const float *vecs, c
 		s->read_only = 1;
 		return err;
 	}
-	/* The vector set changes: a listed INDEX_SEG would be stale (§14). */
-	size_t w = 0;
-	for (size_t i = 0; i < s->ndir; i++)
-		if (s->dir[i].seg_type != RVF_SEG_INDEX)
-			s->dir[w++] = s->dir[i];
-	s->ndir = w;
 	char act[64];
 	snprintf(act, sizeof act, "ingest:count=%zu", ok);
 	err = store_commit(s, &b, act, 1);
