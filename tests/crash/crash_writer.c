@@ -13,6 +13,11 @@
  *       one operation that was in flight when the writer died (never a part
  *       of it): same ids, vectors f(id, gen) bit for bit and metadata
  *       {0: id, 1: gen}. Appends "resolved 0|1" to LOG for that operation.
+ *       With CRASH_INDEX=1 in the environment (the store was created with
+ *       --index on) it also requires the HNSW index to load from the file
+ *       (present, persisted, no index warning) and its answers to match the
+ *       exact scan: recall@10 >= 0.9 over 20 live vectors as queries,
+ *       counting a hit by distance so ties cannot fail it.
  * Exit 0 ok, 1 mismatch (details on stderr), 2 usage/setup error.
  */
 #include <errno.h>
@@ -293,6 +298,8 @@ static int compare(rvf_store *s, const struct op *p, int with, char *why, size_t
 	return 0;
 }
 
+static int check_index(rvf_store *s, char *why, size_t wl);
+
 static int do_check(const char *path, const char *logp)
 {
 	FILE *f = fopen(logp, "r");
@@ -350,6 +357,12 @@ static int do_check(const char *path, const char *logp)
 	}
 	a = compare(s, &pend, 0, w1, sizeof w1);
 	b = pend.kind ? compare(s, &pend, 1, w2, sizeof w2) : -1;
+	const char *ci = getenv("CRASH_INDEX");
+	if (ci && !strcmp(ci, "1") && check_index(s, w1, sizeof w1)) {
+		fprintf(stderr, "FAIL: %s\n", w1);
+		rvf_close(s);
+		return 1;
+	}
 	rvf_close(s);
 	if (a && b) {
 		fprintf(stderr, "FAIL: store state is neither the %lu committed operations (%s)%s%s\n",
@@ -364,6 +377,43 @@ static int do_check(const char *path, const char *logp)
 	}
 	printf("ok epoch %u, %lu committed ops%s\n", st.epoch, ncommit,
 	       pend.kind ? (a ? ", in-flight op applied" : ", in-flight op absent") : "");
+	return 0;
+}
+
+/* The index survived the kill: loaded (not rebuilt, no warning) and it
+ * answers like the exact scan. 0 ok, 1 fail (reason in why). */
+static int check_index(rvf_store *s, char *why, size_t wl)
+{
+	rvf_index_stats is;
+	uint64_t live = rvf_live_count(s);
+	if (strstr(rvf_open_warning(s), "INDEX"))
+		return snprintf(why, wl, "index warning: %s", rvf_open_warning(s)), 1;
+	rvf_get_index_stats(s, &is);
+	if (!live)
+		return 0;
+	if (!is.present || !is.persisted)
+		return snprintf(why, wl, "index present %d persisted %d with %" PRIu64 " live vectors", is.present,
+				is.persisted, live), 1;
+	size_t hit = 0, tot = 0;
+	for (uint64_t q = 0; q < 20 && q < live; q++) {
+		uint64_t id;
+		const float *v;
+		float qv[DIM];
+		rvf_hit ex[10], ix[10];
+		size_t ne = 0, ni = 0;
+		if (rvf_live_get(s, q * live / 20, &id, &v))
+			return snprintf(why, wl, "live_get failed"), 1;
+		for (int k = 0; k < DIM; k++)
+			qv[k] = v[k] + 0.25f;
+		rvf_query_opts oe = { .k = 10, .exact = 1 }, oi = { .k = 10 };
+		if (rvf_query_ex(s, qv, DIM, &oe, ex, &ne) || rvf_query_ex(s, qv, DIM, &oi, ix, &ni))
+			return snprintf(why, wl, "query failed: %s", rvf_last_error()), 1;
+		for (size_t j = 0; j < ni; j++)
+			hit += ne && ix[j].distance <= ex[ne - 1].distance;
+		tot += ne;
+	}
+	if (tot && (double)hit < 0.9 * (double)tot)
+		return snprintf(why, wl, "index recall@10 %zu of %zu vs the exact scan", hit, tot), 1;
 	return 0;
 }
 

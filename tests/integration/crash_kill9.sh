@@ -7,7 +7,9 @@
 # Each round starts a writer on the store left by the previous (killed) one,
 # kills it with SIGKILL after 0-50 ms, then checks read-only that the store
 # opens (a warning about a torn tail is fine) and holds exactly every
-# committed operation, plus the in-flight one entirely or not at all.
+# committed operation, plus the in-flight one entirely or not at all, and
+# that its HNSW index loads (no rebuild, no index warning) and answers like
+# the exact scan.
 # Bounded: stops at 200 rounds or RVF_CRASH_SECONDS (100) s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,7 +30,11 @@ ok
 
 S=$T/crash.rvf
 LOG=$T/ops.log
-run_ok "$RVF" create "$S" -d 8 >/dev/null
+# --index on: every commit also carries the HNSW index, and the checker
+# (CRASH_INDEX=1) requires it to load after every kill and match the exact
+# scan.
+run_ok "$RVF" create "$S" -d 8 --index on >/dev/null
+export CRASH_INDEX=1
 : >"$LOG"
 
 ROUNDS=${RVF_CRASH_ROUNDS:-200}

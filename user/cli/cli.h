@@ -115,6 +115,16 @@ __attribute__((format(printf, 2, 3))) void cli_kv(const char *key, const char *f
 /* Monotonic clock in milliseconds. */
 double cli_now_ms(void);
 
+/* ---- index policy (cli_index.c) ------------------------------------------- */
+/* "auto" / "on" / "off" -> RVF_INDEX_*; -1 if none matches. */
+int cli_index_policy_parse(const char *s);
+const char *cli_index_policy_name(int policy);
+/* Shows index builds of this handle as a progress bar on a TTY (the struct
+ * must outlive the handle's builds; cli_index_progress_end erases it). */
+struct progress;
+void cli_index_progress(rvf_store *s, struct progress *p, int enable);
+void cli_index_progress_end(struct progress *p);
+
 /* ---- JSON (cli_json.c) ------------------------------------------------- */
 /* Pretty (2-space indent, sorted keys, 17 significant digits) to stdout,
  * then a newline. Steals the reference to `j`. Returns CLI_OK/CLI_FAIL. */

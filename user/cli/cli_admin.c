@@ -65,6 +65,9 @@ static json_t *index_json(const rvf_store *s)
 	json_t *o = json_object();
 	if (!o)
 		return json_null();
+	json_object_set_new(o, "checkpoint_bytes", cli_json_u64(is.checkpoint_bytes));
+	json_object_set_new(o, "log_bytes", cli_json_u64(is.log_bytes));
+	json_object_set_new(o, "log_segments", json_integer(is.log_segments));
 	json_object_set_new(o, "nodes", cli_json_u64(is.nodes));
 	json_object_set_new(o, "m", json_integer(is.m));
 	json_object_set_new(o, "ef_construction", json_integer(is.ef_construction));
@@ -88,7 +91,13 @@ int cmd_status(int argc, char **argv)
 	if (json) {
 		o = common_json(&st);
 		if (o) {
+			rvf_index_stats is;
+			rvf_get_index_stats(s, &is);
+			json_object_set_new(o, "dead_bytes", cli_json_u64(st.dead_bytes));
 			json_object_set_new(o, "dead_space_ratio", cli_json_real(st.dead_space_ratio));
+			json_object_set_new(o, "ef_search", json_integer(is.ef_search ? is.ef_search : 64));
+			json_object_set_new(o, "index_policy", json_string(cli_index_policy_name(is.policy)));
+			json_object_set_new(o, "index_rebuild_needed", json_boolean(is.rebuild_needed));
 			json_object_set_new(o, "profile_id", json_integer(st.profile_id));
 			json_object_set_new(o, "read_only", json_boolean(st.read_only));
 			json_object_set_new(o, "index", index_json(s));
@@ -105,13 +114,22 @@ int cmd_status(int argc, char **argv)
 		/* Not in the reference's text, appended so its lines keep their places. */
 		cli_kv("Dimension", "%u", st.dimension);
 		cli_kv("Metric", "%s", rvf_metric_name(st.metric));
+		cli_kv("Dead bytes", "%llu", (unsigned long long)st.dead_bytes);
 		rvf_index_stats is;
-		if (!rvf_get_index_stats(s, &is) && is.present)
-			cli_kv("Index", "HNSW, %llu nodes, M %u, efC %u, %u levels, %s",
+		rvf_get_index_stats(s, &is);
+		if (is.present)
+			cli_kv("Index", "HNSW, %llu nodes, M %u, efC %u, %u levels, %s (checkpoint %llu B + log %llu B "
+			       "in %u segments)",
 			       (unsigned long long)is.nodes, is.m, is.ef_construction, is.max_level + 1,
-			       is.persisted ? "persisted" : "not persisted");
+			       is.persisted ? "persisted" : "not persisted", (unsigned long long)is.checkpoint_bytes,
+			       (unsigned long long)is.log_bytes, is.log_segments);
+		else if (is.rebuild_needed)
+			cli_kv("Index", "unusable, rebuild needed (the next ingest or rvf index rebuilds it; "
+			       "exact scan until then)");
 		else
 			cli_kv("Index", "none (exact scan)");
+		cli_kv("Index policy", "%s, ef_search %u", cli_index_policy_name(is.policy),
+		       is.ef_search ? is.ef_search : 64);
 	}
 	rvf_close(s);
 	return rc;

@@ -77,9 +77,6 @@ int cmd_compact(int argc, char **argv)
 	rc = cli_open(path, flags, &s);
 	if (!rc)
 		rc = rvf_compact(s, &res);
-	/* compaction drops the INDEX_SEG; write the updated graph back */
-	if (!rc)
-		rc = rvf_index_persist(s);
 	rvf_close(s);
 	if (rc)
 		return cli_store_fail(rc);

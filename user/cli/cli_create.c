@@ -1,15 +1,18 @@
-/* cli_create.c — `rvf create PATH -d N [-m METRIC] [-p PROFILE] [--json]`. */
+/* cli_create.c — `rvf create PATH -d N [-m METRIC] [-p PROFILE]
+ *                [--index auto|on|off] [--json]`. --index stores the index
+ * policy in the file (an INDEX_LOG; without it the default is auto). */
 #include <getopt.h>
 #include <stdio.h>
 
 #include "cli.h"
 
-enum { OPT_JSON = 256 };
+enum { OPT_JSON = 256, OPT_INDEX };
 
 static const struct option opts[] = {
 	{ "dimension", required_argument, NULL, 'd' },
 	{ "metric", required_argument, NULL, 'm' },
 	{ "profile", required_argument, NULL, 'p' },
+	{ "index", required_argument, NULL, OPT_INDEX },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
@@ -20,7 +23,7 @@ int cmd_create(int argc, char **argv)
 	uint64_t dim = 0, profile = 0;
 	rvf_create_opts co = { 0 };
 	rvf_store *s = NULL;
-	int json = 0, opt, rc;
+	int json = 0, opt, rc, policy = -1;
 	json_t *j;
 
 	opterr = 0;
@@ -40,6 +43,11 @@ int cmd_create(int argc, char **argv)
 			if (cli_parse_u64(optarg, &profile) || profile > 255)
 				return cli_usage("create", "invalid value '%s' for '--profile <PROFILE>': "
 						 "expected an integer 0..255", optarg);
+			break;
+		case OPT_INDEX:
+			if ((policy = cli_index_policy_parse(optarg)) < 0)
+				return cli_usage("create", "invalid value '%s' for '--index <POLICY>': auto, on or off",
+						 optarg);
 			break;
 		case OPT_JSON:
 			json = 1;
@@ -66,6 +74,10 @@ int cmd_create(int argc, char **argv)
 	if (rc)
 		return cli_store_fail(rc);
 	co.metric = rvf_get_metric(s);
+	if (policy >= 0 && (rc = rvf_index_configure(s, policy, 0))) {
+		rvf_close(s);
+		return cli_store_fail(rc);
+	}
 	rvf_close(s);
 
 	if (json) {

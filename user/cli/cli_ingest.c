@@ -1,5 +1,9 @@
 /* cli_ingest.c — `rvf ingest PATH -i FILE [--format F] [-b N] [--id-offset N]
- *                 [--strict] [--wait] [--no-progress] [--json]`.
+ *                 [--strict] [--index auto|on|off] [--wait] [--no-progress] [--json]`.
+ *
+ * --index overrides the store's index policy for this run (auto: build the
+ * HNSW index once the store holds >= 20000 vectors; on: build it now; off:
+ * never build one). An existing index is kept current either way.
  *
  * Input formats (input.h): json (array of {"id","vector","metadata"?}),
  * jsonl, csv, tsv (header row) and npy (2-D float32). The format comes from
@@ -33,7 +37,7 @@
 #include "progress.h"
 
 
-enum { OPT_JSON = 256, OPT_WAIT, OPT_FORMAT, OPT_IDOFF, OPT_STRICT, OPT_NOPROG };
+enum { OPT_JSON = 256, OPT_WAIT, OPT_FORMAT, OPT_IDOFF, OPT_STRICT, OPT_NOPROG, OPT_INDEX };
 
 static const struct option opts[] = {
 	{ "input", required_argument, NULL, 'i' },
@@ -43,6 +47,7 @@ static const struct option opts[] = {
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "wait", no_argument, NULL, OPT_WAIT },
 	{ "no-progress", no_argument, NULL, OPT_NOPROG },
+	{ "index", required_argument, NULL, OPT_INDEX },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
@@ -53,6 +58,8 @@ struct ing {
 	uint64_t batch;
 	unsigned flags;
 	int json, strict, progress;
+	int index_policy; /* -1: the store's */
+	struct progress ipg; /* index build bar */
 
 	rvf_store *s;
 	uint32_t dim;
@@ -91,8 +98,11 @@ static int open_store(struct ing *g)
 			fprintf(stderr, "waiting for another writer to release %s ...\n", g->path);
 		rc = cli_open(g->path, g->flags, &g->s);
 	}
+	if (!rc && g->index_policy >= 0)
+		rc = rvf_set_index_policy(g->s, g->index_policy);
 	if (rc)
 		return cli_store_fail(rc);
+	cli_index_progress(g->s, &g->ipg, g->progress && !g->json);
 	rc = rvf_get_status(g->s, &st);
 	if (rc)
 		return cli_store_fail(rc);
@@ -334,6 +344,7 @@ static int run(struct ing *g)
 out:
 	free_batch_meta(g);
 	rvf_close(g->s);
+	cli_index_progress_end(&g->ipg);
 	g->s = NULL;
 	in_close(r);
 	free(firstlen);
@@ -352,6 +363,7 @@ int cmd_ingest(int argc, char **argv)
 
 	g.batch = 1000;
 	g.progress = 1;
+	g.index_policy = -1;
 	opterr = 0;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, ":i:b:", opts, NULL)) != -1) {
@@ -380,6 +392,11 @@ int cmd_ingest(int argc, char **argv)
 			break;
 		case OPT_NOPROG:
 			g.progress = 0;
+			break;
+		case OPT_INDEX:
+			if ((g.index_policy = cli_index_policy_parse(optarg)) < 0)
+				return cli_usage("ingest", "invalid value '%s' for '--index <POLICY>': auto, on or off",
+						 optarg);
 			break;
 		case OPT_JSON:
 			g.json = 1;

@@ -37,11 +37,16 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
+/* Appends to an earlier warning (e.g. a torn tail) instead of hiding. */
 static void idx_warn(rvf_store *s, const char *fmt, const char *detail)
 {
-	if (s->warning[0])
-		return;
-	snprintf(s->warning, sizeof s->warning, fmt, s->path, detail);
+	size_t n = strlen(s->warning);
+	if (n && n + 3 < sizeof s->warning) {
+		s->warning[n++] = ';';
+		s->warning[n++] = '\n';
+	}
+	if (n + 1 < sizeof s->warning)
+		snprintf(s->warning + n, sizeof s->warning - n, fmt, s->path, detail);
 }
 
 struct store_index *idx_new(hnsw_index *g)

@@ -122,10 +122,13 @@ static int write_merged_vec(rvf_store *s, seg_batch *b, const uint64_t *ids, con
 		if (good[i] && want_id(&seen, ids[i], &err))
 			list[cnt++] = ids[i];
 	idmap_free(&seen);
+	/* Deleted records go too, unless the HNSW index still holds them as
+	 * nodes (until compaction): its persisted form names them, so a reopen
+	 * must find their slots. */
 	size_t live = 0;
 	for (size_t i = 0; i < cnt; i++) {
 		uint32_t slot = idmap_get(&s->slot_of, list[i]);
-		if (slot != IDMAP_NONE && !s->deleted[slot])
+		if (slot != IDMAP_NONE && (!s->deleted[slot] || s->index))
 			list[live++] = slot;
 	}
 	uint8_t *p = err ? NULL : batch_add_raw(s, b, RVF_SEG_VEC, RVF_VEC_HDR + live * rec);
