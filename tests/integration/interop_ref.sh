@@ -10,7 +10,8 @@
 #      distances where the binding used HNSW). Our read-only CLI commands must
 #      leave the files byte-identical.
 #  (b) our CLI writes stores (create with each metric, two ingest batches, a
-#      delete, compaction); the binding reads them (openReadonly) and must
+#      delete, compaction; two of them with the HNSW index persisted on every
+#      commit: INDEX_SEG + INDEX_LOG); the binding reads them (openReadonly) and must
 #      answer like our CLI; then it opens them read-write, ingests one vector
 #      and deletes one id; our CLI must read the binding-appended files and
 #      again answer like the binding.
@@ -90,7 +91,11 @@ n=$(jq length "$B/plan.json")
 for i in $(seq 0 $((n - 1))); do
 	p() { jq -r ".[$i].$1" "$B/plan.json"; }
 	f=$(p file)
-	run_to "$B/$f.create.json" "$RVF_BIN" create "$B/$f" -d "$(p dim)" -m "$(p cliMetric)" --json
+	# index: "on" -> every commit also writes our HNSW index (INDEX_SEG
+	# checkpoint + INDEX_LOG segments, type 0x40) for the binding to read
+	idx=()
+	[ "$(p index)" = null ] || idx=(--index "$(p index)")
+	run_to "$B/$f.create.json" "$RVF_BIN" create "$B/$f" -d "$(p dim)" -m "$(p cliMetric)" "${idx[@]}" --json
 	for b in $(jq -r ".[$i].batches[]" "$B/plan.json"); do
 		run_to "$B/$f.$b.ingest.json" "$RVF_BIN" ingest "$B/$f" -i "$B/$b" -b "$(p batchSize)" --json
 		jq -e '.accepted > 0 and .rejected == 0' "$B/$f.$b.ingest.json" >/dev/null ||

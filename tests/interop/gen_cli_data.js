@@ -16,10 +16,10 @@ const stores = [
   { file: 'c_l2.rvf', cliMetric: 'l2', metric: 'l2', dim: 16, compact: false, n: 150 },
   { file: 'c_ip.rvf', cliMetric: 'ip', metric: 'inner_product', dim: 10, compact: false, n: 130 },
   { file: 'c_cos.rvf', cliMetric: 'cosine', metric: 'cosine', dim: 24, compact: false, n: 170 },
-  { file: 'c_l2_compact.rvf', cliMetric: 'l2', metric: 'l2', dim: 8, compact: true, n: 120 },
+  { file: 'c_l2_compact.rvf', cliMetric: 'l2', metric: 'l2', dim: 8, compact: true, n: 120, index: 'on' },
   { file: 'c_cos_compact.rvf', cliMetric: 'cosine', metric: 'cosine', dim: 12, compact: true, n: 90 },
   // >= 1024 vectors: the binding answers with HNSW (approximate, format §17)
-  { file: 'c_big.rvf', cliMetric: 'inner_product', metric: 'inner_product', dim: 20, compact: false, n: 1200 },
+  { file: 'c_big.rvf', cliMetric: 'inner_product', metric: 'inner_product', dim: 20, compact: false, n: 1200, index: 'on' },
 ];
 let seed = 5000;
 const plan = [];

@@ -403,7 +403,12 @@ int store_index_compacted(rvf_store *s, const uint32_t *remap, size_t nold)
 	for (size_t i = 0; i < nold; i++)
 		if (remap[i] != META_SLOT_NONE && remap[i] + 1 > nnew)
 			nnew = remap[i] + 1;
-	hnsw_index *ng = idx_compact_graph(s, x->g, remap, nold, nnew);
+	size_t live = 0;
+	for (size_t i = 0; i < nold; i++)
+		live += remap[i] != META_SLOT_NONE;
+	hnsw_index *ng = (double)(nold - live) >= IDX_REBUILD_PURGED * (double)nold
+				 ? idx_rebuild_compacted(s, x->g, remap, nold, nnew)
+				 : idx_compact_graph(s, x->g, remap, nold, nnew);
 	if (!ng || hnsw_track_changes(ng, 1)) {
 		hnsw_free(ng);
 		return -1; /* no memory: purge_deleted changes nothing */

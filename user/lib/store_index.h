@@ -83,9 +83,15 @@ int ilog_policy(rvf_store *s);
 
 /* store_index_build.c: graph over every slot, tracking on */
 int idx_build_graph(rvf_store *s, uint32_t m, uint32_t efc, hnsw_index **out);
+unsigned idx_default_threads(void); /* online CPUs, capped */
+/* Compaction rebuilds instead of repairing links from this share of
+ * purged nodes on (a repair cannot bridge large holes). */
+#define IDX_REBUILD_PURGED 0.1
 
 /* store_index_repair.c */
 hnsw_index *idx_compact_graph(const rvf_store *s, const hnsw_index *g, const uint32_t *remap, size_t nold,
 			      uint32_t nnew);
+hnsw_index *idx_rebuild_compacted(const rvf_store *s, const hnsw_index *g, const uint32_t *remap, size_t nold,
+				  uint32_t nnew);
 
 #endif

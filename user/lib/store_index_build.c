@@ -7,14 +7,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+unsigned idx_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+}
+
 static unsigned build_threads(const rvf_store *s)
 {
 	unsigned t = s->ilog ? s->ilog->threads : 0;
-	if (!t) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		t = n > 0 ? (unsigned)n : 1;
-	}
-	return t > 256 ? 256 : t;
+	return t ? t : idx_default_threads();
 }
 
 int idx_build_graph(rvf_store *s, uint32_t m, uint32_t efc, hnsw_index **out)

@@ -219,3 +219,32 @@ hnsw_index *idx_compact_graph(const rvf_store *s, const hnsw_index *g, const uin
 	return ng;
 }
 
+
+/* A fresh graph over the surviving slots, in the new numbering. Called
+ * before the store moves its slots, so the survivors are copied out first
+ * (the graph reads them there during the build only). */
+hnsw_index *idx_rebuild_compacted(const rvf_store *s, const hnsw_index *g, const uint32_t *remap, size_t nold,
+				  uint32_t nnew)
+{
+	float *tmp = malloc(((size_t)nnew ? nnew : 1) * s->stride * sizeof *tmp);
+	hnsw_index *ng = tmp ? hnsw_new(s->dim, (int)s->metric, hnsw_m(g), hnsw_ef_construction(g), IDX_SEED) : NULL;
+	if (!ng) {
+		free(tmp);
+		return NULL;
+	}
+	for (size_t i = 0; i < nold; i++)
+		if (remap[i] != META_SLOT_NONE)
+			memcpy(tmp + (size_t)remap[i] * s->stride, s->vecs + i * s->stride, s->stride * sizeof *tmp);
+	hnsw_set_storage(ng, tmp, s->stride);
+	const struct index_log *l = s->ilog;
+	unsigned th = l && l->threads ? l->threads : 0;
+	int err = hnsw_build_parallel(ng, nnew, th ? th : idx_default_threads(), l ? l->progress : NULL,
+				      l ? l->progress_ctx : NULL);
+	hnsw_set_storage(ng, NULL, s->stride);
+	free(tmp);
+	if (err) {
+		hnsw_free(ng);
+		return NULL;
+	}
+	return ng;
+}
