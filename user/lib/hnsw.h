@@ -189,6 +189,9 @@ struct hnsw_index {
 	uint8_t *chg;
 	uint32_t *chl;
 	size_t nchl, chl_cap;
+	/* parallel build only: one spin lock byte per node guarding its link
+	 * lists (NULL otherwise: no locking) */
+	uint8_t *locks;
 };
 
 static inline const float *hnsw_vec(const hnsw_index *x, uint32_t n)
@@ -213,6 +216,26 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 			 const uint8_t *skip, uint64_t deadline, uint64_t *ndist, int *timed_out);
 /* Greedy descent from the entry point down to layer `to`. */
 hnsw_pair hnsw_descend(const hnsw_index *x, const float *q, float qq, int to, uint64_t *ndist);
+/* Same from node ep whose top layer is top. */
+hnsw_pair hnsw_descend_from(const hnsw_index *x, const float *q, float qq, uint32_t ep, int top, int to,
+			    uint64_t *ndist);
+/* Links an added node (level lvl, no links yet) into the graph entered at
+ * ep / top, using scratch s (reserved for x->cap nodes and efc). */
+void hnsw_link_node(hnsw_index *x, hnsw_scratch *s, uint32_t node, int lvl, uint32_t ep, int top);
+int hnsw_random_level(hnsw_index *x);
+static inline void hnsw_lock(const hnsw_index *x, uint32_t n)
+{
+	if (!x->locks)
+		return;
+	while (__atomic_test_and_set(&x->locks[n], __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&x->locks[n], __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+static inline void hnsw_unlock(const hnsw_index *x, uint32_t n)
+{
+	if (x->locks)
+		__atomic_clear(&x->locks[n], __ATOMIC_RELEASE);
+}
 void hnsw_refresh_norms(hnsw_index *x);
 /* Records a change of node n (no-op unless tracking). */
 void hnsw_touch(hnsw_index *x, uint32_t n);

@@ -17,7 +17,7 @@ static uint64_t rng_next(hnsw_index *x)
 	return z ^ (z >> 31);
 }
 
-static int random_level(hnsw_index *x)
+int hnsw_random_level(hnsw_index *x)
 {
 	double u = ((double)(rng_next(x) >> 11) + 1.0) / 9007199254740992.0; /* (0, 1] */
 	double l = -log(u) * x->mult;
@@ -137,8 +137,8 @@ static int pair_cmp(const void *a, const void *b)
 }
 
 /* add the link s -> node at layer, shrinking s's list with the heuristic
- * when full. work: room for max+1 pairs. */
-static void link_back(hnsw_index *x, uint32_t s, uint32_t node, int layer, hnsw_pair *work)
+ * when full. work: room for max+1 pairs. Caller holds s's lock. */
+static void link_back_locked(hnsw_index *x, uint32_t s, uint32_t node, int layer, hnsw_pair *work)
 {
 	uint32_t *l = hnsw_list(x, s, layer), max = layer ? x->M : x->M0, n = l[0];
 	size_t kept;
@@ -165,17 +165,50 @@ static void link_back(hnsw_index *x, uint32_t s, uint32_t node, int layer, hnsw_
 	l[0] = (uint32_t)kept;
 }
 
+static void link_back(hnsw_index *x, uint32_t s, uint32_t node, int layer, hnsw_pair *work)
+{
+	hnsw_lock(x, s);
+	link_back_locked(x, s, node, layer, work);
+	hnsw_unlock(x, s);
+}
+
+void hnsw_link_node(hnsw_index *x, hnsw_scratch *s, uint32_t node, int lvl, uint32_t ep, int maxl)
+{
+	const float *q = hnsw_vec(x, node);
+	float qq = x->metric == RVF_METRIC_COSINE ? x->sqn[node] : 0;
+	int top = lvl < maxl ? lvl : maxl, dummy = 0;
+	hnsw_pair cur = hnsw_descend_from(x, q, qq, ep, maxl, top, NULL);
+
+	for (int layer = top; layer >= 0; layer--) {
+		size_t nr = hnsw_search_layer(x, s, q, qq, &cur, 1, layer, x->efc, NULL, 0, NULL, &dummy);
+		hnsw_pair *w = s->tmp, *work = s->tmp + nr;
+		uint32_t *l;
+		size_t kept;
+
+		memcpy(w, s->res, nr * sizeof *w);
+		if (nr == 0)
+			continue;
+		cur = w[0];
+		kept = select_heuristic(x, w, nr, x->M);
+		hnsw_lock(x, node);
+		l = hnsw_list(x, node, layer);
+		for (size_t i = 0; i < kept; i++)
+			l[1 + i] = w[i].id;
+		l[0] = (uint32_t)kept;
+		hnsw_unlock(x, node);
+		for (size_t i = 0; i < kept; i++)
+			link_back(x, w[i].id, node, layer, work);
+	}
+}
+
 int hnsw_insert(hnsw_index *x, uint32_t node)
 {
 	hnsw_scratch *s = &x->scratch;
-	const float *q;
-	float qq = 0;
-	int lvl, top, rc, dummy = 0;
-	hnsw_pair cur;
+	int lvl, rc;
 
 	if (!x->base || x->sqn_stale)
 		return RVF_E_ARG;
-	lvl = random_level(x);
+	lvl = hnsw_random_level(x);
 	rc = hnsw_add_node(x, node, lvl);
 	if (rc)
 		return rc;
@@ -190,29 +223,7 @@ int hnsw_insert(hnsw_index *x, uint32_t node)
 		x->max_level = lvl;
 		return 0;
 	}
-	q = hnsw_vec(x, node);
-	if (x->metric == RVF_METRIC_COSINE)
-		qq = x->sqn[node];
-	top = lvl < x->max_level ? lvl : x->max_level;
-	cur = hnsw_descend(x, q, qq, top, NULL);
-	for (int layer = top; layer >= 0; layer--) {
-		size_t nr = hnsw_search_layer(x, s, q, qq, &cur, 1, layer, x->efc, NULL, 0, NULL, &dummy);
-		hnsw_pair *w = s->tmp, *work = s->tmp + nr;
-		uint32_t *l;
-		size_t kept;
-
-		memcpy(w, s->res, nr * sizeof *w);
-		if (nr == 0)
-			continue;
-		cur = w[0];
-		kept = select_heuristic(x, w, nr, x->M);
-		l = hnsw_list(x, node, layer);
-		for (size_t i = 0; i < kept; i++)
-			l[1 + i] = w[i].id;
-		l[0] = (uint32_t)kept;
-		for (size_t i = 0; i < kept; i++)
-			link_back(x, w[i].id, node, layer, work);
-	}
+	hnsw_link_node(x, s, node, lvl, x->entry, x->max_level);
 	if (lvl > x->max_level) {
 		x->entry = node;
 		x->max_level = lvl;

@@ -159,6 +159,7 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 			*timed_out = 1;
 			break;
 		}
+		hnsw_lock(x, c.id);
 		l = hnsw_list(x, c.id, layer);
 		cnt = l[0];
 		for (uint32_t i = 1; i <= cnt; i++) {
@@ -168,6 +169,7 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 				todo[nt++] = n;
 			}
 		}
+		hnsw_unlock(x, c.id);
 		if (nt)
 			__builtin_prefetch(hnsw_vec(x, todo[0]));
 		for (uint32_t i = 0; i < nt; i++) {
@@ -212,13 +214,26 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 /* Greedy descent from the entry to layer `to` (exclusive of layers < to). */
 hnsw_pair hnsw_descend(const hnsw_index *x, const float *q, float qq, int to, uint64_t *ndist)
 {
-	hnsw_pair cur = {hnsw_qdist(x, q, qq, x->entry), x->entry};
-	uint64_t nd = 1;
+	return hnsw_descend_from(x, q, qq, x->entry, x->max_level, to, ndist);
+}
 
-	for (int layer = x->max_level; layer > to; layer--) {
+hnsw_pair hnsw_descend_from(const hnsw_index *x, const float *q, float qq, uint32_t entry, int top, int to,
+			    uint64_t *ndist)
+{
+	hnsw_pair cur = {hnsw_qdist(x, q, qq, entry), entry};
+	uint64_t nd = 1;
+	uint32_t copy[HNSW_MAX_M + 1];
+
+	for (int layer = top; layer > to; layer--) {
 		int changed = 1;
 		while (changed) {
 			const uint32_t *l = hnsw_list(x, cur.id, layer);
+			if (x->locks) { /* parallel build: copy under the node's lock */
+				hnsw_lock(x, cur.id);
+				memcpy(copy, l, (1 + (size_t)l[0]) * sizeof *copy);
+				hnsw_unlock(x, cur.id);
+				l = copy;
+			}
 			changed = 0;
 			for (uint32_t i = 1; i <= l[0]; i++) {
 				float d = hnsw_qdist(x, q, qq, l[i]);
