@@ -2,7 +2,9 @@
 # index_cli.sh — `rvf index`: build + persist (JSON and text output), usage
 # errors, the INDEX segment in `rvf inspect`, queries answered the same as
 # before, a read-only reopen that loads the index without writing, and a
-# damaged INDEX_SEG that only warns. Exit 0 pass, 77 skip, 1 fail.
+# damaged INDEX_SEG that only warns; create/ingest --index, the index kept
+# across ingest/delete/ingest and compaction with small growth, stored
+# efSearch/policy, true sizes. Exit 0 pass, 77 skip, 1 fail.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -70,4 +72,50 @@ run_ok $RVF query "$F" -v "$Q" -k 10 --quant sq8 --json >"$T/qq.json"
 run_ok $RVF query "$F" -v "$Q" -k 10 --exact --json >"$T/qe.json"
 assert_eq "$(jq -c '[.results[].id]' "$T/qq.json")" "$(jq -c '[.results[].id]' "$T/qe.json")" "sq8 ids"
 expect_exit 2 $RVF query "$F" -v 1 --quant nope
+
+# ---- incremental persistence, policy, settings (docs/index.md) -------------
+G=$T/g.rvf
+expect_exit 2 $RVF create "$G" -d 16 --index sometimes
+expect_exit 2 $RVF ingest "$G" -i "$T/v.json" --index maybe
+expect_exit 2 $RVF index "$F" --policy never
+expect_exit 2 $RVF index "$F" --ef-search 0
+run_ok $RVF create "$G" -d 16 --index on >/dev/null
+run_ok $RVF status "$G" --json >"$T/g0.json"
+json_eq "$T/g0.json" .index_policy on
+json_eq "$T/g0.json" .ef_search 64
+run_ok $RVF ingest "$G" -i "$T/v.json" >/dev/null
+run_ok $RVF status "$G" --json >"$T/g1.json"
+json_eq "$T/g1.json" .index.nodes 2000
+json_eq "$T/g1.json" .index.persisted true
+# the issue's sequence: ingest 2900, delete it, ingest 2901: no stale index
+python3 -c 'import json;print(json.dumps([{"id":2900,"vector":[0.5]*16}]))' >"$T/one.json"
+python3 -c 'import json;print(json.dumps([{"id":2901,"vector":[0.25]*16}]))' >"$T/two.json"
+s0=$(stat -c %s "$G")
+run_ok $RVF ingest "$G" -i "$T/one.json" >/dev/null
+s1=$(stat -c %s "$G")
+[ $((s1 - s0)) -le 65536 ] || fail "a 1-vector ingest grew the indexed file by $((s1 - s0)) bytes"
+ok
+run_ok $RVF delete "$G" --ids 2900 >/dev/null
+run_ok $RVF ingest "$G" -i "$T/two.json" >/dev/null
+run_ok $RVF status "$G" --json >"$T/g2.json"
+if grep -q "INDEX" "$T/last.err"; then fail "index warning after ingest/delete/ingest: $(cat "$T/last.err")"; fi
+json_eq "$T/g2.json" .index.nodes 2002
+json_eq "$T/g2.json" .index.persisted true
+assert_eq "$(json_get "$T/g2.json" .file_size)" "$(stat -c %s "$G")" "status file_size"
+json_ok "$T/g2.json" '.dead_bytes > 0 and .index.log_segments >= 1'
+# efSearch / policy stored without a rebuild
+run_ok $RVF index "$G" --ef-search 99 --policy off --json >"$T/g3.json"
+json_eq "$T/g3.json" .build_ms null
+json_eq "$T/g3.json" .ef_search 99
+run_ok $RVF status "$G" --json >"$T/g4.json"
+json_eq "$T/g4.json" .ef_search 99
+json_eq "$T/g4.json" .index_policy off
+json_eq "$T/g4.json" .index.persisted true
+# compaction's reported size is the file's, and the index survives it
+run_ok $RVF compact "$G" --json >"$T/g5.json"
+assert_eq "$(json_get "$T/g5.json" .file_size_after)" "$(stat -c %s "$G")" "compact file_size_after"
+run_ok $RVF status "$G" --json >"$T/g6.json"
+json_eq "$T/g6.json" .index.nodes 2001
+json_eq "$T/g6.json" .index.persisted true
+json_eq "$T/g6.json" .ef_search 99
 pass
