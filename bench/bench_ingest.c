@@ -71,6 +71,10 @@ static int do_ingest(int argc, char **argv)
 	t0 = now_ms();
 	if ((rc = rvf_create(store, &o, &s)))
 		die("rvf_create", rc);
+	/* like for like with the reference's ingest: no HNSW build here (the
+	 * default policy would build it at 20,000 vectors) */
+	if ((rc = rvf_set_index_policy(s, RVF_INDEX_OFF)))
+		die("rvf_set_index_policy", rc);
 	t_create = now_ms();
 	for (size_t off = 0; off < n; off += batch) {
 		size_t m = n - off < batch ? n - off : batch;

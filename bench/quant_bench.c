@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	unlink(path);
 	rvf_store *s;
 	rvf_create_opts co = {.dimension = dim, .metric = RVF_METRIC_L2};
-	if (rvf_create(path, &co, &s) || rvf_ingest(s, ids, v, n, NULL)) {
+	if (rvf_create(path, &co, &s) || rvf_set_index_policy(s, RVF_INDEX_OFF) || rvf_ingest(s, ids, v, n, NULL)) {
 		fprintf(stderr, "%s\n", rvf_last_error());
 		return 1;
 	}

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 			die("metric");
 		rvf_store *s;
 		remove(argv[3]);
-		if (rvf_create(argv[3], &o, &s) || rvf_ingest(s, ids, base, n, NULL))
+		if (rvf_create(argv[3], &o, &s) || rvf_set_index_policy(s, RVF_INDEX_OFF) || rvf_ingest(s, ids, base, n, NULL))
 			die("create/ingest");
 		rvf_close(s);
 		printf("{\"step\":\"mk\",\"n\":%zu,\"dim\":%u,\"file_size\":%lld}\n", n, dim, fsize(argv[3]));

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	}
 	for (long i = 0; i < n; i++)
 		ids[i] = (uint64_t)i;
-	if (rvf_create(argv[1], &o, &s) || rvf_ingest(s, ids, v, (size_t)n, &r)) {
+	if (rvf_create(argv[1], &o, &s) || rvf_set_index_policy(s, RVF_INDEX_OFF) || rvf_ingest(s, ids, v, (size_t)n, &r)) {
 		fprintf(stderr, "mkstore: %s\n", rvf_last_error());
 		return 1;
 	}
