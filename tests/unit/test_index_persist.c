@@ -303,7 +303,44 @@ out:
 	free(path);
 }
 
-RVF_SUITE(index_persist, {"every write sequence + reopen keeps the index", test_write_sequences},
+/* Another writer's type-0x40 segment (the p14 fixture: an unknown type to
+ * the reference) is not our INDEX_LOG: kept through compaction, not dead. */
+static void test_foreign_0x40(void)
+{
+	char src[4096];
+	snprintf(src, sizeof src, "%s/spec/fixtures/py/p14_unknown_type.rvf", rvf_test_shared_dir());
+	FILE *in = fopen(src, "rb");
+	if (!CHECK(in != NULL, "missing fixture %s", src))
+		return;
+	char *path = tu_tpath("ipersist", "p14.rvf");
+	FILE *out = fopen(path, "wb");
+	char buf[4096];
+	size_t n;
+	while (out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	if (out)
+		fclose(out);
+	rvf_store *s = NULL;
+	if (CHECK_OK(rvf_open(path, 0, &s))) {
+		rvf_status st;
+		rvf_get_status(s, &st);
+		CHECK(!rvf_open_warning(s)[0] && st.dead_bytes == 0, "warning '%s', dead %llu", rvf_open_warning(s),
+		      (unsigned long long)st.dead_bytes);
+		CHECK_OK(rvf_compact(s, NULL));
+		int kept = 0;
+		for (size_t i = 0; i < rvf_segment_count(s); i++) {
+			rvf_segment_info si;
+			if (!rvf_segment_get(s, i, &si) && si.seg_type == 0x40)
+				kept++;
+		}
+		CHECK(kept == 1, "foreign 0x40 segments after compaction: %d", kept);
+	}
+	rvf_close(s);
+	free(path);
+}
+
+RVF_SUITE(index_persist, {"foreign 0x40 segment kept, not read", test_foreign_0x40}, {"every write sequence + reopen keeps the index", test_write_sequences},
 	  {"index; ingest; delete; ingest keeps the index", test_issue_sequence},
 	  {"policy auto/off, growth per small ingest, true sizes", test_growth_and_policy},
 	  {"parallel build keeps recall", test_parallel_recall})

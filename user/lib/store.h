@@ -186,6 +186,9 @@ void store_index_committed(rvf_store *s, int ok);
 /* Offsets of listed index segments that are still live (checkpoint +
  * chain), for dead-space accounting: 1 if off is one. */
 int store_index_live_seg(const rvf_store *s, uint64_t off);
+/* 1 if a type-0x40 payload is our INDEX_LOG (another writer's 0x40
+ * segments are unknown types: kept through compaction, never read). */
+int store_index_log_ours(const uint8_t *payload, uint64_t len);
 /* Existing slots whose vectors an ingest replaced: re-linked in the graph. */
 int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n);
 int store_index_query(const rvf_store *s, const float *q, const rvf_query_opts *o, size_t k, rvf_hit *out,

@@ -92,8 +92,11 @@ static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 	case RVF_SEG_JOURNAL:
 	case RVF_SEG_MANIFEST:
 	case RVF_SEG_INDEX:
-	case RVF_SEG_INDEX_LOG: /* the commit below writes a fresh checkpoint */
 		return 0;
+	case RVF_SEG_INDEX_LOG: /* ours: the commit below writes a fresh checkpoint */
+		if (store_index_log_ours(p + RVF_SEG_HDR_SIZE, h->payload_length) || !listed(k->s, off))
+			return 0;
+		break;
 	case RVF_SEG_WITNESS:
 		if (!store_hash_ok(k->s, off, h))
 			return 0; /* damaged: verify-witness reports it in the old file */

@@ -485,6 +485,11 @@ void store_index_committed(rvf_store *s, int ok)
 	}
 }
 
+int store_index_log_ours(const uint8_t *p, uint64_t len)
+{
+	return len >= LOG_HDR && !memcmp(p, LOG_MAGIC, 4);
+}
+
 int store_index_live_seg(const rvf_store *s, uint64_t off)
 {
 	const struct index_log *l = s->ilog;

@@ -30,8 +30,11 @@ static int count_live(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 		live = 1; /* the audit chain survives compaction */
 		break;
 	case RVF_SEG_INDEX:
-	case RVF_SEG_INDEX_LOG:
 		live = store_index_live_seg(s, off);
+		break;
+	case RVF_SEG_INDEX_LOG: /* another writer's 0x40: an unknown type */
+		live = store_index_live_seg(s, off) ||
+		       (listed(s, off) && !store_index_log_ours(s->map + off + RVF_SEG_HDR_SIZE, h->payload_length));
 		break;
 	default:
 		live = listed(s, off);
