@@ -296,6 +296,24 @@ static void test_parallel_recall(void)
 	rvf_get_index_stats(s, &st);
 	CHECK(st.nodes == n && st.persisted, "parallel build: nodes %llu", (unsigned long long)st.nodes);
 	CHECK(r4 >= 0.95 && r4 >= r1 - 0.02, "recall 1 thread %.4f, 4 threads %.4f", r1, r4);
+	/* a big ingest into the indexed store is linked on 4 threads too, and
+	 * its log reopens */
+	size_t m = 4000;
+	float *w = malloc(m * GDIM * sizeof *w);
+	uint64_t *wid = malloc(m * sizeof *wid);
+	gen(w, m, GDIM, 10);
+	for (size_t i = 0; i < m; i++)
+		wid[i] = 1000000 + i;
+	CHECK_OK(rvf_ingest(s, wid, w, m, NULL));
+	rvf_close(s);
+	s = NULL;
+	if (CHECK_OK(rvf_open(path, RVF_OPEN_READONLY, &s))) {
+		index_ok(s, "after a 4000-vector parallel ingest");
+		double r = recall10(s, 100, 32);
+		CHECK(r >= 0.95, "recall after a parallel ingest %.4f", r);
+	}
+	free(w);
+	free(wid);
 	free(v);
 	free(ids);
 out:

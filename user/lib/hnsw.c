@@ -381,10 +381,26 @@ int hnsw_track_changes(hnsw_index *x, int on)
 	return 0;
 }
 
+static void touch_locked(hnsw_index *x, uint32_t n);
+
+/* In a parallel build the caller holds n's node lock, so chg[n] is stable;
+ * the shared list takes its own lock. */
 void hnsw_touch(hnsw_index *x, uint32_t n)
 {
 	if (!x->track || x->chg[n])
 		return;
+	if (!x->locks) {
+		touch_locked(x, n);
+		return;
+	}
+	while (__atomic_test_and_set(&x->chl_lock, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+	touch_locked(x, n);
+	__atomic_clear(&x->chl_lock, __ATOMIC_RELEASE);
+}
+
+static void touch_locked(hnsw_index *x, uint32_t n)
+{
 	if (x->nchl == x->chl_cap) {
 		size_t c = x->chl_cap ? 2 * x->chl_cap : 256;
 		uint32_t *t = realloc(x->chl, c * sizeof *t);

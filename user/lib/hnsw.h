@@ -57,6 +57,10 @@ int hnsw_insert(hnsw_index *idx, uint32_t node);
  * called with (ctx, done, n) from the calling thread. */
 int hnsw_build_parallel(hnsw_index *idx, uint32_t n, unsigned threads,
 			void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx);
+/* Same for nodes first..first+n-1 (none present) into a graph that may
+ * already hold others; tracked changes are recorded (thread-safe). */
+int hnsw_insert_parallel(hnsw_index *idx, uint32_t first, uint32_t n, unsigned threads,
+			 void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx);
 
 /* k nearest present nodes to q (dim floats), skipping nodes with
  * skip[node] != 0 (skip may be NULL; if given it must cover every node,
@@ -192,6 +196,7 @@ struct hnsw_index {
 	/* parallel build only: one spin lock byte per node guarding its link
 	 * lists (NULL otherwise: no locking) */
 	uint8_t *locks;
+	uint8_t chl_lock; /* guards chl while locks != NULL */
 };
 
 static inline const float *hnsw_vec(const hnsw_index *x, uint32_t n)

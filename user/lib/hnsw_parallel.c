@@ -18,7 +18,7 @@
 
 struct par {
 	hnsw_index *x;
-	uint32_t n;
+	uint32_t n; /* nodes below n are linked */
 	uint32_t next, done; /* atomics */
 	pthread_mutex_t entry_lock;
 	int err;
@@ -60,17 +60,17 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int hnsw_build_parallel(hnsw_index *x, uint32_t n, unsigned threads,
-			void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx)
+int hnsw_insert_parallel(hnsw_index *x, uint32_t first, uint32_t n, unsigned threads,
+			 void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx)
 {
-	uint32_t step = n / 100 ? n / 100 : 1;
-	int rc = hnsw_grow(x, n);
+	uint32_t step = n / 100 ? n / 100 : 1, end = first + n;
+	int rc = end < first ? RVF_E_ARG : hnsw_grow(x, end > x->cap ? end : x->cap);
 
 	if (rc)
 		return rc;
-	if (threads <= 1 || n < PAR_MIN || x->count || !x->base || x->sqn_stale) {
+	if (threads <= 1 || n < PAR_MIN || !x->base || x->sqn_stale) {
 		for (uint32_t i = 0; !rc && i < n; i++) {
-			rc = hnsw_insert(x, i);
+			rc = hnsw_insert(x, first + i);
 			if (progress && (i + 1) % step == 0)
 				progress(ctx, i + 1, n);
 		}
@@ -78,15 +78,19 @@ int hnsw_build_parallel(hnsw_index *x, uint32_t n, unsigned threads,
 			progress(ctx, n, n);
 		return rc;
 	}
-	for (uint32_t i = 0; !rc && i < n; i++)
+	for (uint32_t i = first; !rc && i < end; i++)
 		rc = hnsw_add_node(x, i, hnsw_random_level(x));
 	if (!rc && !(x->locks = calloc(x->alloc, 1)))
 		rc = RVF_E_NOMEM;
 	if (rc)
 		return rc;
-	x->entry = 0;
-	x->max_level = x->level[0];
-	struct par p = {.x = x, .n = n, .next = 1, .done = 1};
+	struct par p = {.x = x, .n = end, .next = first, .done = 0};
+	if (x->max_level < 0) { /* empty graph: the first node is the entry */
+		x->entry = first;
+		x->max_level = x->level[first];
+		p.next = first + 1;
+		p.done = 1;
+	}
 	pthread_mutex_init(&p.entry_lock, NULL);
 	unsigned nt = threads > 256 ? 256 : threads;
 	pthread_t th[256];
@@ -98,7 +102,7 @@ int hnsw_build_parallel(hnsw_index *x, uint32_t n, unsigned threads,
 	hnsw_scratch *s = hnsw_scratch_new();
 	if (s && !hnsw_scratch_reserve(s, x->cap, x->efc)) {
 		uint32_t i, shown = 0;
-		while ((i = __atomic_fetch_add(&p.next, 1, __ATOMIC_RELAXED)) < n) {
+		while ((i = __atomic_fetch_add(&p.next, 1, __ATOMIC_RELAXED)) < end) {
 			link_one(&p, s, i);
 			uint32_t d = __atomic_load_n(&p.done, __ATOMIC_RELAXED);
 			if (progress && d / step != shown) {
@@ -120,4 +124,12 @@ int hnsw_build_parallel(hnsw_index *x, uint32_t n, unsigned threads,
 	if (progress)
 		progress(ctx, n, n);
 	return 0;
+}
+
+int hnsw_build_parallel(hnsw_index *x, uint32_t n, unsigned threads,
+			void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx)
+{
+	if (x->count)
+		return RVF_E_ARG;
+	return hnsw_insert_parallel(x, 0, n, threads, progress, ctx);
 }

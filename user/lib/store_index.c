@@ -370,14 +370,15 @@ int store_index_ingested(rvf_store *s, size_t first_new_slot)
 	}
 	x->persisted = 0;
 	idx_storage(s, x); /* the slot array may have been reallocated */
-	for (size_t slot = first_new_slot; slot < s->nslots; slot++) {
-		if (hnsw_level(x->g, (uint32_t)slot) >= 0)
-			continue;
-		if (hnsw_insert(x->g, (uint32_t)slot)) {
-			/* An index missing vectors would give wrong answers. */
-			drop_graph(s, "out of memory updating the HNSW index");
-			return 0;
-		}
+	/* new slots are contiguous and absent from the graph; big batches are
+	 * linked on every core */
+	const struct index_log *l = s->ilog;
+	if (s->nslots > first_new_slot &&
+	    hnsw_insert_parallel(x->g, (uint32_t)first_new_slot, (uint32_t)(s->nslots - first_new_slot),
+				 idx_threads(s), l ? l->progress : NULL, l ? l->progress_ctx : NULL)) {
+		/* An index missing vectors would give wrong answers. */
+		drop_graph(s, "out of memory updating the HNSW index");
+		return 0;
 	}
 	return 0;
 }

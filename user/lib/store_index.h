@@ -84,6 +84,7 @@ int ilog_policy(rvf_store *s);
 /* store_index_build.c: graph over every slot, tracking on */
 int idx_build_graph(rvf_store *s, uint32_t m, uint32_t efc, hnsw_index **out);
 unsigned idx_default_threads(void); /* online CPUs, capped */
+unsigned idx_threads(const rvf_store *s); /* rvf_set_index_threads or the default */
 /* Compaction rebuilds instead of repairing links from this share of
  * purged nodes on (a repair cannot bridge large holes). */
 #define IDX_REBUILD_PURGED 0.1

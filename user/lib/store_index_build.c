@@ -13,7 +13,7 @@ unsigned idx_default_threads(void)
 	return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
 }
 
-static unsigned build_threads(const rvf_store *s)
+unsigned idx_threads(const rvf_store *s)
 {
 	unsigned t = s->ilog ? s->ilog->threads : 0;
 	return t ? t : idx_default_threads();
@@ -35,7 +35,7 @@ int idx_build_graph(rvf_store *s, uint32_t m, uint32_t efc, hnsw_index **out)
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	hnsw_set_storage(g, s->vecs, s->stride);
 	const struct index_log *l = s->ilog;
-	int err = hnsw_build_parallel(g, (uint32_t)s->nslots, build_threads(s), l ? l->progress : NULL,
+	int err = hnsw_build_parallel(g, (uint32_t)s->nslots, idx_threads(s), l ? l->progress : NULL,
 				      l ? l->progress_ctx : NULL);
 	if (!err)
 		err = hnsw_track_changes(g, 1);
