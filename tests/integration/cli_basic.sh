@@ -394,4 +394,83 @@ run_ok "$RVF" query "$st" -i "$T/bq.json" --json >"$T/v.json"
 json_eq "$T/v.json" '[.count, (.results|length)]|join(",")' "0,0"
 err_is 1 "invalid --filter" "$RVF" query "$st" -i "$T/qs.json" -f '{}'
 
+
+# ---- every command with bad, missing or odd arguments: exit 1 or 2 with an
+# "error:" line, never a raw status (freeze/derive/extract-ebpf used to exit
+# 250/251 silently on a missing or non-RVF file)
+mkdir -p "$T/adir"
+
+printf 'x' >"$T/garbage.key"
+for cmd in $("$RVF" --help | awk '/^Commands:/ {on = 1; next} on && NF {print $1}'); do
+	case $cmd in
+	ingest) extra=(-i "$T/bq.json") ;;
+	query) extra=(-v 1,2,3) ;;
+	delete) extra=(--ids 1) ;;
+	extract-ebpf | extract-kernel) extra=(-o "$T/odir") ;;
+	embed-kernel) extra=(--image-path "$T/garbage.rvf") ;;
+	sign) extra=(--key "$T/garbage.key") ;;
+	verify) extra=(--pubkey "$T/garbage.key") ;;
+	filter) extra=(--include-ids 1) ;;
+	keygen) extra=(-o "$T/adir") ;;
+	serve) extra=(--port 0) ;;
+	*) extra=() ;;
+	esac
+	for f in "" "$T/missing.rvf" "$T/garbage.rvf" "$T/adir"; do
+		args=()
+		[ -z "$f" ] || args=("$f")
+		case $cmd in derive | branch) [ -z "$f" ] || args+=("$T/child-$RANDOM.rvf") ;; esac
+		rc=0
+		timeout 20 "$RVF" "$cmd" "${args[@]}" "${extra[@]}" >"$T/last.out" 2>"$T/last.err" || rc=$?
+		case $rc in
+		0) ;;
+		1 | 2)
+			# a verifier's exit 1 is its report (stdout); anything else says error:
+			grep -q '^error: ' "$T/last.err" || { [[ $cmd == verify* ]] && [ "$rc" = 1 ] && [ -s "$T/last.out" ]; } ||
+				fail "rvf $cmd ${args[*]} ${extra[*]}: exit $rc without an error line: $(head -c 300 "$T/last.err")"
+			;;
+		*) fail "rvf $cmd ${args[*]} ${extra[*]}: exit $rc: $(head -c 300 "$T/last.err")" ;;
+		esac
+		ok
+	done
+done
+err_is 1 "no such file" "$RVF" freeze "$T/missing.rvf"
+err_is 1 "no manifest" "$RVF" freeze "$T/garbage.rvf"
+err_is 1 "no such file" "$RVF" derive "$T/missing.rvf" "$T/child.rvf"
+err_is 1 "no manifest" "$RVF" branch "$T/garbage.rvf" "$T/child.rvf"
+err_is 1 "no such file" "$RVF" extract-ebpf "$T/missing.rvf" -o "$T/odir"
+err_is 1 "no manifest" "$RVF" extract-ebpf "$T/garbage.rvf" -o "$T/odir"
+
+# ---- --wait-timeout: every writer gives up on a held lock with exit 1 ----------
+W=$T/wt.rvf
+run_ok "$RVF" create "$W" -d 3 >/dev/null
+echo '[{"id": 1, "vector": [1, 2, 3]}]' >"$T/wt.json"
+run_ok "$RVF" ingest "$W" -i "$T/wt.json" >/dev/null
+run_ok "$RVF" keygen -o "$T/wt.key" >/dev/null
+printf 'kernel' >"$T/wt.img"
+# The test shell holds the lock on fd 9 (an rvf child opens the file anew,
+# so the lock is foreign to it).
+exec 9<"$W"
+flock -x 9
+for c in "ingest $W -i $T/wt.json" "delete $W --ids 1" "compact $W" "index $W" "quantize $W" \
+	"sign $W --key $T/wt.key" "freeze $W" "rebuild-refcounts $W" "filter $W --include-ids 1" \
+	"embed-ebpf $W --program $T/wt.img --program-type xdp --force" \
+	"embed-kernel $W --image-path $T/wt.img"; do
+	# shellcheck disable=SC2086
+	err_is 1 "still holds the writer lock after --wait-timeout 0.2 s" "$RVF" $c --wait-timeout 0.2
+done
+err_is 2 "--wait-timeout" "$RVF" delete "$W" --ids 1 --wait-timeout soon
+err_is 2 "--wait-timeout" "$RVF" delete "$W" --ids 1 --wait-timeout -1
+# without a timeout a locked writer fails at once; with one long enough it
+# gets the lock once the holder lets go
+err_is 1 "use --wait" "$RVF" delete "$W" --ids 1
+(
+	sleep 0.5
+	flock -u 9
+) &
+HOLDER=$!
+run_ok "$RVF" delete "$W" --ids 1 --wait-timeout 60 --json >"$T/wt.out"
+json_eq "$T/wt.out" .deleted 1
+wait "$HOLDER"
+exec 9<&-
+
 pass

@@ -241,7 +241,7 @@ bad json '[{"id":1,"vector":[1,2]},\n\n{"id":2,"vector":[1,2],"metadata":{"name"
 	"row 2 (line 3): bad metadata: metadata: key 'name' is not a field id"
 bad json '[{"id":1,"vector":[1,2],"metadata":{"fields":[{"id":0,"type":"u64","value":"x"}]}}]' \
 	"Cannot parse 'x' as u64"
-bad json '[{"id":99999999999999999999,"vector":[1,2]}]' "integers above 2^63-1 are not supported"
+bad json '[{"id":99999999999999999999,"vector":[1,2]}]' "integers above 2^63-1 are supported only as \"id\", up to 2^64-1"
 bad jsonl '{"id":1,"vector":[1,2]}\n\n{"id":2,"vector":[1,2]\n' 'bad.jsonl: row 2 (line 3): invalid JSON'
 bad jsonl '{"id":1,"vector":[1,2]}\n[1,2]\n' 'row 2 (line 2): expected an object'
 bad csv 'id,vector\n1,"1,2"\n2,"1,x"\n' 'bad.csv: row 2 (line 3): column '"'"'vector'"'"': component 1: bad float '"'"'x'"'"''
@@ -320,5 +320,45 @@ if [ -x /usr/bin/time ] && [ -z "${RVF_IT_QUICK:-}" ]; then
 	assert_eq "$(count "$T/big.rvf")" "$BIGN" "big ingest count"
 	rm -f "$T/big.jsonl"
 fi
+
+
+# ---- ids 2^63..2^64-1: exact through ingest, query --json, export, re-ingest ------
+BIGS="18446744073709551615 18446744073709551614 9223372036854775808 9223372036854775807 0"
+python3 - $BIGS >"$T/u64.json" <<'PY'
+import json, sys
+print(json.dumps([{"id": int(x), "vector": [float(i), 1.0], "metadata": {"0": i}}
+                  for i, x in enumerate(sys.argv[1:])]))
+PY
+run_ok "$RVF" create "$T/u64.rvf" -d 2 >/dev/null
+run_ok "$RVF" ingest "$T/u64.rvf" -i "$T/u64.json" --json >"$T/x.json"
+json_eq "$T/x.json" .accepted 5
+run_ok "$RVF" query "$T/u64.rvf" -v 0,1 -k 5 --json >"$T/q.json"
+# jq reads numbers as doubles: compare the raw text
+for id in $BIGS; do
+	grep -q "\"id\": $id\$" "$T/q.json" || fail "query --json lost id $id: $(grep '"id"' "$T/q.json" | tr -d ' \n')"
+	ok
+done
+! grep -qE '"id": [0-9.]+e\+?[0-9]+' "$T/q.json" || fail "an id printed as a float"
+ok
+for f in json jsonl csv; do
+	run_ok "$RVF" export "$T/u64.rvf" --format $f >"$T/u64.$f"
+	for id in $BIGS; do grep -q "$id" "$T/u64.$f" || fail "export $f lost id $id"; done
+	ok
+	run_ok "$RVF" create "$T/u64_$f.rvf" -d 2 >/dev/null
+	run_ok "$RVF" ingest "$T/u64_$f.rvf" -i "$T/u64.$f" --json >"$T/x.json"
+	json_eq "$T/x.json" .accepted 5
+	run_ok "$RVF" export "$T/u64_$f.rvf" --format $f >"$T/u64b.$f"
+	same "$T/u64.$f" "$T/u64b.$f" "ids >= 2^63 through $f"
+done
+run_ok "$RVF" delete "$T/u64_json.rvf" --ids 18446744073709551615,9223372036854775808 --json >"$T/x.json"
+json_eq "$T/x.json" .deleted 2
+# beyond 2^64-1, or a big integer that is not an id: refused, nothing written
+echo '[{"id": 18446744073709551616, "vector": [1, 2]}]' >"$T/u65.json"
+err_is 1 "row 1" "$RVF" ingest "$T/u64_json.rvf" -i "$T/u65.json"
+echo '{"id": 5, "vector": [1, 2], "metadata": {"0": 9223372036854775808}}' >"$T/umeta.jsonl"
+err_is 1 "too big integer" "$RVF" ingest "$T/u64_json.rvf" -i "$T/umeta.jsonl"
+echo '{"id": "\u0001rvf-u64-0000000000000000:5", "vector": [1, 2]}' >"$T/ufake.jsonl"
+err_is 1 "non-negative integer" "$RVF" ingest "$T/u64_json.rvf" -i "$T/ufake.jsonl"
+assert_eq "$(count "$T/u64_json.rvf")" 3 "nothing written by refused files"
 
 pass

@@ -6,7 +6,13 @@
 # JSON / missing field / wrong type / wrong dimension / k=0 / bad filter,
 # 404, 405 + Allow, 413 by Content-Length and chunked), concurrent requests
 # (xargs -P 8 curl), the writer lock while serving, and a clean shutdown on
-# SIGTERM (exit 0, lock released, writes durable). ~5-10 s.
+# SIGTERM (exit 0, lock released, writes durable). Hardening: bearer token
+# (401 missing/wrong, 403 writes without --token-file, --token-reads, token
+# files others can read refused), 415 for a cross-origin-style text/plain
+# POST, no CORS headers, 403 for a foreign Host (DNS rebinding), 1,100 idle
+# partial connections while /healthz still answers, 40 slow 4 MiB bodies
+# held to the --max-inflight budget (503, RSS measured), --wait-timeout.
+# ~15 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -33,29 +39,45 @@ PY
 expect_exit 0 "$RVF" ingest "$F" -i "$T/data.json"
 
 # ---- start ----------------------------------------------------------------
-"$RVF" serve "$F" --port 0 --max-body 65536 --threads 4 2>"$T/serve.err" &
-SPID=$!
-on_exit "kill -KILL $SPID 2>/dev/null"
-PORT=
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*HTTP listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/serve.err")
-	[ -n "$PORT" ] && break
-	kill -0 "$SPID" 2>/dev/null || { cat "$T/serve.err" >&2; fail "rvf serve exited at start"; }
-	sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$T/serve.err" >&2; fail "rvf serve did not report its port"; }
+TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '\n')
+printf '%s\n' "$TOKEN" >"$T/token"
+chmod 600 "$T/token"
+AUTH="Authorization: Bearer $TOKEN"
+
+# start_server ERRFILE ARGS... -> $SPID, $PORT (of that server)
+start_server() {
+	local err=$1
+	shift
+	"$RVF" serve "$@" --port 0 2>"$err" &
+	SPID=$!
+	on_exit "kill -KILL $SPID 2>/dev/null"
+	PORT=
+	for _ in $(seq 1 100); do
+		PORT=$(sed -n 's/.*HTTP listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$err")
+		[ -n "$PORT" ] && break
+		kill -0 "$SPID" 2>/dev/null || { cat "$err" >&2; fail "rvf serve exited at start"; }
+		sleep 0.1
+	done
+	[ -n "$PORT" ] || { cat "$err" >&2; fail "rvf serve did not report its port"; }
+}
+stop_server() {
+	kill -TERM "$1"
+	wait "$1" || true
+}
+
+start_server "$T/serve.err" "$F" --max-body 65536 --threads 4 --token-file "$T/token"
 BASE=http://127.0.0.1:$PORT
 log "serving on $BASE"
 
-# req METHOD PATH [JSON]  -> $CODE, body in $T/r.json
+# req METHOD PATH [JSON]  -> $CODE, body in $T/r.json (with the token)
 req() {
 	local m=$1 p=$2
 	shift 2
 	if [ $# -gt 0 ]; then
 		CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -X "$m" -H 'Content-Type: application/json' \
-			--data-binary "$1" "$BASE$p")
+			-H "$AUTH" --data-binary "$1" "$BASE$p")
 	else
-		CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -X "$m" "$BASE$p")
+		CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -X "$m" -H "$AUTH" "$BASE$p")
 	fi
 }
 # expect_http CODE METHOD PATH [JSON] — status CODE; for errors, the JSON
@@ -201,12 +223,13 @@ json_eq "$T/r.json" .total_vectors $((N + 4 - 2 - WANT))
 # 413: announced by Content-Length (refused before the body is read) ...
 python3 -c "print('{\"vectors\":[' + ','.join(['{\"id\":1,\"vector\":[1,2,3,4,5,6,7,8]}'] * 3000) + ']}')" >"$T/big.json"
 [ "$(stat -c %s "$T/big.json")" -gt 65536 ] || fail "big body too small"
-CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -X POST --data-binary @"$T/big.json" "$BASE/v1/ingest")
+CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -X POST -H "$AUTH" -H 'Content-Type: application/json' \
+	--data-binary @"$T/big.json" "$BASE/v1/ingest")
 assert_eq "$CODE" 413 "oversized body (Content-Length)"
 json_ok "$T/r.json" '.code == 413'
 # ... and chunked (no length: counted while it arrives)
 CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -X POST -H 'Transfer-Encoding: chunked' \
-	--data-binary @"$T/big.json" "$BASE/v1/ingest")
+	-H "$AUTH" -H 'Content-Type: application/json' --data-binary @"$T/big.json" "$BASE/v1/ingest")
 assert_eq "$CODE" 413 "oversized body (chunked)"
 json_ok "$T/r.json" '.code == 413'
 # a body just under the limit is fine
@@ -218,12 +241,12 @@ mkdir -p "$T/par"
 seq 1 160 | xargs -P 8 -I{} sh -c '
 	i={}
 	if [ $((i % 4)) -eq 0 ]; then
-		curl -s -o "$0/par/$i.json" -w "%{http_code}\n" -X POST \
+		curl -s -o "$0/par/$i.json" -w "%{http_code}\n" -X POST -H "$2" -H "Content-Type: application/json" \
 			--data-binary "{\"vectors\":[{\"id\":$((5000 + i)),\"vector\":[$i,0,0,0,0,0,0,1]}]}" "$1/v1/ingest"
 	else
-		curl -s -o "$0/par/$i.json" -w "%{http_code}\n" -X POST \
+		curl -s -o "$0/par/$i.json" -w "%{http_code}\n" -X POST -H "Content-Type: application/json" \
 			--data-binary "{\"vector\":[0.$i,0.1,0.2,0.3,0.4,0.5,0.6,0.7],\"k\":5}" "$1/v1/query"
-	fi' "$T" "$BASE" >"$T/par.codes"
+	fi' "$T" "$BASE" "$AUTH" >"$T/par.codes"
 assert_eq "$(grep -c '^200$' "$T/par.codes")" 160 "parallel requests answered 200"
 for i in $(seq 1 160); do
 	if [ $((i % 4)) -eq 0 ]; then
@@ -269,5 +292,245 @@ json_eq "$T/st.json" .total_vectors "$TOTAL"
 run_ok "$RVF" query "$F" -v "$NEWV" -k 1 --json >"$T/cli.json"
 json_eq "$T/cli.json" '.results[0].id' 1000
 expect_exit 0 "$RVF" delete "$F" --ids 1000
+
+# ---- access: no token file -> writes refused, reads open ----------------------
+start_server "$T/s2.err" "$F"
+B2=http://127.0.0.1:$PORT
+expect_contains "$T/s2.err" "writes disabled"
+CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -H 'Content-Type: application/json' -H "$AUTH" \
+	--data-binary '{"ids":[1]}' "$B2/v1/delete")
+assert_eq "$CODE" 403 "write without --token-file"
+expect_contains "$T/r.json" "--token-file"
+CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' "$B2/v1/status")
+assert_eq "$CODE" 200 "read without --token-file"
+stop_server "$SPID"
+
+# ---- token files: others must not read them, the token must be sane ------------
+printf '%s\n' "$TOKEN" >"$T/tok644"
+chmod 644 "$T/tok644"
+expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T/tok644"
+expect_contains "$T/last.err" "chmod 600"
+printf 'short\n' >"$T/tokshort"
+chmod 600 "$T/tokshort"
+expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T/tokshort"
+expect_contains "$T/last.err" "16..1024"
+printf 'has a space in it, 1234567890\n' >"$T/tokspace"
+chmod 600 "$T/tokspace"
+expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T/tokspace"
+expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T/missing"
+expect_exit 2 "$RVF" serve "$F" --port 0 --token-reads
+expect_exit 2 "$RVF" serve "$F" --port 0 --max-body 100 --max-inflight 99
+
+# ---- --token-reads: reads need the token, health never ----------------------------
+start_server "$T/s3.err" "$F" --token-file "$T/token" --token-reads
+B3=http://127.0.0.1:$PORT
+CODE=$(curl -s -D "$T/h" -o "$T/r.json" -w '%{http_code}' "$B3/v1/status")
+assert_eq "$CODE" 401 "read without the token under --token-reads"
+grep -qi '^WWW-Authenticate: Bearer' "$T/h" || fail "401 without WWW-Authenticate: Bearer"
+ok
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong-token-0123456789' "$B3/metrics")
+assert_eq "$CODE" 401 "metrics with a wrong token"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "$AUTH" "$B3/v1/status")
+assert_eq "$CODE" 200 "read with the token"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' "$B3/healthz")
+assert_eq "$CODE" 200 "healthz without the token"
+stop_server "$SPID"
+
+# ---- the hardened server: token, content type, Host, limits ----------------------
+# 4 MiB bodies, 16 MiB in flight (the default 4x), default connection limits.
+start_server "$T/s4.err" "$F" --token-file "$T/token" --max-body 4194304 --idle-timeout 30
+S4=$SPID
+B4=http://127.0.0.1:$PORT
+st_total() { curl -s -H "$AUTH" "$B4/v1/status" | jq .total_vectors; }
+N0=$(st_total)
+W='{"vectors":[{"id":777777,"vector":[1,2,3,4,5,6,7,8]}]}'
+# post CTYPE TOKEN-HEADER [extra curl args] -> $CODE
+post() {
+	local ct=$1 auth=$2 args=()
+	shift 2
+	[ -z "$ct" ] || args+=(-H "Content-Type: $ct")
+	[ -z "$auth" ] || args+=(-H "$auth")
+	CODE=$(curl -s -D "$T/h" -o "$T/r.json" -w '%{http_code}' -X POST "${args[@]}" "$@" \
+		--data-binary "$W" "$B4/v1/ingest")
+}
+post application/json ""
+assert_eq "$CODE" 401 "write without a token"
+grep -qi '^WWW-Authenticate: Bearer' "$T/h" || fail "401 without WWW-Authenticate"
+ok
+post application/json "Authorization: Bearer ${TOKEN}x"
+assert_eq "$CODE" 401 "write with a wrong token"
+post application/json "Authorization: Bearer ${TOKEN:0:8}"
+assert_eq "$CODE" 401 "write with a token prefix"
+post application/json "Authorization: Basic $(printf 'a:%s' "$TOKEN" | base64 -w0)"
+assert_eq "$CODE" 401 "write with Basic auth"
+# What a cross-origin page can send without a preflight: text/plain, form or
+# multipart (and no Authorization header) — refused, nothing written.
+post text/plain "" -H 'Origin: http://evil.example'
+assert_eq "$CODE" 401 "cross-origin text/plain write"
+post text/plain "$AUTH" -H 'Origin: http://evil.example'
+assert_eq "$CODE" 415 "text/plain write even with the token"
+json_ok "$T/r.json" '.code == 415'
+post application/x-www-form-urlencoded "$AUTH"
+assert_eq "$CODE" 415 "form write"
+post "" "$AUTH" -H 'Content-Type:'
+assert_eq "$CODE" 415 "write without Content-Type"
+post application/jsonx "$AUTH"
+assert_eq "$CODE" 415 "application/jsonx"
+CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -X POST -H 'Content-Type: text/plain' \
+	-H 'Origin: http://evil.example' --data-binary '{"vector":[1,2,3,4,5,6,7,8]}' "$B4/v1/query")
+assert_eq "$CODE" 415 "cross-origin text/plain query"
+assert_eq "$(st_total)" "$N0" "nothing written by refused requests"
+# a CORS preflight gets no allowance; no response ever carries Access-Control-*
+CODE=$(curl -s -D "$T/h" -o /dev/null -w '%{http_code}' -X OPTIONS -H 'Origin: http://evil.example' \
+	-H 'Access-Control-Request-Method: POST' "$B4/v1/ingest")
+assert_eq "$CODE" 405 "preflight"
+post "application/json; charset=utf-8" "$AUTH" -H 'Origin: http://evil.example'
+assert_eq "$CODE" 200 "JSON write with the token"
+cat "$T/h" >>"$T/h.all"
+curl -s -D - -o /dev/null -H 'Origin: http://evil.example' "$B4/v1/status" >>"$T/h.all"
+! grep -qi '^Access-Control-' "$T/h.all" || fail "a response carries Access-Control-*: $(grep -i '^Access-Control' "$T/h.all")"
+ok
+assert_eq "$(st_total)" "$((N0 + 1))" "the authorised write landed"
+# DNS rebinding: a page on evil.example resolving to 127.0.0.1 is refused
+CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -H 'Host: evil.example' "$B4/v1/status")
+assert_eq "$CODE" 403 "foreign Host on a loopback bind"
+expect_contains "$T/r.json" "DNS rebinding"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: localhost:$PORT" "$B4/v1/status")
+assert_eq "$CODE" 200 "Host localhost"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: [::1]:$PORT" "$B4/v1/status")
+assert_eq "$CODE" 200 "Host [::1]"
+
+# ids up to 2^64-1 over HTTP: exact in, exact out, deletable
+BIG=18446744073709551615
+BIG2=9223372036854775808
+BASE=$B4
+expect_http 200 POST /v1/ingest '{"vectors":[{"id":'"$BIG"',"vector":[7,7,7,7,7,7,7,7]},{"id":'"$BIG2"',"vector":[6,6,6,6,6,6,6,6]}]}'
+json_eq "$T/r.json" .accepted 2
+expect_http 200 POST /v1/query '{"vector":[7,7,7,7,7,7,7,7],"k":2}'
+grep -q "\"id\":$BIG[,}]" "$T/r.json" || fail "id 2^64-1 not printed exactly: $(cat "$T/r.json")"
+grep -q "\"id\":$BIG2[,}]" "$T/r.json" || fail "id 2^63 not printed exactly: $(cat "$T/r.json")"
+ok
+expect_http 400 POST /v1/ingest '{"vectors":[{"id":18446744073709551616,"vector":[7,7,7,7,7,7,7,7]}]}'
+expect_http 400 POST /v1/ingest '{"vectors":[{"id":"18446744073709551615","vector":[7,7,7,7,7,7,7,7]}]}'
+expect_http 200 POST /v1/delete '{"ids":['"$BIG,$BIG2"']}'
+json_eq "$T/r.json" .deleted 2
+
+# 1,100 idle partial connections: 500 from 127.0.0.2 and 30 from each of 20
+# more addresses, each stopping mid-header. --max-per-ip (32) caps each
+# address, so /healthz and a query from 127.0.0.1 still answer.
+cat >"$T/hold.py" <<'PY'
+import json, resource, socket, sys, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+port = int(sys.argv[1])
+plan = [("127.0.0.2", 500)] + [("127.0.0.%d" % (10 + i), 30) for i in range(20)]
+conns = []
+for ip, n in plan:
+    for _ in range(n):
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.bind((ip, 0))
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"POST /v1/query HTTP/1.1\r\nHost: localhost\r\nContent-Ty")
+        except OSError:
+            s.close()
+            continue
+        conns.append((ip, s))
+time.sleep(1.5)
+held = {}
+for ip, s in conns:
+    s.setblocking(False)
+    try:
+        alive = s.recv(1) == b""  # b"": closed by the server
+        alive = not alive
+    except BlockingIOError:
+        alive = True
+    except OSError:
+        alive = False
+    if alive:
+        held[ip] = held.get(ip, 0) + 1
+print(json.dumps({"attempted": sum(n for _, n in plan), "connected": len(conns),
+                  "held": sum(held.values()), "held_one_ip": held.get("127.0.0.2", 0)}), flush=True)
+time.sleep(120)
+PY
+python3 "$T/hold.py" "$PORT" >"$T/hold.json" &
+HOLD=$!
+on_exit "kill $HOLD 2>/dev/null"
+for _ in $(seq 1 300); do [ -s "$T/hold.json" ] && break; sleep 0.1; done
+[ -s "$T/hold.json" ] || fail "hold.py did not report"
+log "idle partial connections: $(cat "$T/hold.json")"
+json_ok "$T/hold.json" '.attempted == 1100 and .held_one_ip <= 32 and .held >= 600 and .held <= 672'
+CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' --max-time 5 "$B4/healthz")
+assert_eq "$CODE" 200 "/healthz while 1,100 partial connections are attempted"
+CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+	--data-binary '{"vector":[1,2,3,4,5,6,7,8],"k":1}' "$B4/v1/query")
+assert_eq "$CODE" 200 "a query while 1,100 partial connections are attempted"
+kill "$HOLD" 2>/dev/null || true
+wait "$HOLD" 2>/dev/null || true
+
+# 40 slow 4 MiB bodies (each announced by Content-Length, sent but for the last
+# KiB, then held): --max-inflight 16 MiB admits 4 and answers the rest 503
+# before reading them, so the server's memory grows by ~16 MiB, not 160 MiB.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$S4/status"; }
+RSS0=$(rss_kib)
+cat >"$T/slow.py" <<'PY'
+import json, socket, sys, time
+port, token, n, size = int(sys.argv[1]), sys.argv[2], 40, 4 << 20
+hdr = ("POST /v1/ingest HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+       "Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (token, size)).encode()
+body = b"{" + b" " * (size - 1024 - 1)
+conns, refused, admitted = [], 0, 0
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(hdr)
+    s.settimeout(0.3)
+    try:
+        got = s.recv(64)
+    except socket.timeout:
+        got = None
+    if got and b" 503 " in got.split(b"\r\n")[0]:
+        refused += 1
+        s.close()
+        continue
+    s.settimeout(10)
+    s.sendall(body)
+    admitted += 1
+    conns.append(s)
+print(json.dumps({"refused_503": refused, "admitted": admitted}), flush=True)
+time.sleep(120)
+PY
+python3 "$T/slow.py" "$PORT" "$TOKEN" >"$T/slow.json" &
+SLOW=$!
+on_exit "kill $SLOW 2>/dev/null"
+for _ in $(seq 1 300); do [ -s "$T/slow.json" ] && break; sleep 0.1; done
+[ -s "$T/slow.json" ] || fail "slow.py did not report"
+sleep 0.5
+RSS1=$(rss_kib)
+log "slow bodies: $(cat "$T/slow.json"), server RSS $RSS0 KiB -> $RSS1 KiB (+$(((RSS1 - RSS0) / 1024)) MiB)"
+json_ok "$T/slow.json" '.admitted == 4 and .refused_503 == 36'
+[ $((RSS1 - RSS0)) -lt $((40 * 1024)) ] || fail "server RSS grew by $(((RSS1 - RSS0) / 1024)) MiB holding 40 slow 4 MiB bodies"
+ok
+curl -s -H "$AUTH" "$B4/metrics" >"$T/m4.txt"
+assert_eq "$(awk '$1 == "rvf_http_body_bytes_reserved" {print $2}' "$T/m4.txt")" $((4 * 4194304)) "bytes reserved while 4 bodies are held"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$B4/healthz")
+assert_eq "$CODE" 200 "/healthz while slow bodies are held"
+post application/json "$AUTH"
+assert_eq "$CODE" 503 "a write while the body budget is used up"
+kill "$SLOW" 2>/dev/null || true
+wait "$SLOW" 2>/dev/null || true
+for _ in $(seq 1 50); do
+	curl -s -H "$AUTH" "$B4/metrics" >"$T/m4.txt"
+	[ "$(awk '$1 == "rvf_http_body_bytes_reserved" {print $2}' "$T/m4.txt")" = 0 ] && break
+	sleep 0.1
+done
+assert_eq "$(awk '$1 == "rvf_http_body_bytes_reserved" {print $2}' "$T/m4.txt")" 0 "budget released after the clients left"
+post application/json "$AUTH"
+assert_eq "$CODE" 200 "a write once the budget is free"
+
+# --wait-timeout: a second server gives up on the held writer lock
+expect_exit 1 "$RVF" serve "$F" --port 0 --wait-timeout 0.3
+expect_contains "$T/last.err" "--wait-timeout 0.3"
+stop_server "$S4"
 
 pass

@@ -91,8 +91,14 @@ __attribute__((format(printf, 2, 3))) int cli_usage(const char *cmd, const char 
 /* Store failure: `error: <rvf_strerror>: <rvf_last_error>`; returns CLI_FAIL. */
 int cli_store_fail(int err);
 
-/* rvf_open plus the open warning (e.g. a torn manifest skipped) on stderr. */
-int cli_open(const char *path, unsigned flags, rvf_store **s);
+/* rvf_open plus the open warning (e.g. a torn manifest skipped) on stderr.
+ * With RVF_OPEN_WAIT it waits for another writer's lock, at most
+ * --wait-timeout seconds if that was given. On failure prints the error and
+ * returns CLI_FAIL with *s NULL; CLI_OK otherwise (cli_open.c). */
+int cli_open_store(const char *path, unsigned flags, rvf_store **s);
+/* --wait-timeout SECONDS (fractions allowed; implies --wait): CLI_OK or the
+ * usage error for `cmd`. */
+int cli_wait_timeout_option(const char *cmd, const char *arg, unsigned *flags);
 
 /* ---- option parsing (cli_util.c) -------------------------------------- */
 /* Common getopt_long loop tail: reports an unknown option or a missing
@@ -129,9 +135,20 @@ void cli_index_progress_end(struct progress *p);
 /* Pretty (2-space indent, sorted keys, 17 significant digits) to stdout,
  * then a newline. Steals the reference to `j`. Returns CLI_OK/CLI_FAIL. */
 int cli_json_print(json_t *j);
+/* json_dumps that prints every cli_json_u64 value as an exact integer (use
+ * it, or cli_json_print, for any tree that may hold one). Free the text. */
+char *cli_json_dumps(const json_t *j, size_t flags);
+/* json_loadb that keeps an integer 2^63..2^64-1 exact when it is the value
+ * of an "id" key or an element of an "ids" array (read it with
+ * cli_json_get_u64); any other integer above 2^63-1 is refused as before. */
+json_t *cli_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *e);
+/* An id: a non-negative integer or a big one kept by cli_json_loadb.
+ * 0 ok, -1 not an integer 0..2^64-1. */
+int cli_json_get_u64(const json_t *v, uint64_t *out);
 /* Numbers that JSON cannot hold (NaN, inf) become null. */
 json_t *cli_json_real(double v);
-/* jansson keeps integers as int64; ids/sizes beyond that become reals. */
+/* A u64 (id, size, count). Above 2^63-1 jansson cannot hold it as an
+ * integer: it is then a marker that only cli_json_dumps/print print right. */
 json_t *cli_json_u64(uint64_t v);
 /* A path as a JSON string (non-UTF-8 bytes shown as '?'). */
 json_t *cli_json_path(const char *path);

@@ -29,10 +29,9 @@ static int open_ro(const char *cmd, int argc, char **argv, int *json, rvf_store 
 	}
 	if ((rc = cli_one_path(cmd, argc, argv, path)))
 		return rc;
-	rc = cli_open(*path, RVF_OPEN_READONLY, s);
-	if (!rc)
-		rc = rvf_get_status(*s, st);
-	if (rc) {
+	if ((rc = cli_open_store(*path, RVF_OPEN_READONLY, s)))
+		return rc;
+	if ((rc = rvf_get_status(*s, st))) {
 		rc = cli_store_fail(rc);
 		rvf_close(*s);
 		*s = NULL;

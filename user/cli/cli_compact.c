@@ -5,11 +5,12 @@
 
 #include "cli.h"
 
-enum { OPT_JSON = 256, OPT_STRIP, OPT_WAIT };
+enum { OPT_JSON = 256, OPT_STRIP, OPT_WAIT, OPT_WAIT_TIMEOUT };
 
 static const struct option opts[] = {
 	{ "strip-unknown", no_argument, NULL, OPT_STRIP },
 	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
@@ -62,6 +63,10 @@ int cmd_compact(int argc, char **argv)
 		case OPT_WAIT:
 			flags |= RVF_OPEN_WAIT;
 			break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("compact", optarg, &flags)))
+				return rc;
+			break;
 		case OPT_JSON:
 			json = 1;
 			break;
@@ -74,9 +79,9 @@ int cmd_compact(int argc, char **argv)
 	if (strip)
 		fputs("Warning: --strip-unknown will remove segment types not recognized by this "
 		      "version.\nThis may discard data written by newer tools.\n", stderr);
-	rc = cli_open(path, flags, &s);
-	if (!rc)
-		rc = rvf_compact(s, &res);
+	if ((rc = cli_open_store(path, flags, &s)))
+		return rc;
+	rc = rvf_compact(s, &res);
 	rvf_close(s);
 	if (rc)
 		return cli_store_fail(rc);

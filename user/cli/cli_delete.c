@@ -11,27 +11,16 @@
 
 #include "cli.h"
 
-enum { OPT_JSON = 256, OPT_IDS, OPT_FILTER, OPT_WAIT };
+enum { OPT_JSON = 256, OPT_IDS, OPT_FILTER, OPT_WAIT, OPT_WAIT_TIMEOUT };
 
 static const struct option opts[] = {
 	{ "ids", required_argument, NULL, OPT_IDS },
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
-
-static int open_rw(const char *path, unsigned flags, rvf_store **s)
-{
-	int rc = cli_open(path, flags & ~RVF_OPEN_WAIT, s);
-
-	if (rc == RVF_E_LOCKED && (flags & RVF_OPEN_WAIT)) {
-		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "waiting for another writer to release %s ...\n", path);
-		rc = cli_open(path, flags, s);
-	}
-	return rc;
-}
 
 static int run(const char *path, const char *ids_s, const char *filter_s, unsigned flags,
 	       int json)
@@ -50,9 +39,12 @@ static int run(const char *path, const char *ids_s, const char *filter_s, unsign
 	} else if (rvf_filter_parse(filter_s, &f)) {
 		return cli_fail("invalid --filter: %s", rvf_last_error());
 	}
-	rc = open_rw(path, flags, &s);
-	if (!rc)
-		rc = f ? rvf_delete_filter(s, f, &res) : rvf_delete(s, ids, n, &res);
+	if ((rc = cli_open_store(path, flags, &s))) {
+		rvf_filter_free(f);
+		free(ids);
+		return rc;
+	}
+	rc = f ? rvf_delete_filter(s, f, &res) : rvf_delete(s, ids, n, &res);
 	rvf_close(s);
 	rvf_filter_free(f);
 	free(ids);
@@ -85,6 +77,10 @@ int cmd_delete(int argc, char **argv)
 			break;
 		case OPT_WAIT:
 			flags |= RVF_OPEN_WAIT;
+			break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("delete", optarg, &flags)))
+				return rc;
 			break;
 		case OPT_JSON:
 			json = 1;

@@ -35,7 +35,7 @@
 #include "../../loader/loader.h"
 #endif
 
-enum { OPT_JSON = 256, OPT_PROGRAM, OPT_TYPE, OPT_MAXDIM, OPT_BTF, OPT_FORCE, OPT_WAIT, OPT_NETNS };
+enum { OPT_JSON = 256, OPT_PROGRAM, OPT_TYPE, OPT_MAXDIM, OPT_BTF, OPT_FORCE, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_NETNS };
 
 static const char *kind_name(uint8_t pt)
 {
@@ -158,6 +158,7 @@ int cmd_embed_ebpf(int argc, char **argv)
 		{ "btf", required_argument, NULL, OPT_BTF },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -181,6 +182,10 @@ int cmd_embed_ebpf(int argc, char **argv)
 		case OPT_BTF: btf = optarg; break;
 		case OPT_FORCE: force = 1; break;
 		case OPT_WAIT: flags |= RVF_OPEN_WAIT; break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("embed-ebpf", optarg, &flags)))
+				return rc;
+			break;
 		case OPT_JSON: json = 1; break;
 		default: return cli_bad_option("embed-ebpf", argv, opt);
 		}
@@ -196,7 +201,7 @@ int cmd_embed_ebpf(int argc, char **argv)
 		return cli_usage("embed-ebpf", "--program needs --program-type xdp|tc");
 	if (!program && btf)
 		return cli_usage("embed-ebpf", "--btf needs --program");
-	if ((rc = cli_open(path, flags, &s)))
+	if ((rc = cli_open_store(path, flags, &s)))
 		return rc;
 	uint32_t dim = rvf_dimension(s);
 	uint16_t md = have_maxdim ? (uint16_t)maxdim : (uint16_t)(dim > 65535 ? 65535 : dim);
@@ -287,7 +292,7 @@ int cmd_extract_ebpf(int argc, char **argv)
 		return cli_usage("extract-ebpf", "the following required arguments were not provided: --output <DIR>");
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return cli_fail("%s: %s", dir, strerror(errno));
-	if ((rc = cli_open(path, RVF_OPEN_READONLY, &s)))
+	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &s)))
 		return rc;
 	size_t n = rvf_ebpf_count(s);
 	json_t *arr = json ? json_array() : NULL;

@@ -305,9 +305,8 @@ static int run(const char *path, const char *out, int format, int progress, int 
 	int rc;
 
 	e.format = format;
-	rc = cli_open(path, RVF_OPEN_READONLY, &e.s);
-	if (rc)
-		return cli_store_fail(rc);
+	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &e.s)))
+		return rc;
 	e.dim = rvf_dimension(e.s);
 	e.n = rvf_live_count(e.s);
 	if (out) {

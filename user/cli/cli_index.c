@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "progress.h"
 
-enum { OPT_JSON = 256, OPT_M, OPT_EFC, OPT_WAIT, OPT_POLICY, OPT_EFS, OPT_THREADS, OPT_NOPROG };
+enum { OPT_JSON = 256, OPT_M, OPT_EFC, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_POLICY, OPT_EFS, OPT_THREADS, OPT_NOPROG };
 
 static const struct option opts[] = {
 	{ "m", required_argument, NULL, OPT_M },
@@ -24,6 +24,7 @@ static const struct option opts[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "wait", no_argument, NULL, OPT_WAIT },
 	{ "no-progress", no_argument, NULL, OPT_NOPROG },
+	{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
@@ -100,6 +101,10 @@ int cmd_index(int argc, char **argv)
 		case OPT_NOPROG:
 			prog = 0;
 			break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("index", optarg, &flags)))
+				return rc;
+			break;
 		case OPT_JSON:
 			json = 1;
 			break;
@@ -109,7 +114,8 @@ int cmd_index(int argc, char **argv)
 	}
 	if ((rc = cli_one_path("index", argc, argv, &path)))
 		return rc;
-	rc = cli_open(path, flags, &s);
+	if ((rc = cli_open_store(path, flags, &s)))
+		return rc;
 	double t0 = cli_now_ms(), ms = 0;
 	rvf_index_stats st = { 0 };
 	int built = 0;

@@ -37,7 +37,7 @@
 #include "progress.h"
 
 
-enum { OPT_JSON = 256, OPT_WAIT, OPT_FORMAT, OPT_IDOFF, OPT_STRICT, OPT_NOPROG, OPT_INDEX };
+enum { OPT_JSON = 256, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_FORMAT, OPT_IDOFF, OPT_STRICT, OPT_NOPROG, OPT_INDEX };
 
 static const struct option opts[] = {
 	{ "input", required_argument, NULL, 'i' },
@@ -46,6 +46,7 @@ static const struct option opts[] = {
 	{ "id-offset", required_argument, NULL, OPT_IDOFF },
 	{ "strict", no_argument, NULL, OPT_STRICT },
 	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 	{ "no-progress", no_argument, NULL, OPT_NOPROG },
 	{ "index", required_argument, NULL, OPT_INDEX },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -92,15 +93,9 @@ static int open_store(struct ing *g)
 	rvf_status st;
 	int rc;
 
-	rc = cli_open(g->path, g->flags & ~RVF_OPEN_WAIT, &g->s);
-	if (rc == RVF_E_LOCKED && (g->flags & RVF_OPEN_WAIT)) {
-		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "waiting for another writer to release %s ...\n", g->path);
-		rc = cli_open(g->path, g->flags, &g->s);
-	}
-	if (!rc && g->index_policy >= 0)
-		rc = rvf_set_index_policy(g->s, g->index_policy);
-	if (rc)
+	if ((rc = cli_open_store(g->path, g->flags, &g->s)))
+		return rc;
+	if (g->index_policy >= 0 && (rc = rvf_set_index_policy(g->s, g->index_policy)))
 		return cli_store_fail(rc);
 	cli_index_progress(g->s, &g->ipg, g->progress && !g->json);
 	rc = rvf_get_status(g->s, &st);
@@ -389,6 +384,10 @@ int cmd_ingest(int argc, char **argv)
 			break;
 		case OPT_WAIT:
 			g.flags |= RVF_OPEN_WAIT;
+			break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("ingest", optarg, &g.flags)))
+				return rc;
 			break;
 		case OPT_NOPROG:
 			g.progress = 0;

@@ -67,7 +67,7 @@
 
 enum {
 	OPT_JSON = 256, OPT_IMAGE, OPT_INITRAMFS, OPT_CMDLINE, OPT_ARCH, OPT_API_PORT,
-	OPT_KTYPE, OPT_FLAGS, OPT_WAIT, OPT_MEM, OPT_VCPUS, OPT_PORT, OPT_TIMEOUT, OPT_QEMU,
+	OPT_KTYPE, OPT_FLAGS, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_MEM, OPT_VCPUS, OPT_PORT, OPT_TIMEOUT, OPT_QEMU,
 	OPT_SERIAL, OPT_KERNEL, OPT_APPEND, OPT_NODRIVE,
 };
 
@@ -307,6 +307,7 @@ int cmd_embed_kernel(int argc, char **argv)
 		{ "kernel-type", required_argument, NULL, OPT_KTYPE },
 		{ "flags", required_argument, NULL, OPT_FLAGS },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -349,6 +350,10 @@ int cmd_embed_kernel(int argc, char **argv)
 				return rc;
 			break;
 		case OPT_WAIT: oflags |= RVF_OPEN_WAIT; break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("embed-kernel", optarg, &oflags)))
+				return rc;
+			break;
 		case OPT_JSON: json = 1; break;
 		default: return cli_bad_option("embed-kernel", argv, opt);
 		}
@@ -376,10 +381,8 @@ int cmd_embed_kernel(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((e = cli_open(path, oflags, &s))) {
-		cli_store_fail(e);
+	if (cli_open_store(path, oflags, &s))
 		goto out;
-	}
 	if (rvf_kernel_get(s, &old) == 0)
 		fprintf(stderr, "Warning: %s already holds a kernel; the new segments are appended "
 			"but readers (and launch) keep using the first one\n", path);
@@ -480,8 +483,8 @@ int cmd_extract_kernel(int argc, char **argv)
 	if (!dir)
 		return cli_usage("extract-kernel", "the following required arguments were not "
 				 "provided:\n  --output <DIR>");
-	if ((e = cli_open(path, RVF_OPEN_READONLY, &s)))
-		return cli_store_fail(e);
+	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &s)))
+		return rc;
 	memset(&ird, 0, sizeof ird);
 	rc = find_kernel(s, &k, &ird);
 	if (rc)
@@ -864,7 +867,7 @@ int cmd_launch(int argc, char **argv)
 	struct kseg ird;
 	rvf_store *s = NULL;
 	rvf_kernel k;
-	int opt, rc, e;
+	int opt, rc;
 
 	opterr = 0;
 	optind = 0;
@@ -901,8 +904,8 @@ int cmd_launch(int argc, char **argv)
 	}
 	if ((rc = cli_one_path("launch", argc, argv, &path)))
 		return rc;
-	if ((e = cli_open(path, RVF_OPEN_READONLY, &s)))
-		return cli_store_fail(e);
+	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &s)))
+		return rc;
 	memset(&ird, 0, sizeof ird);
 	if ((rc = find_kernel(s, &k, &ird)))
 		goto out_store;

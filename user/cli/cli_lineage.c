@@ -7,7 +7,7 @@
 
 #include "cli.h"
 
-enum { OPT_JSON = 256, OPT_EMPTY, OPT_TYPE, OPT_INCLUDE, OPT_EXCLUDE, OPT_WAIT };
+enum { OPT_JSON = 256, OPT_EMPTY, OPT_TYPE, OPT_INCLUDE, OPT_EXCLUDE, OPT_WAIT, OPT_WAIT_TIMEOUT };
 
 static const char *const derivation_types[] = {"clone", "filter", "merge", "quantize",
 						"reindex", "transform", "snapshot"};
@@ -77,7 +77,7 @@ static int derive(const char *cmd, int argc, char **argv, int branch)
 		return cli_usage(cmd, "expected PARENT and CHILD paths");
 	const char *parent = argv[optind], *child = argv[optind + 1];
 	rvf_store *p, *c;
-	int rc = cli_open(parent, RVF_OPEN_READONLY, &p);
+	int rc = cli_open_store(parent, RVF_OPEN_READONLY, &p);
 	if (rc)
 		return rc;
 	rc = rvf_derive(p, child, branch, &c);
@@ -98,6 +98,7 @@ static int open_writer(const char *cmd, int argc, char **argv, int *json, const 
 {
 	static const struct option opts[] = {
 		{"wait", no_argument, NULL, OPT_WAIT},
+		{"wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT},
 		{"json", no_argument, NULL, OPT_JSON},
 		{NULL, 0, NULL, 0},
 	};
@@ -111,12 +112,16 @@ static int open_writer(const char *cmd, int argc, char **argv, int *json, const 
 			*json = 1;
 		else if (opt == OPT_WAIT)
 			flags |= RVF_OPEN_WAIT;
+		else if (opt == OPT_WAIT_TIMEOUT) {
+			if ((rc = cli_wait_timeout_option(cmd, optarg, &flags)))
+				return rc;
+		}
 		else
 			return cli_bad_option(cmd, argv, opt);
 	}
 	if ((rc = cli_one_path(cmd, argc, argv, path)))
 		return rc;
-	return cli_open(*path, flags, s);
+	return cli_open_store(*path, flags, s);
 }
 
 int cmd_freeze(int argc, char **argv)
@@ -153,6 +158,7 @@ int cmd_filter(int argc, char **argv)
 		{"include-ids", required_argument, NULL, OPT_INCLUDE},
 		{"exclude-ids", required_argument, NULL, OPT_EXCLUDE},
 		{"wait", no_argument, NULL, OPT_WAIT},
+		{"wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT},
 		{"json", no_argument, NULL, OPT_JSON},
 		{NULL, 0, NULL, 0},
 	};
@@ -173,6 +179,10 @@ int cmd_filter(int argc, char **argv)
 		case OPT_WAIT:
 			flags |= RVF_OPEN_WAIT;
 			break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("filter", optarg, &flags)))
+				return rc;
+			break;
 		case OPT_JSON:
 			json = 1;
 			break;
@@ -189,7 +199,7 @@ int cmd_filter(int argc, char **argv)
 	if ((rc = cli_parse_ids(list, &ids, &n)))
 		return rc;
 	rvf_store *s;
-	if ((rc = cli_open(path, flags, &s))) {
+	if ((rc = cli_open_store(path, flags, &s))) {
 		free(ids);
 		return rc;
 	}

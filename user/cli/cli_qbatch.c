@@ -142,11 +142,8 @@ int cli_query_batch(const char *path, const char *input, const struct cli_qopts 
 	rc = load(input, &qs);
 	if (rc)
 		goto out;
-	rc = cli_open(path, RVF_OPEN_READONLY, &s);
-	if (rc) {
-		rc = cli_store_fail(rc);
+	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &s)))
 		goto out;
-	}
 	dim = rvf_dimension(s);
 	rc = convert(path, input, &qs, (uint32_t)dim);
 	if (rc)

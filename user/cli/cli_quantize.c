@@ -8,11 +8,12 @@
 
 #include "cli.h"
 
-enum { OPT_JSON = 256, OPT_TYPE, OPT_WAIT };
+enum { OPT_JSON = 256, OPT_TYPE, OPT_WAIT, OPT_WAIT_TIMEOUT };
 
 static const struct option opts[] = {
 	{ "type", required_argument, NULL, OPT_TYPE },
 	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
@@ -40,6 +41,10 @@ int cmd_quantize(int argc, char **argv)
 		case OPT_WAIT:
 			flags |= RVF_OPEN_WAIT;
 			break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("quantize", optarg, &flags)))
+				return rc;
+			break;
 		case OPT_JSON:
 			json = 1;
 			break;
@@ -49,12 +54,11 @@ int cmd_quantize(int argc, char **argv)
 	}
 	if ((rc = cli_one_path("quantize", argc, argv, &path)))
 		return rc;
-	rc = cli_open(path, flags, &s);
+	if ((rc = cli_open_store(path, flags, &s)))
+		return rc;
 	double t0 = cli_now_ms(), ms = 0;
-	if (!rc) {
-		rc = rvf_quantize(s, type);
-		ms = cli_now_ms() - t0;
-	}
+	rc = rvf_quantize(s, type);
+	ms = cli_now_ms() - t0;
 	rvf_status ss = { 0 };
 	if (!rc)
 		rvf_get_status(s, &ss);

@@ -106,11 +106,8 @@ static int query_one(const char *path, const char *vec_s, const struct cli_qopts
 	rc = cli_parse_vector(vec_s, &q, &n);
 	if (rc)
 		return rc;
-	rc = cli_open(path, RVF_OPEN_READONLY, &s);
-	if (rc) {
-		rc = cli_store_fail(rc);
+	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &s)))
 		goto out;
-	}
 	if (n != rvf_dimension(s)) {
 		rc = cli_dim_mismatch(path, "query vector", n, rvf_dimension(s));
 		goto out;

@@ -53,21 +53,6 @@ int cli_store_fail(int err)
 	return CLI_FAIL;
 }
 
-int cli_open(const char *path, unsigned flags, rvf_store **s)
-{
-	const char *w;
-	int rc = rvf_open(path, flags, s);
-
-	if (rc) {
-		*s = NULL; /* so callers can rvf_close unconditionally */
-		return rc;
-	}
-	w = rvf_open_warning(*s);
-	if (w && *w)
-		fprintf(stderr, "warning: %s\n", w);
-	return RVF_OK;
-}
-
 int cli_bad_option(const char *cmd, char **argv, int opt)
 {
 	/* getopt leaves the offending word at optind - 1; optopt holds the

@@ -10,7 +10,7 @@
 #include "sign.h"
 #include "witness.h"
 
-enum { OPT_JSON = 256, OPT_FORCE, OPT_KEY, OPT_PUBKEY, OPT_ALLOW_APPEND, OPT_WAIT, OPT_STRICT };
+enum { OPT_JSON = 256, OPT_FORCE, OPT_KEY, OPT_PUBKEY, OPT_ALLOW_APPEND, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_STRICT };
 
 static const char *type_name(uint8_t t) { return t ? rvf_segment_type_name(t) : "(damage)"; }
 
@@ -182,6 +182,7 @@ int cmd_sign(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -199,6 +200,10 @@ int cmd_sign(int argc, char **argv)
 		case OPT_WAIT:
 			flags |= RVF_OPEN_WAIT;
 			break;
+		case OPT_WAIT_TIMEOUT:
+			if ((rc = cli_wait_timeout_option("sign", optarg, &flags)))
+				return rc;
+			break;
 		case OPT_JSON:
 			json = 1;
 			break;
@@ -215,9 +220,11 @@ int cmd_sign(int argc, char **argv)
 		return cli_store_fail(rc);
 	rvf_store *s = NULL;
 	rvf_sign_result res;
-	rc = cli_open(path, flags, &s);
-	if (!rc)
-		rc = rvf_sign(s, seed, &res);
+	if ((rc = cli_open_store(path, flags, &s))) {
+		memset(seed, 0, sizeof seed);
+		return rc;
+	}
+	rc = rvf_sign(s, seed, &res);
 	memset(seed, 0, sizeof seed);
 	rvf_close(s);
 	if (rc)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "input.h"
 #include "meta.h"
 
@@ -145,8 +146,9 @@ int in_row_from_json(struct in_reader *r, const json_t *o, struct in_row *row, c
 		snprintf(err, errlen, "missing field \"id\"");
 		return -1;
 	}
-	if (!json_is_integer(id) || json_integer_value(id) < 0) {
-		snprintf(err, errlen, "\"id\" must be a non-negative integer");
+	if (cli_json_get_u64(id, &row->id)) {
+		snprintf(err, errlen,
+			 "\"id\" must be a non-negative integer (at most 18446744073709551615)");
 		return -1;
 	}
 	vec = json_object_get(o, "vector");
@@ -170,7 +172,6 @@ int in_row_from_json(struct in_reader *r, const json_t *o, struct in_row *row, c
 		}
 		r->vec[k] = (float)json_number_value(x);
 	}
-	row->id = (uint64_t)json_integer_value(id);
 	row->vec = r->vec;
 	row->dim = n;
 	row->fields = NULL;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "input.h"
 
 enum { J_START = 0, J_FIRST, J_AFTER, J_DONE };
@@ -116,12 +117,12 @@ static int parse_span(struct in_reader *r, size_t len, size_t extra, struct in_r
 	r->rowno++;
 	row->rowno = r->rowno;
 	row->line = r->line;
-	j = json_loadb(p, len, 0, &e);
+	j = cli_json_loadb(p, len, 0, &e);
 	r->line += count_nl((const unsigned char *)p, len + extra);
 	s->pos += len + extra;
 	if (!j) {
 		const char *hint = strstr(e.text, "too big integer") ?
-			" (integers above 2^63-1 are not supported)" : "";
+			" (integers above 2^63-1 are supported only as \"id\", up to 2^64-1)" : "";
 
 		snprintf(err, errlen, "row %llu (line %llu): invalid JSON: %s%s at line %d column %d",
 			 (unsigned long long)row->rowno,

@@ -89,6 +89,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"                          counting them as rejected\n"
 	"      --no-progress       No progress bar (shown only when stderr is a TTY)\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"  -v, --vector <V>        Query vector, comma-separated floats\n"
 	"  -i, --input <FILE>      Batch: JSON array of vectors or a 2-D <f4 .npy\n"
@@ -106,6 +107,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --ids <IDS>         Comma-separated vector ids\n"
 	"      --filter <JSON>     Delete every vector the metadata filter matches\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"      --format <FORMAT>   json | jsonl | csv | tsv | npy [default: from the\n"
 	"                          extension of OUT, else json]\n"
@@ -116,6 +118,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json              Output as JSON\n",
 	"      --strip-unknown     Accepted for compatibility; unknown segments are kept\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"  -v, --vector <V>        Query vector, comma-separated floats (required)\n"
 	"  -k, --k <K>             Neighbors, 1..64 [default: 10]\n"
@@ -135,6 +138,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --btf <FILE>        BTF blob to store [default: the object's .BTF section]\n"
 	"      --force             Store a payload that is not an ELF BPF object\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"  -o, --output <DIR>      Directory for the programs (created if missing)\n"
 	"      --json              Output as JSON\n",
@@ -150,6 +154,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"                          [default: microlinux]\n"
 	"      --flags <N>         Kernel flag bits (decimal or 0x..) [default: 0]\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"  -o, --output <DIR>      Directory for vmlinuz, cmdline, initramfs.img\n"
 	"      --json              Output as JSON\n",
@@ -166,12 +171,24 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --no-drive          Do not attach the store as a read-only virtio disk\n",
 	"  -p, --port <PORT>       TCP port; 0 picks a free one [default: 8080]\n"
 	"      --bind <ADDR>       Listen address (IPv4 or IPv6) [default: 127.0.0.1]\n"
-	"      --max-body <BYTES>  Largest request body accepted (413 beyond) [default: 16777216]\n"
+	"      --token-file <F>    Bearer token (16..1024 visible ASCII, file not readable\n"
+	"                          by others); writes need it, and without it they are\n"
+	"                          refused (403)\n"
+	"      --token-reads       Reads (status, query, metrics) need the token too\n"
+	"      --max-body <BYTES>  Largest request body (413 beyond) [default: 16777216]\n"
+	"      --max-inflight <BYTES> All request bodies being received together (503\n"
+	"                          beyond) [default: 4 * --max-body]\n"
+	"      --max-connections <N> Open connections [default: 1024]\n"
+	"      --max-per-ip <N>    Open connections from one address [default: 32]\n"
+	"      --idle-timeout <S>  Close a connection idle for S seconds [default: 30]\n"
+	"      --body-timeout <S>  Drop a request whose body takes longer [default: 120]\n"
 	"      --threads <N>       Worker threads [default: 4]\n"
-	"      --wait              Wait for another writer's lock instead of failing\n",
+	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n",
 	"      --m <M>             HNSW M, 2..2048 [default: 16]\n"
 	"      --ef-construction <E> Build candidate list size [default: 200]\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"      --json              Output as JSON\n",
 	"  -o, --output <KEY>      Secret key file (64 hex digits, mode 0600); the public\n"
@@ -180,6 +197,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json              Output as JSON\n",
 	"      --key <KEY>         Secret key file from `rvf keygen` (required)\n"
 	"      --wait              Wait for another writer's lock instead of failing\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"      --pubkey <KEY>      Public key file (KEY.pub) or 64 hex digits (required)\n"
 	"      --allow-append      Pass when the signed prefix is intact but later\n"
@@ -195,15 +213,19 @@ static const char *const cmd_opts[NCMDS] = {
 	"  -t, --derivation-type <T> accepted for compatibility, not stored\n"
 	"      --json               Output as JSON\n",
 	"      --wait               Wait for another writer's lock\n"
+	"      --wait-timeout <S>   Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json               Output as JSON\n",
 	"      --include-ids <IDS>  Only these parent ids stay visible (comma-separated)\n"
 	"      --exclude-ids <IDS>  Hide these parent ids\n"
 	"      --wait               Wait for another writer's lock\n"
+	"      --wait-timeout <S>   Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json               Output as JSON\n",
 	"      --wait               Wait for another writer's lock\n"
+	"      --wait-timeout <S>   Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json               Output as JSON\n",
 	"      --type <TYPE>       sq8 | binary [default: sq8]\n"
 	"      --wait              Wait for another writer's lock\n"
+	"      --wait-timeout <S>  Wait at most S seconds (implies --wait), then exit 1\n"
 	"      --json              Output as JSON\n",
 	"      --json              Output as JSON\n",
 	"  -o, --output <NEW>      Salvage every intact segment into NEW instead of\n"
@@ -288,5 +310,10 @@ int main(int argc, char **argv)
 			return CLI_OK;
 		}
 	}
-	return c->run(argc - 1, argv + 1);
+	i = c->run(argc - 1, argv + 1);
+	/* A library code that escaped a command still becomes a message and
+	 * exit 1, never a raw status like 251. */
+	if (i < 0)
+		return cli_store_fail(i);
+	return i > CLI_USAGE ? CLI_FAIL : i;
 }
