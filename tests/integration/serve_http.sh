@@ -318,6 +318,14 @@ printf 'has a space in it, 1234567890\n' >"$T/tokspace"
 chmod 600 "$T/tokspace"
 expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T/tokspace"
 expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T/missing"
+expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T"
+cp "$T/token" "$T/tok620" && chmod 620 "$T/tok620"
+expect_exit 1 "$RVF" serve "$F" --port 0 --token-file "$T/tok620"
+expect_contains "$T/last.err" "chmod 600"
+# group-readable is accepted (the token passes; the missing store fails next)
+cp "$T/token" "$T/tok640" && chmod 640 "$T/tok640"
+expect_exit 1 "$RVF" serve "$T/no-store.rvf" --port 0 --token-file "$T/tok640"
+expect_contains "$T/last.err" "no such file"
 expect_exit 2 "$RVF" serve "$F" --port 0 --token-reads
 expect_exit 2 "$RVF" serve "$F" --port 0 --max-body 100 --max-inflight 99
 
@@ -389,6 +397,8 @@ assert_eq "$CODE" 200 "JSON write with the token"
 cat "$T/h" >>"$T/h.all"
 curl -s -D - -o /dev/null -H 'Origin: http://evil.example' "$B4/v1/status" >>"$T/h.all"
 ! grep -qi '^Access-Control-' "$T/h.all" || fail "a response carries Access-Control-*: $(grep -i '^Access-Control' "$T/h.all")"
+ok
+[ "$(grep -ci '^X-Content-Type-Options: nosniff' "$T/h.all")" = 2 ] || fail "responses without nosniff"
 ok
 assert_eq "$(st_total)" "$((N0 + 1))" "the authorised write landed"
 # DNS rebinding: a page on evil.example resolving to 127.0.0.1 is refused
@@ -532,5 +542,50 @@ assert_eq "$CODE" 200 "a write once the budget is free"
 expect_exit 1 "$RVF" serve "$F" --port 0 --wait-timeout 0.3
 expect_contains "$T/last.err" "--wait-timeout 0.3"
 stop_server "$S4"
+
+# --idle-timeout closes a half-sent request; --body-timeout drops a body
+# that keeps trickling
+start_server "$T/s5.err" "$F" --token-file "$T/token" --idle-timeout 2 --body-timeout 1
+cat >"$T/tmo.py" <<'PY'
+import json, socket, sys, time
+port, token = int(sys.argv[1]), sys.argv[2]
+def closed(s, wait):
+    s.settimeout(wait)
+    try:
+        return s.recv(4096) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+idle = socket.create_connection(("127.0.0.1", port))
+idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+slow = socket.create_connection(("127.0.0.1", port))
+slow.sendall(("POST /v1/query HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+              "Authorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{" % token).encode())
+for _ in range(3):  # a byte every 0.8 s: never idle, but slower than 1 s in total
+    time.sleep(0.8)
+    try:
+        slow.sendall(b" ")
+    except OSError:
+        break
+print(json.dumps({"slow_closed": closed(slow, 3), "idle_closed": closed(idle, 10)}), flush=True)
+PY
+python3 "$T/tmo.py" "$PORT" "$TOKEN" >"$T/tmo.json"
+log "timeouts: $(cat "$T/tmo.json")"
+json_ok "$T/tmo.json" '.slow_closed and .idle_closed'
+CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
+assert_eq "$CODE" 200 "healthz after the timeouts"
+stop_server "$SPID"
+
+# a non-loopback bind warns when reads are open, and does not check Host
+"$RVF" serve "$F" --port 0 --bind 0.0.0.0 2>"$T/s6.err" &
+S6=$!
+on_exit "kill -KILL $S6 2>/dev/null"
+for _ in $(seq 1 100); do grep -q "listening" "$T/s6.err" && break; sleep 0.1; done
+expect_contains "$T/s6.err" "warning: 0.0.0.0 is not a loopback address"
+P6=$(sed -n 's/.*HTTP listening on 0\.0\.0\.0:\([0-9]*\) .*/\1/p' "$T/s6.err")
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: rvf.example' "http://127.0.0.1:$P6/v1/status")
+assert_eq "$CODE" 200 "any Host on a non-loopback bind"
+stop_server "$S6"
 
 pass

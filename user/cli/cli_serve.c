@@ -115,16 +115,21 @@ static int load_token(const char *path, uint8_t hash[32])
 	len = (size_t)n;
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
-	if (len < TOKEN_MIN || len > TOKEN_MAX)
+	if (len < TOKEN_MIN || len > TOKEN_MAX) {
+		sodium_memzero(buf, sizeof buf);
 		return cli_fail("--token-file %s: the token must be %d..%d characters (got %zu%s); "
 				"e.g. head -c 32 /dev/urandom | base64 > FILE", path, TOKEN_MIN,
 				TOKEN_MAX, len, (size_t)n == sizeof buf ? " or more" : "");
+	}
 	for (i = 0; i < len; i++)
 		if (buf[i] < 0x21 || buf[i] > 0x7e)
-			return cli_fail("--token-file %s: byte %zu of the token is not a visible ASCII "
-					"character (no spaces or control characters)", path, i);
-	crypto_generichash(hash, 32, (const unsigned char *)buf, len, NULL, 0);
+			break;
+	if (i == len)
+		crypto_generichash(hash, 32, (const unsigned char *)buf, len, NULL, 0);
 	sodium_memzero(buf, sizeof buf);
+	if (i < len)
+		return cli_fail("--token-file %s: byte %zu of the token is not a visible ASCII "
+				"character (no spaces or control characters)", path, i);
 	return CLI_OK;
 }
 
