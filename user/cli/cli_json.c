@@ -164,8 +164,8 @@ int cli_json_get_u64(const json_t *v, uint64_t *out)
 
 /* ---- exact big ids in input ----------------------------------------------- */
 
-enum { K_OTHER, K_ID, K_IDS };
-#define SCAN_DEPTH 64
+enum { K_OTHER, K_ID, K_IDS, K_VECTORS };
+#define SCAN_DEPTH 4 /* only record-level ids matter: depth 1 and 3 */
 
 /* Appends buf[*from..upto) and then `s` to the growing *out. */
 static int emit(char **out, size_t *olen, size_t *ocap, const char *buf, size_t *from, size_t upto,
@@ -191,16 +191,30 @@ static int emit(char **out, size_t *olen, size_t *ocap, const char *buf, size_t 
 	return 0;
 }
 
+static int key_kind(const char *k, size_t n)
+{
+	if (n == 2 && !memcmp(k, "id", 2))
+		return K_ID;
+	if (n == 3 && !memcmp(k, "ids", 3))
+		return K_IDS;
+	if (n == 7 && !memcmp(k, "vectors", 7))
+		return K_VECTORS;
+	return K_OTHER;
+}
+
 /* A copy of buf with every integer above INT64_MAX (and at most UINT64_MAX)
- * that is the value of an "id" key or an element of an "ids" array replaced
- * by a marker string; NULL in *out if there is none. A light tokenizer:
- * strings are skipped whole, anything else odd is left for jansson to refuse.
- * Returns 0, or -1 out of memory. */
+ * in a record's id position replaced by a marker string; NULL in *out if
+ * there is none. Id positions: "id" of the top-level object or of an object
+ * in its "vectors" array, and the elements of its "ids" array (ingest
+ * records, HTTP ingest and delete). Ids nested anywhere else (filters,
+ * metadata) are left alone, so a marker never reaches anything that could
+ * echo it. A light tokenizer: strings are skipped whole, anything odd is
+ * left for jansson to refuse. Returns 0, or -1 out of memory. */
 static int mark_big_ids(const char *buf, size_t len, char **out, size_t *olen)
 {
 	struct {
-		char obj, ids;
-	} st[SCAN_DEPTH];
+		char obj, rec, ids, vecs;
+	} st[SCAN_DEPTH] = { { 0 } };
 	size_t i = 0, from = 0, ocap = 0;
 	int depth = 0, expect_key = 0, key = K_OTHER;
 
@@ -208,21 +222,23 @@ static int mark_big_ids(const char *buf, size_t len, char **out, size_t *olen)
 	*olen = 0;
 	while (i < len) {
 		char ch = buf[i];
-		int top_obj = depth > 0 && depth <= SCAN_DEPTH && st[depth - 1].obj;
+		int known = depth > 0 && depth <= SCAN_DEPTH;
+		int top_obj = known && st[depth - 1].obj;
 
 		if (ch == '"') {
 			size_t s = ++i;
 			while (i < len && buf[i] != '"')
 				i += buf[i] == '\\' ? 2 : 1;
 			if (top_obj && expect_key)
-				key = i - s == 2 && !memcmp(buf + s, "id", 2)	 ? K_ID :
-				      i - s == 3 && !memcmp(buf + s, "ids", 3) ? K_IDS :
-										 K_OTHER;
+				key = key_kind(buf + s, (i < len ? i : len) - s);
 			i++;
 		} else if (ch == '{' || ch == '[') {
 			if (depth < SCAN_DEPTH) {
+				int value_of_top = depth == 1 && top_obj && !expect_key;
 				st[depth].obj = ch == '{';
-				st[depth].ids = ch == '[' && top_obj && !expect_key && key == K_IDS;
+				st[depth].rec = ch == '{' && (depth == 0 || (known && st[depth - 1].vecs));
+				st[depth].ids = ch == '[' && value_of_top && key == K_IDS;
+				st[depth].vecs = ch == '[' && value_of_top && key == K_VECTORS;
 			}
 			depth++;
 			expect_key = ch == '{';
@@ -231,21 +247,22 @@ static int mark_big_ids(const char *buf, size_t len, char **out, size_t *olen)
 		} else if (ch == '}' || ch == ']') {
 			depth -= depth > 0;
 			expect_key = 0;
+			key = K_OTHER;
 			i++;
 		} else if (ch == ':') {
 			expect_key = 0;
 			i++;
 		} else if (ch == ',') {
 			expect_key = top_obj;
-			key = top_obj ? K_OTHER : key;
+			key = K_OTHER;
 			i++;
 		} else if (ch == '-' || (ch >= '0' && ch <= '9')) {
 			size_t s = i;
 			uint64_t v;
-			while (i < len && strchr("+-.eE0123456789", buf[i]) && buf[i])
+			while (i < len && buf[i] && strchr("+-.eE0123456789", buf[i]))
 				i++;
-			int idpos = depth > 0 && depth <= SCAN_DEPTH &&
-				    (top_obj ? !expect_key && key == K_ID : st[depth - 1].ids);
+			int idpos = known && (top_obj ? st[depth - 1].rec && !expect_key && key == K_ID
+						      : st[depth - 1].ids);
 			if (idpos && !digits_u64(buf + s, i - s, &v) && v > (uint64_t)INT64_MAX) {
 				char m[sizeof mark + 40];
 				int n = snprintf(m, sizeof m, "\"\\u0001%s%" PRIu64 "\"",
