@@ -12,7 +12,7 @@
 # POST, no CORS headers, 403 for a foreign Host (DNS rebinding), 1,100 idle
 # partial connections while /healthz still answers, 40 slow 4 MiB bodies
 # held to the --max-inflight budget (503, RSS measured), --wait-timeout.
-# ~15 s.
+# ~45 s on a loaded 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
