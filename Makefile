@@ -119,7 +119,7 @@ $(B)/bpf/rvf_xdp_d%.bpf.o: bpf/rvf_xdp.bpf.c vmlinux/vmlinux.h $(wildcard bpf/*.
 FUZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Iuser/lib -Iuser/cli -Iuser/rvfd \
               $(PKG_CFLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZ_LSRC := $(LIB_SRC) $(CLT_SRC) user/rvfd/rvfd_proto.c user/rvfd/rvfd_allow.c \
-            $(filter user/cli/input_% user/cli/npy.c,$(CLI_SRC))
+            $(filter user/cli/input_% user/cli/npy.c user/cli/json_u64.c,$(CLI_SRC))
 FUZ_LOBJ := $(FUZ_LSRC:%.c=$(B)/fuzzobj/%.o)
 $(B)/fuzzobj/%.o: %.c $(HDRS) | check-deps
 	@mkdir -p $(dir $@)

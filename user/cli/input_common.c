@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "input.h"
+#include "json_u64.h"
 #include "meta.h"
 
 #define IN_CHUNK (1u << 20)

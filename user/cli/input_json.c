@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "input.h"
+#include "json_u64.h"
 
 enum { J_START = 0, J_FIRST, J_AFTER, J_DONE };
 
