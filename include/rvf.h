@@ -376,8 +376,17 @@ enum {
 	RVF_SIG_WRONG_KEY,     /* signed by another public key */
 	RVF_SIG_BAD_SIGNATURE, /* Ed25519 verification failed */
 	RVF_SIG_PREFIX_CHANGED,/* covered bytes changed */
-	RVF_SIG_STATE_CHANGED, /* valid signature, but later commits changed the state */
+	RVF_SIG_STATE_CHANGED, /* valid signature, later commits only appended */
+	RVF_SIG_SIGNED_CHANGED,/* valid signature, but later commits deleted or
+				  modified signed records: fails even with allow_append */
 };
+
+/* Ids of changed records: how many, and the first RVF_SIG_LIST of them. */
+#define RVF_SIG_LIST 16
+typedef struct {
+	uint64_t n;
+	uint64_t ids[RVF_SIG_LIST];
+} rvf_id_list;
 
 typedef struct {
 	int status;             /* RVF_SIG_* */
@@ -389,6 +398,17 @@ typedef struct {
 	uint64_t signed_at_ns;
 	uint8_t pubkey[32];     /* key named in the CRYPTO_SEG */
 	int signature_ok, prefix_ok, state_current;
+	/* signed state vs the current one (when the current manifest is a later
+	 * one): vector ids live at signing and now deleted / with a different
+	 * record, live ids added since; segment ids of signed directory entries
+	 * no longer listed: kernel/eBPF/other payloads (a change) or VEC, INDEX,
+	 * QUANT, META, COW_MAP, MEMBERSHIP entries that our writers merge or
+	 * rebuild (superseded: the records are compared instead); entries listed
+	 * since (CRYPTO_SEGs aside); dimension, metric, profile or identity
+	 * changed */
+	rvf_id_list vec_deleted, vec_modified, vec_appended;
+	rvf_id_list seg_removed, seg_superseded, seg_appended;
+	int header_changed;
 	uint64_t bytes_after;   /* file bytes after the CRYPTO_SEG */
 	/* §18.5 per-segment footers (SIGNED flag): counted, not verifiable
 	 * without SHAKE-256 */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void tmp(char *p, const char *name)
 {
@@ -227,16 +228,64 @@ static void test_changed_after_signing(void)
 	rvf_sig_report r;
 	rvf_verify_signature(path, pk, 0, &r);
 	CU_ASSERT_FALSE(r.valid);
-	CU_ASSERT_EQUAL(r.status, RVF_SIG_STATE_CHANGED);
+	CU_ASSERT_EQUAL(r.status, RVF_SIG_SIGNED_CHANGED);
 	CU_ASSERT_TRUE(r.signature_ok && r.prefix_ok);
+	/* a signed vector deleted: fails even with allow_append (on main it
+	 * passed), and the id is named */
 	rvf_verify_signature(path, pk, 1, &r);
-	CU_ASSERT_TRUE(r.valid);
+	CU_ASSERT_FALSE(r.valid);
+	CU_ASSERT_EQUAL(r.status, RVF_SIG_SIGNED_CHANGED);
+	CU_ASSERT_EQUAL(r.vec_deleted.n, 1);
+	CU_ASSERT_EQUAL(r.vec_deleted.ids[0], 1);
+	CU_ASSERT_EQUAL(r.vec_modified.n, 0);
 	/* compaction rewrites the file: the old signature no longer holds */
 	CU_ASSERT_EQUAL_FATAL(rvf_open(path, 0, &s), 0);
 	CU_ASSERT_EQUAL(rvf_compact(s, NULL), 0);
 	rvf_close(s);
 	rvf_verify_signature(path, pk, 1, &r);
 	CU_ASSERT_FALSE(r.valid);
+}
+
+/* --allow-append: appends are listed and allowed, a replaced (upserted)
+ * signed vector fails; an identical re-ingest is not a change. */
+static void test_allow_append_diff(void)
+{
+	char path[PATH_MAX];
+	tmp(path, "sig_diff.rvf");
+	make_store(path);
+	CU_ASSERT_EQUAL_FATAL(sign_file(path, SEED, NULL), 0);
+	uint8_t pk[32];
+	rvf_key_public(SEED, pk);
+	rvf_store *s;
+	float same[4] = {1, 2, 3, 4}, other[4] = {0, 0, 0, 1};
+	uint64_t id1 = 1, id2 = 2, id7 = 7, id8 = 8;
+	CU_ASSERT_EQUAL_FATAL(rvf_open(path, 0, &s), 0);
+	CU_ASSERT_EQUAL(rvf_ingest(s, &id1, same, 1, NULL), 0); /* same record again */
+	CU_ASSERT_EQUAL(rvf_ingest(s, &id7, other, 1, NULL), 0);
+	CU_ASSERT_EQUAL(rvf_ingest(s, &id8, other, 1, NULL), 0);
+	rvf_close(s);
+	rvf_sig_report r;
+	rvf_verify_signature(path, pk, 0, &r);
+	CU_ASSERT_FALSE(r.valid);
+	CU_ASSERT_EQUAL(r.status, RVF_SIG_STATE_CHANGED);
+	rvf_verify_signature(path, pk, 1, &r);
+	CU_ASSERT_TRUE(r.valid);
+	CU_ASSERT_EQUAL(r.status, RVF_SIG_STATE_CHANGED);
+	CU_ASSERT_EQUAL(r.vec_appended.n, 2);
+	CU_ASSERT_EQUAL(r.vec_appended.ids[0], 7);
+	CU_ASSERT_EQUAL(r.vec_appended.ids[1], 8);
+	CU_ASSERT_EQUAL(r.vec_deleted.n + r.vec_modified.n + r.seg_removed.n, 0);
+	CU_ASSERT(r.seg_appended.n >= 1);
+	/* replace a signed vector */
+	CU_ASSERT_EQUAL_FATAL(rvf_open(path, 0, &s), 0);
+	CU_ASSERT_EQUAL(rvf_ingest(s, &id2, other, 1, NULL), 0);
+	rvf_close(s);
+	rvf_verify_signature(path, pk, 1, &r);
+	CU_ASSERT_FALSE(r.valid);
+	CU_ASSERT_EQUAL(r.status, RVF_SIG_SIGNED_CHANGED);
+	CU_ASSERT_EQUAL(r.vec_modified.n, 1);
+	CU_ASSERT_EQUAL(r.vec_modified.ids[0], 2);
+	CU_ASSERT_EQUAL(r.vec_appended.n, 2);
 }
 
 static void test_unsigned_and_reference(void)
@@ -340,6 +389,65 @@ static void test_key_files(void)
 	fclose(f);
 	CU_ASSERT_EQUAL(rvf_key_read_secret(key, s2), RVF_E_ARG);
 	CU_ASSERT_EQUAL(rvf_key_read_secret("/nonexistent/k", s2), RVF_E_NOENT);
+
+	/* a public key is never taken as the secret (on main the .pub file
+	 * signed with a seed anyone could read), a secret never as the public */
+	remove(key);
+	remove(pub);
+	CU_ASSERT_EQUAL_FATAL(rvf_key_write(key, seed, 0), 0);
+	CU_ASSERT_EQUAL(rvf_key_read_secret(pub, s2), RVF_E_ARG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_last_error(), "not a secret key"));
+	CU_ASSERT_EQUAL(rvf_key_read_public(key, p2), RVF_E_ARG);
+	/* an unlabelled (older) secret key is accepted next to its own .pub */
+	char hs[66];
+	rvf_hex(seed, 32, hs);
+	f = fopen(key, "w");
+	fprintf(f, "%s\n", hs);
+	fclose(f);
+	memset(s2, 0, 32);
+	CU_ASSERT_EQUAL(rvf_key_read_secret(key, s2), 0);
+	CU_ASSERT_EQUAL(memcmp(seed, s2, 32), 0);
+	remove(pub);
+	CU_ASSERT_EQUAL(rvf_key_read_secret(key, s2), RVF_E_ARG);
+
+	/* never through a symlink: --force replaces the link, not its target */
+	char victim[PATH_MAX], link[PATH_MAX];
+	tmp(victim, "victim");
+	tmp(link, "klink");
+	snprintf(pub, sizeof pub, "%s.pub", link);
+	remove(link);
+	remove(pub);
+	f = fopen(victim, "w");
+	fputs("precious\n", f);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(symlink(victim, link), 0);
+	CU_ASSERT_EQUAL(rvf_key_write(link, seed, 0), RVF_E_EXISTS);
+	CU_ASSERT_EQUAL(rvf_key_write(link, seed, 1), 0);
+	char buf[32] = {0};
+	f = fopen(victim, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT(fread(buf, 1, sizeof buf - 1, f) > 0);
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(buf, "precious\n");
+	CU_ASSERT_EQUAL(lstat(link, &st), 0);
+	CU_ASSERT_TRUE(S_ISREG(st.st_mode));
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	/* a dangling symlink is not created through either */
+	remove(link);
+	remove(pub);
+	remove(victim);
+	CU_ASSERT_EQUAL_FATAL(symlink(victim, link), 0);
+	CU_ASSERT_EQUAL(rvf_key_write(link, seed, 0), RVF_E_EXISTS);
+	CU_ASSERT_NOT_EQUAL(access(victim, F_OK), 0);
+	/* a FIFO as the key: an error, no hang */
+	char fifo[PATH_MAX];
+	tmp(fifo, "kfifo");
+	remove(fifo);
+	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+	CU_ASSERT_EQUAL(rvf_key_read_secret(fifo, s2), RVF_E_ARG);
+	CU_ASSERT_EQUAL(rvf_key_read_public(fifo, p2), RVF_E_ARG);
+	remove(fifo);
+	remove(link);
 }
 
 /* ---- attestation ------------------------------------------------------------ */
@@ -492,6 +600,7 @@ RVF_SUITE(sign,
 	  {"every covered byte flipped", test_every_covered_byte},
 	  {"truncated signatures", test_truncated_signature},
 	  {"changed after signing, compaction", test_changed_after_signing},
+	  {"allow-append: appends listed, replaced vector fails", test_allow_append_diff},
 	  {"unsigned files, reference corpus", test_unsigned_and_reference},
 	  {"signed message layout", test_message_layout},
 	  {"18.5 footer skipped by the walk", test_footer_skip},

@@ -259,8 +259,31 @@ int cmd_sign(int argc, char **argv)
 static const char *sig_status_name(int s)
 {
 	static const char *const n[] = {"valid", "unsigned", "malformed", "wrong_key",
-					"bad_signature", "prefix_changed", "state_changed"};
-	return s >= 0 && s <= RVF_SIG_STATE_CHANGED ? n[s] : "unknown";
+					"bad_signature", "prefix_changed", "state_changed",
+					"signed_records_changed"};
+	return s >= 0 && s <= RVF_SIG_SIGNED_CHANGED ? n[s] : "unknown";
+}
+
+static json_t *id_list_json(const rvf_id_list *l)
+{
+	json_t *o = json_object(), *a = json_array();
+	for (uint64_t i = 0; i < l->n && i < RVF_SIG_LIST; i++)
+		json_array_append_new(a, cli_json_u64(l->ids[i]));
+	json_object_set_new(o, "count", cli_json_u64(l->n));
+	json_object_set_new(o, "ids", a);
+	return o;
+}
+
+static void id_list_print(const char *what, const rvf_id_list *l)
+{
+	if (!l->n)
+		return;
+	char buf[400];
+	size_t o = 0;
+	for (uint64_t i = 0; i < l->n && i < RVF_SIG_LIST && o < sizeof buf - 24; i++)
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%llu", i ? " " : "",
+				      (unsigned long long)l->ids[i]);
+	cli_kv(what, "%llu: %s%s", (unsigned long long)l->n, buf, l->n > RVF_SIG_LIST ? " ..." : "");
 }
 
 int cmd_verify(int argc, char **argv)
@@ -322,6 +345,15 @@ int cmd_verify(int argc, char **argv)
 			json_object_set_new(o, "prefix_ok", json_boolean(r.prefix_ok));
 			json_object_set_new(o, "state_current", json_boolean(r.state_current));
 			json_object_set_new(o, "bytes_after_signature", cli_json_u64(r.bytes_after));
+			json_t *ch = json_object();
+			json_object_set_new(ch, "header_changed", json_boolean(r.header_changed));
+			json_object_set_new(ch, "segments_appended", id_list_json(&r.seg_appended));
+			json_object_set_new(ch, "segments_removed", id_list_json(&r.seg_removed));
+			json_object_set_new(ch, "segments_superseded", id_list_json(&r.seg_superseded));
+			json_object_set_new(ch, "vectors_appended", id_list_json(&r.vec_appended));
+			json_object_set_new(ch, "vectors_deleted", id_list_json(&r.vec_deleted));
+			json_object_set_new(ch, "vectors_modified", id_list_json(&r.vec_modified));
+			json_object_set_new(o, "changes", ch);
 		}
 		if (cli_json_print(o))
 			return CLI_FAIL;
@@ -336,6 +368,12 @@ int cmd_verify(int argc, char **argv)
 		       (unsigned long long)r.manifest_offset);
 		cli_kv("Covered bytes", "%llu", (unsigned long long)r.covered_len);
 		cli_kv("Signer key", "%s", hx);
+		id_list_print("Deleted (signed)", &r.vec_deleted);
+		id_list_print("Modified (signed)", &r.vec_modified);
+		id_list_print("Removed segments", &r.seg_removed);
+		id_list_print("Appended vectors", &r.vec_appended);
+		id_list_print("Appended segments", &r.seg_appended);
+		id_list_print("Merged segments", &r.seg_superseded);
 	}
 	if (r.footer_signed_segments)
 		cli_kv("Footer signatures", "%llu segment(s) carry a §18.5 footer (not verified: SHAKE-256)",

@@ -9,7 +9,7 @@
 
 int rvf_read_file(const char *path, uint8_t **out, size_t *size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not hang */
 	struct stat st;
 	uint8_t *buf;
 	size_t got = 0;

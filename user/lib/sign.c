@@ -176,32 +176,6 @@ static int find_crypto(void *vc, uint64_t off, const rvf_seg_hdr *h)
 	return 0;
 }
 
-/* Same state: everything but the epoch and the CRYPTO_SEG entries. */
-static int same_state(const rvf_manifest *a, const rvf_manifest *b)
-{
-	if (a->dimension != b->dimension || a->metric != b->metric || a->profile_id != b->profile_id ||
-	    a->total_vectors != b->total_vectors || a->deleted_count != b->deleted_count ||
-	    a->has_identity != b->has_identity || a->lineage_depth != b->lineage_depth ||
-	    memcmp(a->file_id, b->file_id, 16) || memcmp(a->parent_id, b->parent_id, 16) ||
-	    memcmp(a->parent_hash, b->parent_hash, 32))
-		return 0;
-	if (a->deleted_count && memcmp(a->deleted, b->deleted, a->deleted_count * sizeof *a->deleted))
-		return 0;
-	uint32_t i = 0, j = 0;
-	for (;;) {
-		while (i < a->seg_count && a->dir[i].seg_type == RVF_SEG_CRYPTO)
-			i++;
-		while (j < b->seg_count && b->dir[j].seg_type == RVF_SEG_CRYPTO)
-			j++;
-		if (i == a->seg_count || j == b->seg_count)
-			return i == a->seg_count && j == b->seg_count;
-		const rvf_dir_entry *x = &a->dir[i++], *y = &b->dir[j++];
-		if (x->seg_id != y->seg_id || x->offset != y->offset ||
-		    x->payload_length != y->payload_length || x->seg_type != y->seg_type)
-			return 0;
-	}
-}
-
 #define FAILR(st, ...)                                                      \
 	do {                                                                \
 		r->status = (st);                                           \
@@ -278,15 +252,34 @@ int rvf_verify_signature_buf(const uint8_t *f, size_t len, const uint8_t *pubkey
 		rvf_manifest_free(&cur);
 		FAILR(RVF_SIG_MALFORMED, "the signed manifest does not decode");
 	}
-	r->state_current = coff == mo || (coff > c.off && same_state(&cur, &sig));
+	int derr = coff == mo ? 0 : sig_diff(f, len, &sig, &cur, r);
 	rvf_manifest_free(&cur);
 	rvf_manifest_free(&sig);
+	if (derr)
+		return rvf_fail(RVF_E_NOMEM, "out of memory comparing the signed and current states");
+	int changed = r->vec_deleted.n || r->vec_modified.n || r->seg_removed.n || r->header_changed;
+	int appended = r->vec_appended.n || r->seg_appended.n || r->seg_superseded.n;
+	/* a current manifest inside the signed prefix that is not the signed
+	 * one means later manifests vanished */
+	if (coff != mo && coff < c.off)
+		changed = 1;
+	r->state_current = coff == mo || (!changed && !appended);
+	if (changed) {
+		r->status = RVF_SIG_SIGNED_CHANGED;
+		snprintf(r->reason, sizeof r->reason,
+			 "signature valid, but signed records changed after signing: %llu vector(s) deleted, "
+			 "%llu modified, %llu signed segment(s) removed%s",
+			 (unsigned long long)r->vec_deleted.n, (unsigned long long)r->vec_modified.n,
+			 (unsigned long long)r->seg_removed.n,
+			 r->header_changed ? ", store header (dimension/metric/profile/identity) changed" : "");
+		return 0;
+	}
 	if (!r->state_current) {
 		r->status = RVF_SIG_STATE_CHANGED;
 		snprintf(r->reason, sizeof r->reason,
-			 "signature valid, but the current manifest (offset %llu) is not the signed state: "
-			 "the file was changed after signing (unsigned commits)",
-			 (unsigned long long)coff);
+			 "signature valid; unsigned commits after it appended %llu vector(s) and %llu "
+			 "segment(s); every signed record is unchanged",
+			 (unsigned long long)r->vec_appended.n, (unsigned long long)r->seg_appended.n);
 		r->valid = allow_append;
 		return 0;
 	}
@@ -303,28 +296,44 @@ int rvf_verify_signature(const char *path, const uint8_t *pubkey, int allow_appe
 	int err = vfile_open(path, &vf);
 	if (err)
 		return err;
-	rvf_verify_signature_buf(vf.data, vf.len, pubkey, allow_append, r);
+	err = rvf_verify_signature_buf(vf.data, vf.len, pubkey, allow_append, r);
 	vfile_close(&vf);
-	return 0;
+	return err;
 }
 
 /* ---- key files --------------------------------------------------------- */
 
-static int write_key_file(const char *path, const uint8_t k[32], mode_t mode, int force)
+/* Writes `text` to a fresh temp file next to `path` (O_CREAT|O_EXCL, so it
+ * never follows a link), syncs it, then moves it into place: rename() when
+ * forcing (replaces the name itself, a symlink there is replaced, not
+ * followed), link() otherwise (fails if anything, even a dangling symlink,
+ * has the name). */
+static int write_key_file(const char *path, const char *text, size_t tlen, mode_t mode, int force)
 {
-	char hx[66];
-	rvf_hex(k, 32, hx);
-	hx[64] = '\n';
-	hx[65] = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
-	if (fd < 0)
-		return rvf_fail(errno == EEXIST ? RVF_E_EXISTS : RVF_E_IO, "%s: %s", path,
-				errno == EEXIST ? "use --force to overwrite" : strerror(errno));
+	size_t n = strlen(path);
+	char *tmp = malloc(n + 16);
+	if (!tmp)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		free(tmp);
+		return rvf_fail(RVF_E_IO, "%s: cannot create a temp file: %s", path, strerror(e));
+	}
 	int err = 0;
-	if (fchmod(fd, mode) || write(fd, hx, 65) != 65 || fsync(fd))
+	if (fchmod(fd, mode) || write(fd, text, tlen) != (ssize_t)tlen || fsync(fd))
 		err = rvf_fail(RVF_E_IO, "%s: write failed: %s", path, strerror(errno));
-	close(fd);
-	sodium_memzero(hx, sizeof hx);
+	if (close(fd) && !err)
+		err = rvf_fail(RVF_E_IO, "%s: write failed: %s", path, strerror(errno));
+	if (!err && force && rename(tmp, path))
+		err = rvf_fail(RVF_E_IO, "%s: %s", path, strerror(errno));
+	if (!err && !force && link(tmp, path))
+		err = rvf_fail(errno == EEXIST ? RVF_E_EXISTS : RVF_E_IO, "%s: %s", path,
+			       errno == EEXIST ? "exists (use --force to replace it)" : strerror(errno));
+	if (err || !force)
+		unlink(tmp);
+	free(tmp);
 	return err;
 }
 
@@ -339,41 +348,89 @@ int rvf_key_write(const char *path, const uint8_t seed[32], int force)
 	memcpy(pub + n, ".pub", 5);
 	uint8_t pk[32];
 	rvf_key_public(seed, pk);
-	int err = write_key_file(path, seed, 0600, force);
+	char sec[sizeof RVF_KEY_SECRET_LABEL + 66], pubtxt[66];
+	size_t ll = sizeof RVF_KEY_SECRET_LABEL - 1;
+	memcpy(sec, RVF_KEY_SECRET_LABEL, ll);
+	sec[ll] = '\n';
+	rvf_hex(seed, 32, sec + ll + 1);
+	sec[ll + 65] = '\n';
+	rvf_hex(pk, 32, pubtxt);
+	pubtxt[64] = '\n';
+	int err = write_key_file(path, sec, ll + 66, 0600, force);
 	if (!err)
-		err = write_key_file(pub, pk, 0644, force);
+		err = write_key_file(pub, pubtxt, 65, 0644, force);
+	sodium_memzero(sec, sizeof sec);
 	free(pub);
 	return err;
 }
 
-/* Reads up to 200 bytes: 64 hex digits (whitespace around) or 32 raw bytes. */
-static int read_key(const char *path, uint8_t k[32], int secret)
+/* Reads up to 200 bytes of a regular file (O_NONBLOCK: a FIFO must not
+ * hang the reader). Returns the byte count or a negative rvf_err. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return rvf_fail(errno == ENOENT ? RVF_E_NOENT : RVF_E_IO, "%s: cannot open key: %s", path,
 				strerror(errno));
-	char buf[201];
-	ssize_t n = read(fd, buf, 200);
+	struct stat st;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return rvf_fail(RVF_E_ARG, "%s: not a regular file", path);
+	}
+	ssize_t n = read(fd, buf, cap);
+	int e = errno;
 	close(fd);
-	int err = 0;
 	if (n < 0)
-		err = rvf_fail(RVF_E_IO, "%s: read failed: %s", path, strerror(errno));
-	else if (rvf_hex_decode(buf, (size_t)n, k, 32) == 0)
-		err = 0;
-	else if (n == 32)
-		memcpy(k, buf, 32);
-	else
-		err = rvf_fail(RVF_E_ARG, "%s: not a %s key (want 64 hex digits or 32 raw bytes)", path,
-			       secret ? "secret" : "public");
-	sodium_memzero(buf, sizeof buf);
-	return err;
+		return rvf_fail(RVF_E_IO, "%s: read failed: %s", path, strerror(e));
+	return n;
+}
+
+/* Does `path`.pub hold the public key of seed? (keys written before the
+ * label existed: a bare secret key is accepted only next to its own .pub) */
+static int has_matching_pub(const char *path, const uint8_t seed[32])
+{
+	size_t n = strlen(path);
+	char *pub = malloc(n + 5);
+	if (!pub)
+		return 0;
+	memcpy(pub, path, n);
+	memcpy(pub + n, ".pub", 5);
+	char buf[201];
+	uint8_t want[32], got[32];
+	ssize_t r = read_small(pub, buf, 200);
+	free(pub);
+	rvf_clear_error();
+	if (r < 0 || rvf_hex_decode(buf, (size_t)r, got, 32))
+		return 0;
+	rvf_key_public(seed, want);
+	return !memcmp(want, got, 32);
 }
 
 int rvf_key_read_secret(const char *path, uint8_t seed[32])
 {
 	rvf_clear_error();
-	return read_key(path, seed, 1);
+	char buf[201];
+	ssize_t n = read_small(path, buf, 200);
+	if (n < 0)
+		return (int)n;
+	size_t ll = sizeof RVF_KEY_SECRET_LABEL - 1;
+	int err = 0;
+	if ((size_t)n > ll && !memcmp(buf, RVF_KEY_SECRET_LABEL, ll) &&
+	    rvf_hex_decode(buf + ll, (size_t)n - ll, seed, 32) == 0)
+		err = 0;
+	else if (rvf_hex_decode(buf, (size_t)n, seed, 32) == 0 && has_matching_pub(path, seed))
+		err = 0; /* unlabelled, from before the label: its own KEY.pub vouches for it */
+	else if (rvf_hex_decode(buf, (size_t)n, seed, 32) == 0 || n == 32)
+		err = rvf_fail(RVF_E_ARG,
+			       "%s: not a secret key (a public key, or a key without its matching "
+			       "%s.pub): signing needs the secret key file written by `rvf keygen` "
+			       "(KEY, not KEY.pub)", path, path);
+	else
+		err = rvf_fail(RVF_E_ARG, "%s: not a secret key file written by `rvf keygen`", path);
+	if (err)
+		sodium_memzero(seed, 32);
+	sodium_memzero(buf, sizeof buf);
+	return err;
 }
 
 int rvf_key_read_public(const char *s, uint8_t pubkey[32])
@@ -381,5 +438,20 @@ int rvf_key_read_public(const char *s, uint8_t pubkey[32])
 	rvf_clear_error();
 	if (access(s, F_OK) != 0 && rvf_hex_decode(s, strlen(s), pubkey, 32) == 0)
 		return 0;
-	return read_key(s, pubkey, 0);
+	char buf[201];
+	ssize_t n = read_small(s, buf, 200);
+	if (n < 0)
+		return (int)n;
+	size_t ll = sizeof RVF_KEY_SECRET_LABEL - 1;
+	int err = 0;
+	if ((size_t)n >= ll && !memcmp(buf, RVF_KEY_SECRET_LABEL, ll))
+		err = rvf_fail(RVF_E_ARG, "%s is a SECRET key: pass the public key (%s.pub)", s, s);
+	else if (rvf_hex_decode(buf, (size_t)n, pubkey, 32) == 0)
+		err = 0;
+	else if (n == 32)
+		memcpy(pubkey, buf, 32);
+	else
+		err = rvf_fail(RVF_E_ARG, "%s: not a public key (want 64 hex digits or 32 raw bytes)", s);
+	sodium_memzero(buf, sizeof buf);
+	return err;
 }

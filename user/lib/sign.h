@@ -14,6 +14,7 @@
 #ifndef RVF_SIGN_H
 #define RVF_SIGN_H
 
+#include "format.h"
 #include "rvf.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,11 @@
 int rvf_verify_signature_buf(const uint8_t *f, size_t len, const uint8_t *pubkey, int allow_append,
 			     rvf_sig_report *r);
 
+/* Fills r's vec_* / seg_* lists and header_changed (sign_diff.c). -1 when
+ * out of memory. */
+int sig_diff(const uint8_t *f, size_t len, const rvf_manifest *sig, const rvf_manifest *cur,
+	     rvf_sig_report *r);
+
 /* The signed message for manifest header `mh` (64 bytes + payload) and the
  * CRYPTO_SEG head (RVF_SIG_HEAD bytes); msg gets RVF_SIG_MSG_LEN bytes. */
 void rvf_sig_message(const uint8_t *mh, const uint8_t *head, uint8_t *msg);
@@ -39,9 +45,14 @@ void rvf_sig_message(const uint8_t *mh, const uint8_t *head, uint8_t *msg);
 uint64_t rvf_sig_footer_len(const uint8_t *f, size_t len, uint64_t off, uint16_t flags,
 			    uint64_t payload_length);
 
-/* Key files (docs/SECURITY.md §2.1): KEY holds the 32-byte seed, KEY.pub
- * the public key, each as 64 hex digits and a newline (raw 32-byte files
- * are accepted when reading). */
+/* Key files (docs/SECURITY.md §2.1): KEY holds the label line
+ * RVF_KEY_SECRET_LABEL and the 32-byte seed as 64 hex digits (mode 0600),
+ * KEY.pub the public key as 64 hex digits. A secret key is never taken from
+ * a file without the label unless KEY.pub next to it holds its public key
+ * (so a public key passed as the secret is refused), and a labelled file is
+ * refused as a public key. Written through a temp file and link/rename:
+ * never through a symlink. */
+#define RVF_KEY_SECRET_LABEL "RVF-ED25519-SECRET-KEY"
 int rvf_key_write(const char *path, const uint8_t seed[32], int force);
 int rvf_key_read_secret(const char *path, uint8_t seed[32]);
 /* A file, or the 64-hex-digit key itself. */

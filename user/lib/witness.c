@@ -88,7 +88,7 @@ int rvf_hex_decode(const char *s, size_t slen, uint8_t *out, size_t n)
 int vfile_open(const char *path, vfile *vf)
 {
 	memset(vf, 0, sizeof *vf);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not hang */
 	if (fd < 0)
 		return rvf_fail(errno == ENOENT ? RVF_E_NOENT : RVF_E_IO, "%s: cannot open: %s", path,
 				strerror(errno));
