@@ -385,9 +385,14 @@ static void test_store_sessions(void)
 	CU_ASSERT_EQUAL(rvf_verify_witness(path, &r), 0);
 	CU_ASSERT_TRUE(r.valid);
 	CU_ASSERT_EQUAL(r.entries, 6); /* 2 + 2 kept, compact, ingest */
-	CU_ASSERT_EQUAL(r.restarts, 2);  /* reopen, compaction */
-	CU_ASSERT_EQUAL(r.links_fold32 + r.links_blake2b, 3);
+	/* the chain continues across the reopen and the compaction (on main
+	 * both restarted it) */
+	CU_ASSERT_EQUAL(r.restarts, 0);
+	CU_ASSERT_EQUAL(r.links_blake2b, 5);
 	CU_ASSERT_EQUAL(r.hash_bad, 0);
+	CU_ASSERT_EQUAL(r.witnesses_covering, 6);
+	CU_ASSERT(r.covered_compacted > 0); /* the old VECs, gone in the compaction */
+	CU_ASSERT_EQUAL(r.covered_bad, 0);
 
 	/* flip each byte of the file's witnesses and VECs: always detected */
 	size_t len;
@@ -402,13 +407,118 @@ static void test_store_sessions(void)
 		for (uint64_t b = 0; b < s2.plen[i]; b++) {
 			f[s2.off[i] + 64 + b] ^= 0x20;
 			rvf_verify_witness_buf(f, len, &r);
-			if (r.valid || r.issues[0].offset != s2.off[i])
+			if (r.valid || r.issues[0].offset != s2.off[i]) {
 				bad++;
+				if (getenv("WV_DEBUG"))
+					fprintf(stderr, "seg %llu type %u byte %llu: first bad %llu %s\n",
+						(unsigned long long)s2.off[i], s2.type[i], (unsigned long long)b,
+						(unsigned long long)r.issues[0].offset, r.issues[0].reason);
+			}
 			f[s2.off[i] + 64 + b] ^= 0x20;
 		}
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	free(f);
+}
+
+static void write_file(const char *path, const uint8_t *f, size_t len)
+{
+	FILE *o = fopen(path, "wb");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(fwrite(f, 1, len, o), len);
+	fclose(o);
+}
+
+/* Witnesses carry BLAKE2b-256 of the payloads their commit wrote: a VEC
+ * rewritten with its content hash recomputed fails (on main it verified),
+ * as do a moved/renamed covered segment and a restarted chain. */
+static void test_coverage(void)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/wit_cov.rvf", rvf_test_tmpdir());
+	remove(path);
+	rvf_create_opts o = {.dimension = 4, .metric = RVF_METRIC_L2};
+	rvf_store *s;
+	CU_ASSERT_EQUAL_FATAL(rvf_create(path, &o, &s), 0);
+	float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	uint64_t ids[3] = {1, 2, 3};
+	CU_ASSERT_EQUAL(rvf_ingest(s, ids, v, 2, NULL), 0);
+	rvf_close(s);
+	CU_ASSERT_EQUAL_FATAL(rvf_open(path, 0, &s), 0);
+	CU_ASSERT_EQUAL(rvf_ingest(s, ids + 2, v, 1, NULL), 0);
+	rvf_close(s);
+	size_t len;
+	uint8_t *f = load(path, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	rvf_witness_report r;
+	rvf_verify_witness_buf(f, len, &r);
+	CU_ASSERT_TRUE_FATAL(r.valid);
+	CU_ASSERT_EQUAL(r.restarts, 0);
+	CU_ASSERT_EQUAL(r.links_blake2b, 1);
+	CU_ASSERT_EQUAL(r.witnesses_covering, 2);
+	CU_ASSERT_EQUAL(r.covered, 2);
+	segs sg;
+	list_segs(f, len, &sg);
+	size_t vec = 0, w1 = 0, w2 = 0;
+	for (size_t i = 0; i < sg.n; i++) {
+		if (sg.type[i] == RVF_SEG_VEC && !vec)
+			vec = sg.off[i];
+		if (sg.type[i] == RVF_SEG_WITNESS)
+			*(w1 ? &w2 : &w1) = sg.off[i];
+	}
+	CU_ASSERT_FATAL(vec && w1 && w2);
+	/* every VEC payload byte rewritten, content hash recomputed */
+	size_t missed = 0;
+	for (uint64_t b = 0; b < rd64(f + vec + 16); b++) {
+		f[vec + 64 + b] ^= 0x10;
+		rehash(f, vec);
+		rvf_verify_witness_buf(f, len, &r);
+		if (r.valid || r.issues[0].offset != vec || r.covered_bad != 1)
+			missed++;
+		f[vec + 64 + b] ^= 0x10;
+		rehash(f, vec);
+	}
+	CU_ASSERT_EQUAL(missed, 0);
+	f[vec + 64 + 20] ^= 1;
+	rehash(f, vec);
+	rvf_verify_witness_buf(f, len, &r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.issues[0].reason, "BLAKE2b-256 differs"));
+	f[vec + 64 + 20] ^= 1;
+	rehash(f, vec);
+	/* the covered segment renamed (headers are not content-hashed) */
+	uint64_t id = rd64(f + vec + 8);
+	wr64(f + vec + 8, id + 100);
+	rvf_verify_witness_buf(f, len, &r);
+	CU_ASSERT_FALSE(r.valid);
+	CU_ASSERT_EQUAL(r.covered_bad, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.issues[0].reason, "no longer at offset"));
+	wr64(f + vec + 8, id);
+	/* the second witness restarted (prev_hash zeroed, CRC fixed) */
+	rvf_witness w;
+	CU_ASSERT_EQUAL_FATAL(rvf_witness_decode(f + w2 + 64, rd64(f + w2 + 16), &w), 0);
+	memset((uint8_t *)w.prev_hash, 0, 32);
+	rehash(f, w2);
+	rvf_verify_witness_buf(f, len, &r);
+	CU_ASSERT_FALSE(r.valid);
+	CU_ASSERT_FALSE(r.chain_valid);
+	CU_ASSERT_EQUAL(r.issues[0].offset, w2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.issues[0].reason, "restarts"));
+	free(f);
+
+	/* our session after the reference's: linked to its last witness */
+	f = shared("spec/fixtures/ref/f_reopen.rvf", &len);
+	write_file(path, f, len);
+	rvf_verify_witness_buf(f, len, &r);
+	uint64_t restarts = r.restarts, fold = r.links_fold32;
+	free(f);
+	CU_ASSERT_EQUAL_FATAL(rvf_open(path, 0, &s), 0);
+	CU_ASSERT_EQUAL(rvf_ingest(s, ids + 2, v, 1, NULL), 0);
+	rvf_close(s);
+	CU_ASSERT_EQUAL(rvf_verify_witness(path, &r), 0);
+	CU_ASSERT_TRUE(r.valid);
+	CU_ASSERT_EQUAL(r.restarts, restarts);
+	CU_ASSERT_EQUAL(r.links_fold32, fold);
+	CU_ASSERT_EQUAL(r.links_blake2b, 1);
 }
 
 static void test_missing_file(void)
@@ -432,4 +542,5 @@ RVF_SUITE(witness,
 	  {"per-link algorithm mismatch", test_algorithm_mismatch},
 	  {"marker and BLAKE2b KAT", test_marker_detection},
 	  {"store sessions, compaction, flips", test_store_sessions},
+	  {"coverage: rewritten payloads, renamed segments, restarts", test_coverage},
 	  {"missing / junk file", test_missing_file})

@@ -65,6 +65,12 @@ int cmd_verify_witness(int argc, char **argv)
 		json_object_set_new(links, "blake2b", cli_json_u64(r.links_blake2b));
 		json_object_set_new(o, "links", links);
 		json_object_set_new(o, "blake2b_witnesses", cli_json_u64(r.witnesses_blake2b));
+		json_t *cov = json_object();
+		json_object_set_new(cov, "witnesses", cli_json_u64(r.witnesses_covering));
+		json_object_set_new(cov, "segments", cli_json_u64(r.covered));
+		json_object_set_new(cov, "changed", cli_json_u64(r.covered_bad));
+		json_object_set_new(cov, "compacted", cli_json_u64(r.covered_compacted));
+		json_object_set_new(o, "coverage", cov);
 		json_object_set_new(o, "segments", cli_json_u64(r.segments));
 		json_object_set_new(o, "content_hash_mismatches", cli_json_u64(r.hash_bad));
 		json_object_set_new(o, "content_hash_unset", cli_json_u64(r.hash_unset));
@@ -92,6 +98,9 @@ int cmd_verify_witness(int argc, char **argv)
 	cli_kv("Links fold32", "%llu", (unsigned long long)r.links_fold32);
 	cli_kv("Links blake2b", "%llu", (unsigned long long)r.links_blake2b);
 	cli_kv("Chain", "%s", r.chain_valid ? "intact" : "BROKEN");
+	cli_kv("Covered payloads", "%llu in %llu witnesses (changed: %llu, gone in a compaction: %llu)",
+	       (unsigned long long)r.covered, (unsigned long long)r.witnesses_covering,
+	       (unsigned long long)r.covered_bad, (unsigned long long)r.covered_compacted);
 	if (r.entries)
 		cli_kv("Chain head", "%s (%s)", head, r.head_alg == RVF_WALG_BLAKE2B ? "blake2b" : "fold32");
 	cli_kv("Segments", "%llu (content hash mismatches: %llu, unset: %llu)",

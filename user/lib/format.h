@@ -163,8 +163,26 @@ typedef struct {
 	const char *action; /* points into the payload */
 	uint32_t action_len;
 	const uint8_t *prev_hash; /* 32 bytes, into the payload */
+	/* ours: coverage block after prev_hash (docs/SECURITY.md §1.2) */
+	const uint8_t *cov; /* ncov entries of RVF_WCOV_ENTRY bytes, or NULL */
+	uint32_t ncov;
+	int cov_malformed;  /* the block's magic is there but it does not fit */
 } rvf_witness;
 int rvf_witness_decode(const uint8_t *p, uint64_t len, rvf_witness *w);
+
+/* Coverage block (ours; the reference ignores witness payloads): "RVWC",
+ * u32 count, then count entries: u64 seg_id, u64 header offset, u64
+ * payload_length, u8 seg_type, 7 zero bytes, 32-byte BLAKE2b-256 of the
+ * payload. */
+#define RVF_WCOV_MAGIC "RVWC"
+#define RVF_WCOV_HDR 8
+#define RVF_WCOV_ENTRY 64
+typedef struct {
+	uint64_t seg_id, offset, payload_length;
+	uint8_t seg_type;
+	const uint8_t *hash; /* 32 bytes */
+} rvf_wcov;
+void rvf_wcov_get(const rvf_witness *w, uint32_t i, rvf_wcov *out);
 
 /* ---- §12 KERNEL_SEG / §13 EBPF_SEG headers ------------------------------ */
 #define RVF_KERNEL_MAGIC 0x52564B4Eu

@@ -82,5 +82,25 @@ int rvf_witness_decode(const uint8_t *p, uint64_t len, rvf_witness *w)
 	w->action = (const char *)(p + WT_FIXED);
 	w->action_len = a;
 	w->prev_hash = p + WT_FIXED + a;
+	uint64_t at = WT_FIXED + (uint64_t)a + WT_PREV, rest = len - at;
+	if (rest >= 4 && !memcmp(p + at, RVF_WCOV_MAGIC, 4)) {
+		uint32_t n = rest >= RVF_WCOV_HDR ? rd32(p + at + 4) : 0;
+		if (rest < RVF_WCOV_HDR || (rest - RVF_WCOV_HDR) / RVF_WCOV_ENTRY < n) {
+			w->cov_malformed = 1;
+		} else {
+			w->cov = p + at + RVF_WCOV_HDR;
+			w->ncov = n;
+		}
+	}
 	return 0;
+}
+
+void rvf_wcov_get(const rvf_witness *w, uint32_t i, rvf_wcov *out)
+{
+	const uint8_t *e = w->cov + (size_t)i * RVF_WCOV_ENTRY;
+	out->seg_id = rd64(e);
+	out->offset = rd64(e + 8);
+	out->payload_length = rd64(e + 16);
+	out->seg_type = e[24];
+	out->hash = e + 32;
 }

@@ -72,7 +72,8 @@ struct rvf_store {
 	struct index_log *ilog;    /* index settings + persisted form (store_index.h) */
 	struct store_quant *quant; /* int8 / binary codes of the slots, or NULL (store_quant.c) */
 
-	uint8_t witness_prev[32]; /* chain head of this session (§11.2) */
+	uint8_t witness_prev[32]; /* chain head: H(last witness payload in the file) */
+	int witness_head_known;   /* witness_prev loaded from the file (store_witness.c) */
 
 	double auto_ratio;    /* rvf_set_auto_compact; 0 = off */
 	uint64_t auto_min;
@@ -157,6 +158,10 @@ int batch_add(rvf_store *s, seg_batch *b, uint8_t type, const uint8_t *payload, 
 uint8_t *batch_add_raw(rvf_store *s, seg_batch *b, uint8_t type, uint64_t len);
 /* Copies a whole segment (header + payload) unchanged, keeping its id. */
 int batch_add_verbatim(rvf_store *s, seg_batch *b, const uint8_t *seg, uint64_t payload_len);
+/* store_witness.c: appends the commit's witness to b: linked to the last
+ * witness in the file (loaded once per handle), covering every segment
+ * already in b. 0 or a negative rvf_err (rvf_fail called). */
+int store_witness_add(rvf_store *s, seg_batch *b, const char *action, uint8_t type);
 int store_commit(rvf_store *s, seg_batch *b, const char *witness_action, uint8_t witness_type);
 void batch_free(seg_batch *b);
 /* RVF_OK, or the error for a read-only / failed / COW handle. */

@@ -123,20 +123,6 @@ static int sync_file(rvf_store *s)
 	return 0;
 }
 
-static int add_witness(rvf_store *s, seg_batch *b, const char *action, uint8_t type)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	size_t alen = strlen(action);
-	uint64_t len = rvf_witness_size(alen);
-	uint8_t *p = batch_add_raw(s, b, RVF_SEG_WITNESS, len);
-	if (!p)
-		return -1;
-	rvf_witness_encode(p, type, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec,
-			   action, alen, s->witness_prev);
-	return 0;
-}
-
 /* Audit records (witnesses, journals) and old manifests are found by walking
  * the file; listing them would make every manifest grow with the number of
  * commits (the reference's files grow quadratically that way). */
@@ -192,15 +178,17 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	int bump = b->nents > 0 || action != NULL;
 	uint32_t epoch = s->epoch + (uint32_t)bump;
 	char act[160];
-	if (action) {
-		/* our chain links use BLAKE2b-256, marked in the action (docs/SECURITY.md) */
-		snprintf(act, sizeof act, "%s,epoch=%u" RVF_WITNESS_B2B_MARK, action, epoch);
-		if (add_witness(s, b, act, witness_type))
-			return rvf_fail(RVF_E_NOMEM, "out of memory");
-	}
 	int cerr = s->cow ? store_cow_segments(s, b) : 0;
 	if (cerr)
 		return cerr == -1 ? rvf_fail(RVF_E_NOMEM, "out of memory") : cerr;
+	if (action) {
+		/* last in the batch, so it covers every segment of the commit;
+		 * BLAKE2b-256 links, marked in the action (store_witness.c) */
+		snprintf(act, sizeof act, "%s,epoch=%u" RVF_WITNESS_B2B_MARK, action, epoch);
+		int werr = store_witness_add(s, b, act, witness_type);
+		if (werr)
+			return werr;
+	}
 	uint64_t base = s->file_size;
 	size_t old_ndir = s->ndir;
 	for (size_t i = 0; i < b->nents; i++) {

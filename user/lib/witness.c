@@ -182,12 +182,23 @@ int vfind_manifest(const uint8_t *f, size_t len, uint64_t *off, rvf_manifest *m)
 /* ---- chain verification ----------------------------------------------- */
 
 typedef struct {
+	uint64_t wit_index; /* which witness (file order) recorded it */
+	uint64_t wit_id, wit_off;
+	rvf_wcov e;
+} absent_cov;
+
+typedef struct {
 	rvf_witness_report *r;
 	const uint8_t *f;
 	size_t len;
 	const uint8_t *prev; /* previous witness payload, NULL if none yet */
 	uint64_t prev_len, prev_id, prev_off;
 	uint64_t unhashed_end; /* rvf_unhashed_end: zero hashes are "unset" only before */
+	uint64_t last_compact; /* 1 + index of the last "compact:" witness, 0 if none */
+	uint64_t last_damaged; /* same for the last witness failing its content hash */
+	absent_cov *absent;    /* covered segments not found where recorded */
+	size_t nabsent, absent_cap;
+	int oom;
 } wctx;
 
 __attribute__((format(printf, 5, 6))) static void add_issue(rvf_witness_report *r, uint64_t off,
@@ -224,6 +235,90 @@ static void on_gap(void *vc, uint64_t off, uint64_t n)
 		  (unsigned long long)n, (unsigned long long)off);
 }
 
+static const char *type_hex(uint8_t t, char buf[8])
+{
+	snprintf(buf, 8, "0x%02x", t);
+	return buf;
+}
+
+/* Coverage (ours, docs/SECURITY.md §1.2): each covered segment must still
+ * be at its recorded offset with its id, type, length and BLAKE2b-256.
+ * A segment that is not there at all is decided after the walk (a later
+ * compaction may have moved it). */
+static void check_coverage(wctx *c, const rvf_witness *w, uint64_t off, const rvf_seg_hdr *h)
+{
+	rvf_witness_report *r = c->r;
+	char tb[8];
+	for (uint32_t i = 0; i < w->ncov; i++) {
+		rvf_wcov e;
+		rvf_wcov_get(w, i, &e);
+		r->covered++;
+		rvf_seg_hdr sh;
+		int there = e.offset < off && off - e.offset >= RVF_SEG_HDR_SIZE;
+		if (there) {
+			rvf_hdr_decode(c->f + e.offset, &sh);
+			there = sh.magic == RVF_SEG_MAGIC && sh.seg_id == e.seg_id &&
+				sh.payload_length <= off - e.offset - RVF_SEG_HDR_SIZE;
+		}
+		if (!there) {
+			if (c->nabsent == c->absent_cap) {
+				size_t nc = c->absent_cap ? c->absent_cap * 2 : 16;
+				absent_cov *t = realloc(c->absent, nc * sizeof *t);
+				if (!t) {
+					c->oom = 1;
+					continue;
+				}
+				c->absent = t;
+				c->absent_cap = nc;
+			}
+			c->absent[c->nabsent++] = (absent_cov){r->entries, h->seg_id, off, e};
+			continue;
+		}
+		uint8_t d[32];
+		if (sh.seg_type == e.seg_type && sh.payload_length == e.payload_length)
+			rvf_blake2b256(c->f + e.offset + RVF_SEG_HDR_SIZE, sh.payload_length, d);
+		if (sh.seg_type != e.seg_type || sh.payload_length != e.payload_length ||
+		    memcmp(d, e.hash, 32)) {
+			r->covered_bad++;
+			add_issue(r, e.offset, e.seg_id, sh.seg_type,
+				  "payload changed after witness id %llu (offset %llu) recorded it: %s "
+				  "(type %s, %llu bytes recorded)",
+				  (unsigned long long)h->seg_id, (unsigned long long)off,
+				  sh.seg_type != e.seg_type || sh.payload_length != e.payload_length
+					  ? "type or length differs"
+					  : "BLAKE2b-256 differs",
+				  type_hex(e.seg_type, tb), (unsigned long long)e.payload_length);
+		}
+	}
+}
+
+/* Covered segments that are gone: fine if a compaction came later (it
+ * rewrites the file and its own witness covers the result), else a change. */
+static void settle_absent(wctx *c)
+{
+	char tb[8];
+	for (size_t i = 0; i < c->nabsent; i++) {
+		const absent_cov *a = &c->absent[i];
+		if (a->wit_index < c->last_compact) {
+			c->r->covered_compacted++;
+			continue;
+		}
+		/* a later damaged witness (already an issue) may have been the
+		 * compaction's: undecidable, so not reported twice */
+		if (a->wit_index < c->last_damaged)
+			continue;
+		c->r->covered_bad++;
+		add_issue(c->r, a->e.offset, a->e.seg_id, a->e.seg_type,
+			  "segment id %llu (type %s) recorded by witness id %llu (offset %llu) is no longer "
+			  "at offset %llu",
+			  (unsigned long long)a->e.seg_id, type_hex(a->e.seg_type, tb),
+			  (unsigned long long)a->wit_id, (unsigned long long)a->wit_off,
+			  (unsigned long long)a->e.offset);
+	}
+	if (c->oom)
+		add_issue(c->r, c->len, 0, 0, "out of memory checking the witness coverage");
+}
+
 static const char *alg_name(int alg) { return alg == RVF_WALG_BLAKE2B ? "blake2b" : "fold32"; }
 
 static int on_seg(void *vc, uint64_t off, const rvf_seg_hdr *h)
@@ -232,20 +327,25 @@ static int on_seg(void *vc, uint64_t off, const rvf_seg_hdr *h)
 	rvf_witness_report *r = c->r;
 	const uint8_t *p = c->f + off + RVF_SEG_HDR_SIZE;
 	r->segments++;
+	int damaged = 0;
 	if (rvf_hash_unset(h->content_hash, h->payload_length) &&
 	    off + RVF_SEG_HDR_SIZE + h->payload_length <= c->unhashed_end) {
 		r->hash_unset++;
 	} else if (rvf_hash_unset(h->content_hash, h->payload_length)) {
+		damaged = 1;
 		r->hash_bad++;
 		add_issue(r, off, h->seg_id, h->seg_type,
 			  "content hash is zero (unset) in a file whose writer sets hashes (damaged header?)");
 	} else if (!rvf_content_hash_ok(h->content_hash, p, h->payload_length)) {
+		damaged = 1;
 		r->hash_bad++;
 		add_issue(r, off, h->seg_id, h->seg_type, "content hash mismatch (payload changed)");
 	}
 	if (h->seg_type != RVF_SEG_WITNESS)
 		return 0;
 	r->entries++;
+	if (damaged)
+		c->last_damaged = r->entries;
 	rvf_witness w;
 	if (rvf_witness_decode(p, h->payload_length, &w)) {
 		r->chain_valid = 0;
@@ -259,9 +359,28 @@ static int on_seg(void *vc, uint64_t off, const rvf_seg_hdr *h)
 			r->first_ts = w.timestamp_ns;
 		if (w.timestamp_ns > r->last_ts)
 			r->last_ts = w.timestamp_ns;
+		if (w.cov || w.cov_malformed)
+			r->witnesses_covering++;
+		if (w.cov_malformed) {
+			r->chain_valid = 0;
+			add_issue(r, off, h->seg_id, h->seg_type,
+				  "coverage block does not fit the witness payload");
+		}
+		if (w.cov && !damaged) /* a damaged witness's claims are not evaluated */
+			check_coverage(c, &w, off, h);
+		if (w.action_len >= 8 && !memcmp(w.action, "compact:", 8))
+			c->last_compact = r->entries; /* witnesses before this one: index < entries */
 		if (is_zero(w.prev_hash, 32)) {
-			if (c->prev) /* the first witness starts the chain */
+			if (c->prev && (w.cov || w.cov_malformed)) {
+				/* our writer always links to the previous witness */
+				r->chain_valid = 0;
+				add_issue(r, off, h->seg_id, h->seg_type,
+					  "chain restarts here (zero prev_hash) although witness id %llu "
+					  "(offset %llu) precedes it: our writer never restarts",
+					  (unsigned long long)c->prev_id, (unsigned long long)c->prev_off);
+			} else if (c->prev) { /* the reference restarts every session */
 				r->restarts++;
+			}
 		} else if (!c->prev) {
 			r->chain_valid = 0;
 			add_issue(r, off, h->seg_id, h->seg_type,
@@ -287,14 +406,6 @@ static int on_seg(void *vc, uint64_t off, const rvf_seg_hdr *h)
 	c->prev_len = h->payload_length;
 	c->prev_id = h->seg_id;
 	c->prev_off = off;
-	return 0;
-}
-
-static int by_offset(const void *a, const void *b)
-{
-	const rvf_verify_issue *x = a, *y = b;
-	if (x->offset != y->offset)
-		return x->offset < y->offset ? -1 : 1;
 	return 0;
 }
 
@@ -337,8 +448,19 @@ static void check_listed(rvf_witness_report *r, const uint8_t *f, size_t len)
 			r->listed_bad++; /* already reported by the walk */
 	}
 	rvf_manifest_free(&m);
-	if (r->nissues > before)
-		qsort(r->issues, r->nissues, sizeof r->issues[0], by_offset);
+}
+
+/* Stable (insertion) sort of the issues by offset: at most
+ * RVF_VERIFY_MAX_ISSUES of them. */
+static void sort_issues(rvf_witness_report *r)
+{
+	for (size_t i = 1; i < r->nissues; i++) {
+		rvf_verify_issue t = r->issues[i];
+		size_t j = i;
+		for (; j > 0 && r->issues[j - 1].offset > t.offset; j--)
+			r->issues[j] = r->issues[j - 1];
+		r->issues[j] = t;
+	}
 }
 
 int rvf_verify_witness_buf(const uint8_t *f, size_t len, rvf_witness_report *r)
@@ -347,9 +469,12 @@ int rvf_verify_witness_buf(const uint8_t *f, size_t len, rvf_witness_report *r)
 	r->chain_valid = 1;
 	wctx c = {.r = r, .f = f, .len = len, .unhashed_end = rvf_unhashed_end(f, len)};
 	vwalk(f, len, on_seg, on_gap, &c);
+	settle_absent(&c);
+	free(c.absent);
 	if (c.prev)
 		rvf_witness_link(r->head_alg, c.prev, c.prev_len, r->head);
 	check_listed(r, f, len);
+	sort_issues(r);
 	r->valid = r->issues_total == 0;
 	return 0;
 }

@@ -50,6 +50,10 @@ typedef struct {
 	uint64_t links_fold32;  /* verified non-zero links, per algorithm */
 	uint64_t links_blake2b;
 	uint64_t witnesses_blake2b; /* witnesses carrying the BLAKE2b mark */
+	uint64_t witnesses_covering; /* ... with a coverage block (§1.2) */
+	uint64_t covered;           /* coverage entries checked */
+	uint64_t covered_bad;       /* covered payloads that changed (or are gone) */
+	uint64_t covered_compacted; /* covered segments gone in a later compaction */
 	uint64_t segments;      /* segments walked */
 	uint64_t hash_bad;      /* segments whose content hash does not match */
 	uint64_t hash_unset;    /* segments with an all-zero content hash */
