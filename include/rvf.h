@@ -343,8 +343,33 @@ typedef struct {
 	size_t cmdline_len;
 } rvf_kernel;
 
+/* Appends a KERNEL_SEG in the KernelBinding layout (docs/SECURITY.md §3:
+ * BLAKE2b-256 of the image, policy and current manifest) and commits with an
+ * "embed-kernel:" witness. rvf_embed_kernel_bound also binds an initramfs
+ * (initrd->image; NULL: none), written in the same commit as the next
+ * KERNEL_SEG (legacy layout, command line RVF_INITRAMFS_MARKER). */
 int rvf_embed_kernel(rvf_store *s, const rvf_kernel *k, uint64_t *seg_id);
+/* The first KERNEL_SEG of the directory (content hash checked), decoded. */
 int rvf_kernel_get(const rvf_store *s, rvf_kernel *out);
+/* Number of KERNEL_SEGs in the directory; the raw payload of the i-th one
+ * (content hash checked; pointers into the store's mapping). */
+size_t rvf_kernel_count(const rvf_store *s);
+int rvf_kernel_payload(const rvf_store *s, size_t i, const uint8_t **payload, uint64_t *len,
+		       rvf_segment_info *si);
+
+/* The one KERNEL_SEG payload decoder (spec §12, both layouts). 0, or -1 with
+ * *why (static text) if the payload is not a kernel segment. */
+#define RVF_KERNEL_BINDING_SIZE 128
+#define RVF_INITRAMFS_MARKER "rvf.role=initramfs"
+typedef struct {
+	rvf_kernel k;             /* pointers into the payload */
+	const uint8_t *binding;   /* the 128-byte KernelBinding, or NULL (legacy layout) */
+	uint64_t cmdline_offset;  /* 128 or 256 */
+	const uint8_t *image_hash; /* header image_hash: fold32(image), 32 bytes */
+} rvf_kernel_view;
+int rvf_kernel_decode(const uint8_t *payload, uint64_t len, rvf_kernel_view *v, const char **why);
+/* Is this KERNEL_SEG the initramfs companion (command line RVF_INITRAMFS_MARKER)? */
+int rvf_kernel_is_initramfs(const rvf_kernel *k);
 
 /* ---- integrity: signatures and attestation (docs/SECURITY.md) -----------
  * Ed25519 over the current manifest plus a BLAKE2b digest of every byte
@@ -451,6 +476,11 @@ typedef struct {
 	uint64_t bound_manifest_offset; /* ours */
 	int image_b2b_ok, policy_ok, manifest_ok; /* ours; -1 = not checked */
 	int binding_status; /* RVF_BIND_* */
+	int is_initramfs;   /* the initramfs companion segment (RVF_INITRAMFS_MARKER) */
+	uint64_t initrd_offset; /* kernels with binding_version 2: the bound initramfs
+				   segment (right after this one); 0 if none */
+	uint8_t payload_digest[32]; /* BLAKE2b-256 of the whole payload checked, so a
+				       loader can make sure it boots exactly these bytes */
 	int verdict;        /* RVF_ATT_VALID / PARTIAL / INVALID */
 	char note[240];     /* why not VALID, or what was verified */
 } rvf_kernel_attest;
@@ -465,10 +495,12 @@ typedef struct {
 
 int rvf_verify_attestation(const char *path, rvf_attest_report *r);
 
-/* Like rvf_embed_kernel, but writes the KernelBinding layout bound to the
- * store's current manifest (docs/SECURITY.md §3). */
-int rvf_embed_kernel_bound(rvf_store *s, const rvf_kernel *k, uint16_t min_runtime_version,
-			   uint64_t allowed_segment_mask, uint64_t *seg_id);
+/* rvf_embed_kernel with an optional initramfs bound in the same binding
+ * (binding_version 2), the binding's runtime version / segment mask, and
+ * the initramfs segment id. */
+int rvf_embed_kernel_bound(rvf_store *s, const rvf_kernel *k, const rvf_kernel *initrd,
+			   uint16_t min_runtime_version, uint64_t allowed_segment_mask, uint64_t *seg_id,
+			   uint64_t *initrd_seg_id);
 
 const char *rvf_att_verdict_name(int v); /* "valid", "partial", "invalid", "no_kernel" */
 const char *rvf_bind_status_name(int b);

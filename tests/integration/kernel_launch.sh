@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 
-need_cmd python3 gcc od
+need_cmd python3 gcc od jq
 [ -x "$RVF" ] || fail "$RVF not built"
 command -v qemu-system-x86_64 >/dev/null 2>&1 ||
 	skip "!!! qemu-system-x86_64 is not installed (package qemu-system-x86, see scripts/deps.sh) — the VM boot was NOT tested"
@@ -62,11 +62,13 @@ json_eq "$T/embed.json" .image_size "$(stat -c %s "$KERNEL")"
 json_eq "$T/embed.json" .initramfs_size "$(stat -c %s "$IRD")"
 json_eq "$T/embed.json" .api_port 8080
 
-# KERNEL_SEG layout as the reference reads it: first Kernel segment =
-# header(128) + image + cmdline, cmdline_offset 128, api_port big-endian;
-# the second Kernel segment carries the initramfs with the marker cmdline.
+# KERNEL_SEG layout (docs/SECURITY.md §3): first Kernel segment = header(128)
+# + KernelBinding(128, ours: mark RVFC-B2B, version 2 = initramfs bound,
+# BLAKE2b-256 of the image at 0x60) + cmdline + image, cmdline_offset 256,
+# api_port big-endian; the second Kernel segment carries the initramfs
+# (header + image + marker cmdline).
 python3 - "$F" "$KERNEL" "$IRD" <<'PY' || fail "KERNEL_SEG layout check failed"
-import struct, sys
+import hashlib, struct, sys
 data = open(sys.argv[1], "rb").read()
 img = open(sys.argv[2], "rb").read()
 ird = open(sys.argv[3], "rb").read()
@@ -84,17 +86,26 @@ assert k[6] == 0 and k[7] == 1, (k[6], k[7])
 isz = struct.unpack_from("<Q", k, 0x18)[0]
 assert isz == len(img)
 assert k[0x2A:0x2C] == b"\x1f\x90", k[0x2A:0x2C].hex()          # 8080 big-endian
-assert struct.unpack_from("<Q", k, 0x70)[0] == 128
+assert struct.unpack_from("<Q", k, 0x70)[0] == 256
 clen = struct.unpack_from("<I", k, 0x78)[0]
-assert k[128:128 + isz] == img
-assert k[128 + isz:128 + isz + clen] == b"quiet loglevel=3"
-assert len(k) == 128 + isz + clen
+b = k[128:256]
+assert b[0x50:0x58] == b"RVFC-B2B", b[0x50:0x58]
+assert struct.unpack_from("<H", b, 0x40)[0] == 2, "binding_version"
+assert b[0x60:0x80] == hashlib.blake2b(img, digest_size=32).digest(), "image digest"
+assert k[256:256 + clen] == b"quiet loglevel=3"
+assert k[256 + clen:256 + clen + isz] == img
+assert len(k) == 256 + isz + clen
 rsz = struct.unpack_from("<Q", r, 0x18)[0]
 rclen = struct.unpack_from("<I", r, 0x78)[0]
 assert r[7] == 4 and r[128:128 + rsz] == ird, "initramfs payload"
 assert r[128 + rsz:128 + rsz + rclen] == b"rvf.role=initramfs"
 PY
 ok
+
+run_ok "$RVF" verify-attestation --json "$F" >"$T/att.json"
+json_eq "$T/att.json" .status valid
+json_eq "$T/att.json" '.kernel_segments[0].binding_status' verified
+json_eq "$T/att.json" '.kernel_segments[1].is_initramfs' true
 
 # ---- extract ----------------------------------------------------------------
 run_ok "$RVF" extract-kernel "$F" -o "$T/x" --json >"$T/ext.json"
@@ -120,6 +131,21 @@ expect_contains "$T/last.err" "QEMU not found"
 expect_exit 1 "$RVF" launch "$F" --qemu-binary qemu-system-no-such-arch --timeout 5
 expect_contains "$T/last.err" "QEMU not found"
 expect_exit 2 "$RVF" launch "$F" --memory-mb lots
+# nothing boots before it verifies (the QEMU binary is never looked up):
+# a binding that fails -> refused; fold32 only (the reference's legacy
+# layout) -> refused unless --allow-unverified
+cp "$F" "$T/bad.rvf"
+mo=$(jq -r '.kernel_segments[0].bound_manifest_offset' "$T/att.json")
+python3 -c 'import sys;f=open(sys.argv[1],"r+b");o=int(sys.argv[2]);f.seek(o);b=f.read(1)[0];f.seek(o);f.write(bytes([b^1]))' \
+	"$T/bad.rvf" $((mo + 64 + 3))
+expect_exit 1 "$RVF" launch "$T/bad.rvf" --qemu-binary "$T/no-such-qemu" --timeout 5
+expect_contains "$T/last.err" "refusing to boot"
+expect_contains "$T/last.err" "manifest_root_hash differs"
+LEG=$RVF_SHARED/spec/fixtures/ref/f_kernel.rvf
+expect_exit 1 "$RVF" launch "$LEG" --qemu-binary "$T/no-such-qemu" --timeout 5
+expect_contains "$T/last.err" "--allow-unverified"
+expect_exit 1 "$RVF" launch "$LEG" --allow-unverified --qemu-binary "$T/no-such-qemu" --timeout 5
+expect_contains "$T/last.err" "QEMU not found"
 
 # Free TCP port for the API forward.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -152,10 +178,11 @@ BOOT_S=$dt
 
 # ---- --serial-log, --timeout on a guest that never powers off ----------------
 t0=$SECONDS
+rc=0
 TMPDIR=$T/tmp timeout -k 5 60 "$RVF" launch "$F" --timeout 12 --port 0 --append rvf.hang \
-	--serial-log "$T/serial.log" >"$T/hang.out" 2>"$T/hang.err" ||
-	{ cat "$T/hang.err" >&2; fail "launch --timeout exited non-zero"; }
+	--serial-log "$T/serial.log" >"$T/hang.out" 2>"$T/hang.err" || rc=$?
 dt=$((SECONDS - t0))
+assert_eq "$rc" 1 "launch exit status at --timeout (the guest never powered off)"
 expect_contains "$T/serial.log" "$MARK kernel="
 expect_contains "$T/serial.log" "hanging as asked"
 expect_contains "$T/hang.err" "--timeout of 12 s reached"
@@ -164,6 +191,16 @@ ok
 [ "$dt" -ge 12 ] && [ "$dt" -lt 30 ] || fail "--timeout 12 took ${dt}s"
 ok
 [ -z "$(ls -A "$T/tmp")" ] || fail "launch left files in TMPDIR after --timeout"
+ok
+
+# ---- a guest kernel panic is a failure ------------------------------------------
+rc=0
+TMPDIR=$T/tmp timeout -k 5 90 "$RVF" launch "$F" --timeout 60 --port 0 --append rvf.panic \
+	>"$T/panic.out" 2>"$T/panic.err" || rc=$?
+assert_eq "$rc" 1 "launch exit status after a guest kernel panic"
+expect_contains "$T/panic.out" "Kernel panic - not syncing"
+expect_contains "$T/panic.err" "the guest kernel panicked"
+[ -z "$(ls -A "$T/tmp")" ] || fail "launch left files in TMPDIR after a panic"
 ok
 
 # ---- SIGTERM stops QEMU and cleans up --------------------------------------

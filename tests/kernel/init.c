@@ -71,6 +71,11 @@ int main(void)
 	snprintf(line, sizeof line, "\n%s kernel=%s cmdline=[%s]\n", marker, u.release, cmdline);
 	say(line);
 	sync();
+	if (strstr(cmdline, "rvf.panic")) {
+		/* For the launch panic test: init exiting makes the kernel panic. */
+		say("rvf-init: exiting as asked (rvf.panic)\n");
+		return 3;
+	}
 	if (strstr(cmdline, "rvf.hang")) {
 		/* For launch --timeout / SIGTERM tests: keep the VM running. */
 		say("rvf-init: hanging as asked (rvf.hang)\n");

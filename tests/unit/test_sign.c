@@ -455,6 +455,7 @@ static void test_key_files(void)
 static uint8_t IMG[3000];
 static const char CMD[] = "console=ttyS0 rvf.security=paranoid";
 
+/* bound: rvf_embed_kernel_bound with an initramfs; else rvf_embed_kernel */
 static void kernel_store(const char *path, int bound)
 {
 	make_store(path);
@@ -464,16 +465,11 @@ static void kernel_store(const char *path, int bound)
 			.image = IMG, .image_size = sizeof IMG, .cmdline = CMD, .cmdline_len = sizeof CMD - 1};
 	rvf_store *s;
 	CU_ASSERT_EQUAL_FATAL(rvf_open(path, 0, &s), 0);
-	int rc = bound ? rvf_embed_kernel_bound(s, &k, 1, 0, NULL) : rvf_embed_kernel(s, &k, NULL);
+	static const uint8_t IRD[] = "070701-initramfs-bytes";
+	rvf_kernel ird = {.image = IRD, .image_size = sizeof IRD};
+	int rc = bound ? rvf_embed_kernel_bound(s, &k, &ird, 1, 0, NULL, NULL) : rvf_embed_kernel(s, &k, NULL);
 	CU_ASSERT_EQUAL(rc, 0);
 	rvf_close(s);
-}
-
-static uint64_t kernel_offset(const char *path)
-{
-	rvf_attest_report r;
-	rvf_verify_attestation(path, &r);
-	return r.nkernels ? r.k[0].offset : 0;
 }
 
 static void test_attest_bound(void)
@@ -483,9 +479,13 @@ static void test_attest_bound(void)
 	kernel_store(path, 1);
 	rvf_attest_report r;
 	CU_ASSERT_EQUAL(rvf_verify_attestation(path, &r), 0);
-	CU_ASSERT_EQUAL_FATAL(r.nkernels, 1);
+	CU_ASSERT_EQUAL_FATAL(r.nkernels, 2); /* kernel + bound initramfs */
 	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_VALID);
 	CU_ASSERT_EQUAL(r.k[0].binding_status, RVF_BIND_OK);
+	CU_ASSERT_EQUAL(r.k[0].binding_version, 2);
+	CU_ASSERT_TRUE(r.k[1].is_initramfs);
+	CU_ASSERT_EQUAL(r.k[1].verdict, RVF_ATT_VALID);
+	CU_ASSERT_EQUAL(r.k[0].initrd_offset, r.k[1].offset);
 	CU_ASSERT_TRUE(r.k[0].binding_ours && r.k[0].image_hash_ok && r.k[0].policy_ok == 1 &&
 		       r.k[0].manifest_ok == 1 && r.k[0].image_b2b_ok == 1);
 	CU_ASSERT_EQUAL(r.k[0].cmdline_offset, 256);
@@ -520,6 +520,23 @@ static void test_attest_bound(void)
 		f[pos[i]] ^= 0x01;
 		rvf_content_hash(f + p, rd64(f + ko + 16), f + ko + 0x28);
 	}
+	/* an initramfs byte, its fold32 and CRC recomputed: the kernel's
+	 * policy hash (which binds the initramfs) fails */
+	{
+		uint64_t io = r.k[0].initrd_offset, ip = io + 64;
+		f[ip + 128 + 3] ^= 0x01;
+		rvf_fold32(f + ip + 128, rd64(f + ip + 0x18), f + ip + 0x30);
+		rvf_content_hash(f + ip, rd64(f + io + 16), f + io + 0x28);
+		rvf_verify_attestation_buf(f, len, &r);
+		CU_ASSERT_EQUAL(r.verdict, RVF_ATT_INVALID);
+		CU_ASSERT_EQUAL(r.k[0].policy_ok, 0);
+		CU_ASSERT_EQUAL(r.k[1].verdict, RVF_ATT_PARTIAL); /* no longer bound */
+		f[ip + 128 + 3] ^= 0x01;
+		rvf_fold32(f + ip + 128, rd64(f + ip + 0x18), f + ip + 0x30);
+		rvf_content_hash(f + ip, rd64(f + io + 16), f + io + 0x28);
+		rvf_verify_attestation_buf(f, len, &r);
+		CU_ASSERT_EQUAL(r.verdict, RVF_ATT_VALID);
+	}
 	/* the bound manifest changed */
 	uint64_t mo = r.k[0].bound_manifest_offset;
 	f[mo + 64 + 1] ^= 0x01;
@@ -545,29 +562,52 @@ static void test_attest_bound(void)
 	CU_ASSERT_EQUAL(r.k[0].policy_ok, 1);
 }
 
+/* The legacy layout (the reference's embedKernel) has only a fold32 image
+ * hash: PARTIAL, never VALID (on main it was VALID). rvf_embed_kernel never
+ * writes it. */
 static void test_attest_legacy(void)
 {
 	char path[PATH_MAX];
-	tmp(path, "att_legacy.rvf");
-	kernel_store(path, 0);
 	rvf_attest_report r;
-	rvf_verify_attestation(path, &r);
-	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_VALID);
+	snprintf(path, sizeof path, "%s/spec/fixtures/ref/f_kernel.rvf", rvf_test_shared_dir());
+	CU_ASSERT_EQUAL_FATAL(rvf_verify_attestation(path, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(r.nkernels, 1);
+	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_PARTIAL);
+	CU_ASSERT_TRUE(r.k[0].image_hash_ok);
 	CU_ASSERT_EQUAL(r.k[0].binding_status, RVF_BIND_NONE);
-	uint64_t ko = kernel_offset(path);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.k[0].note, "fold32"));
 	size_t len;
 	uint8_t *f = tu_slurp(path, &len);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	f[ko + 64 + 128 + 100] ^= 0x01;
+	uint64_t ko = r.k[0].offset;
+	f[ko + 64 + 128 + 3] ^= 0x01;
 	rvf_verify_attestation_buf(f, len, &r);
 	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_INVALID);
 	CU_ASSERT_FALSE(r.k[0].image_hash_ok);
-	f[ko + 64 + 128 + 100] ^= 0x01;
+	f[ko + 64 + 128 + 3] ^= 0x01;
 	/* unknown layout */
 	f[ko + 64 + 0x70] = 200;
 	rvf_verify_attestation_buf(f, len, &r);
 	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_INVALID);
 	free(f);
+
+	/* what rvf_embed_kernel writes is bound (kernel only, version 1) */
+	tmp(path, "att_plain.rvf");
+	kernel_store(path, 0);
+	CU_ASSERT_EQUAL(rvf_verify_attestation(path, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(r.nkernels, 1);
+	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_VALID);
+	CU_ASSERT_EQUAL(r.k[0].cmdline_offset, 256);
+	CU_ASSERT_EQUAL(r.k[0].binding_version, 1);
+	rvf_store *s;
+	rvf_kernel k;
+	CU_ASSERT_EQUAL_FATAL(rvf_open(path, RVF_OPEN_READONLY, &s), 0);
+	CU_ASSERT_EQUAL(rvf_kernel_get(s, &k), 0);
+	CU_ASSERT_EQUAL(k.image_size, sizeof IMG);
+	CU_ASSERT_EQUAL(memcmp(k.image, IMG, sizeof IMG), 0);
+	CU_ASSERT_EQUAL(k.cmdline_len, sizeof CMD - 1);
+	CU_ASSERT_EQUAL(k.api_port, 8443);
+	rvf_close(s);
 }
 
 static void test_attest_reference(void)
@@ -588,7 +628,8 @@ static void test_attest_reference(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.k[0].note, "not verifiable"));
 	snprintf(path, sizeof path, "%s/corpus/self_booting.rvf", rvf_test_shared_dir());
 	rvf_verify_attestation(path, &r);
-	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_VALID);
+	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_PARTIAL); /* legacy layout: fold32 only */
+	CU_ASSERT_TRUE(r.k[0].image_hash_ok);
 	snprintf(path, sizeof path, "%s/corpus/basic_store.rvf", rvf_test_shared_dir());
 	rvf_verify_attestation(path, &r);
 	CU_ASSERT_EQUAL(r.verdict, RVF_ATT_NO_KERNEL);
@@ -608,5 +649,5 @@ RVF_SUITE(sign,
 
 RVF_SUITE(attest,
 	  {"bound kernel: valid, tampering, compaction", test_attest_bound},
-	  {"legacy kernel", test_attest_legacy},
+	  {"legacy kernel: fold32 only is partial", test_attest_legacy},
 	  {"reference security_hardened", test_attest_reference})

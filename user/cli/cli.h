@@ -40,7 +40,7 @@ int cmd_detach(int argc, char **argv);       /* cli_ebpf.c */
 int cmd_stats(int argc, char **argv);     /* cli_stats.c */
 int cmd_embed_kernel(int argc, char **argv);   /* cli_kernel.c */
 int cmd_extract_kernel(int argc, char **argv); /* cli_kernel.c */
-int cmd_launch(int argc, char **argv);         /* cli_kernel.c */
+int cmd_launch(int argc, char **argv);         /* cli_launch.c */
 int cmd_serve(int argc, char **argv);          /* cli_serve.c */
 int cmd_index(int argc, char **argv);     /* cli_index.c */
 

@@ -428,7 +428,13 @@ static json_t *kernel_json(const rvf_kernel_attest *k)
 		json_object_set_new(o, "manifest_root_hash", json_string(h));
 		rvf_hex(k->policy_hash, 32, h);
 		json_object_set_new(o, "policy_hash", json_string(h));
+		if (k->binding_ours)
+			json_object_set_new(o, "bound_manifest_offset", cli_json_u64(k->bound_manifest_offset));
 	}
+	json_object_set_new(o, "is_initramfs", json_boolean(k->is_initramfs));
+	json_object_set_new(o, "initramfs_offset", k->initrd_offset ? cli_json_u64(k->initrd_offset) : json_null());
+	rvf_hex(k->payload_digest, 32, h);
+	json_object_set_new(o, "payload_blake2b", json_string(h));
 	return o;
 }
 

@@ -1,5 +1,5 @@
 /* attest.c — KERNEL_SEG attestation (spec §12) and our KernelBinding rule
- * (docs/SECURITY.md §3). */
+ * (docs/SECURITY.md §3). The embedding side is kernel_embed.c. */
 #include "attest.h"
 #include "errors.h"
 #include "store.h"
@@ -31,10 +31,8 @@ const char *rvf_bind_status_name(int b)
 	}
 }
 
-/* policy_hash = BLAKE2b-256("RVF-policy-v1" ‖ kernel header[0..128) ‖
- * binding[0x40..0x80) ‖ command line). */
-static void policy_hash(const uint8_t *hdr, const uint8_t *bind, const uint8_t *cmd, size_t clen,
-			uint8_t out[32])
+void attest_policy_hash(const uint8_t *hdr, const uint8_t *bind, const uint8_t *cmd, size_t clen,
+			const uint8_t *initrd_digest, uint8_t out[32])
 {
 	crypto_generichash_state st;
 	if (sodium_init() < 0)
@@ -44,6 +42,10 @@ static void policy_hash(const uint8_t *hdr, const uint8_t *bind, const uint8_t *
 	crypto_generichash_update(&st, hdr, 128);
 	crypto_generichash_update(&st, bind + 0x40, 0x40);
 	crypto_generichash_update(&st, cmd, clen);
+	if (initrd_digest) {
+		crypto_generichash_update(&st, (const uint8_t *)RVF_INITRD_CTX, sizeof RVF_INITRD_CTX - 1);
+		crypto_generichash_update(&st, initrd_digest, 32);
+	}
 	crypto_generichash_final(&st, out, 32);
 }
 
@@ -54,6 +56,81 @@ static void set_note(rvf_kernel_attest *k, int verdict, const char *msg)
 		return;
 	k->verdict = verdict;
 	snprintf(k->note, sizeof k->note, "%s", msg);
+}
+
+/* The segment right after the kernel's: its bound initramfs. NULL payload
+ * if there is no complete KERNEL_SEG there. */
+static const uint8_t *next_kernel_seg(const uint8_t *f, size_t len, uint64_t at, uint64_t *plen)
+{
+	if (at > len || len - at < RVF_SEG_HDR_SIZE)
+		return NULL;
+	rvf_seg_hdr h;
+	rvf_hdr_decode(f + at, &h);
+	if (h.magic != RVF_SEG_MAGIC || h.seg_type != RVF_SEG_KERNEL ||
+	    h.payload_length > len - at - RVF_SEG_HDR_SIZE)
+		return NULL;
+	*plen = h.payload_length;
+	return f + at + RVF_SEG_HDR_SIZE;
+}
+
+/* Our binding (mark RVFC-B2B): image digest, policy hash (with the bound
+ * initramfs for version 2), manifest root hash. */
+static void check_binding(const uint8_t *f, size_t len, uint64_t off, const uint8_t *p,
+			  const rvf_kernel_view *v, rvf_kernel_attest *k)
+{
+	const uint8_t *bind = v->binding;
+	uint8_t d[32], ird[32];
+	rvf_blake2b256(v->k.image, v->k.image_size, d);
+	k->image_b2b_ok = !memcmp(d, bind + 0x60, 32);
+	const uint8_t *irp = NULL;
+	int initrd_missing = 0;
+	if (k->binding_version == RVF_BINDING_V_INITRD) {
+		uint64_t at = off + RVF_SEG_HDR_SIZE + k->payload_length, ilen = 0;
+		const uint8_t *ip = next_kernel_seg(f, len, at, &ilen);
+		if (ip) {
+			rvf_blake2b256(ip, ilen, ird);
+			irp = ird;
+			k->initrd_offset = at;
+		} else {
+			initrd_missing = 1;
+		}
+	}
+	attest_policy_hash(p, bind, (const uint8_t *)v->k.cmdline, v->k.cmdline_len, irp, d);
+	k->policy_ok = !initrd_missing && !memcmp(d, k->policy_hash, 32);
+	k->bound_manifest_offset = rd64(bind + 0x58);
+	uint64_t mo = k->bound_manifest_offset;
+	int present = mo < off && off - mo >= RVF_SEG_HDR_SIZE && rd32(f + mo) == RVF_SEG_MAGIC &&
+		      f[mo + 5] == RVF_SEG_MANIFEST && rd64(f + mo + 0x10) <= off - mo - RVF_SEG_HDR_SIZE;
+	if (present) {
+		rvf_blake2b256(f + mo + RVF_SEG_HDR_SIZE, rd64(f + mo + 0x10), d);
+		k->manifest_ok = !memcmp(d, k->manifest_root_hash, 32);
+	}
+	k->binding_status = RVF_BIND_MISMATCH;
+	if (!k->image_b2b_ok) {
+		set_note(k, RVF_ATT_INVALID, "binding: BLAKE2b-256 of the image differs: image tampered");
+	} else if (initrd_missing) {
+		set_note(k, RVF_ATT_INVALID,
+			 "binding: the bound initramfs segment is not right after the kernel segment");
+	} else if (!k->policy_ok) {
+		set_note(k, RVF_ATT_INVALID,
+			 irp ? "binding: policy_hash differs (kernel header, flags, binding fields, command "
+			       "line or the bound initramfs changed)"
+			     : "binding: policy_hash differs (kernel header, flags, binding fields or command "
+			       "line changed)");
+	} else if (present && !k->manifest_ok) {
+		set_note(k, RVF_ATT_INVALID, "binding: manifest_root_hash differs from the bound manifest");
+	} else if (!present) {
+		k->binding_status = RVF_BIND_STALE;
+		set_note(k, RVF_ATT_PARTIAL,
+			 "binding: the bound manifest is no longer in the file (compacted?); image and policy "
+			 "verified");
+	} else if (k->verdict == RVF_ATT_VALID) {
+		k->binding_status = RVF_BIND_OK;
+		set_note(k, RVF_ATT_VALID,
+			 irp ? "BLAKE2b-256 of the image and the bound initramfs, policy_hash and "
+			       "manifest_root_hash verified"
+			     : "BLAKE2b-256 of the image, policy_hash and manifest_root_hash verified");
+	}
 }
 
 static void check_kernel(const uint8_t *f, size_t len, uint64_t off, rvf_kernel_attest *k)
@@ -75,56 +152,42 @@ static void check_kernel(const uint8_t *f, size_t len, uint64_t off, rvf_kernel_
 	}
 	const uint8_t *p = f + off + RVF_SEG_HDR_SIZE;
 	uint64_t pl = k->payload_length = h.payload_length;
+	rvf_blake2b256(p, pl, k->payload_digest);
 	k->content_hash_ok = rvf_content_hash_ok(h.content_hash, p, pl);
-	if (pl < RVF_KERNEL_HDR || rd32(p) != RVF_KERNEL_MAGIC) {
-		set_note(k, RVF_ATT_INVALID, "kernel header magic missing");
-		return;
+	k->magic_ok = pl >= RVF_KERNEL_HDR && rd32(p) == RVF_KERNEL_MAGIC;
+	if (pl >= RVF_KERNEL_HDR) {
+		k->arch = p[6];
+		k->kernel_type = p[7];
+		k->flags = rd32(p + 0x08);
+		k->api_port = (uint16_t)(p[0x2A] << 8 | p[0x2B]);
+		k->image_size = rd64(p + 0x18);
+		k->cmdline_offset = rd64(p + 0x70);
+		k->cmdline_len = rd32(p + 0x78);
+		memcpy(k->stored_hash, p + 0x30, 32);
 	}
-	k->magic_ok = 1;
-	k->arch = p[6];
-	k->kernel_type = p[7];
-	k->flags = rd32(p + 0x08);
-	k->api_port = (uint16_t)(p[0x2A] << 8 | p[0x2B]);
-	k->image_size = rd64(p + 0x18);
-	k->cmdline_offset = rd64(p + 0x70);
-	k->cmdline_len = rd32(p + 0x78);
-	memcpy(k->stored_hash, p + 0x30, 32);
-	const uint8_t *img, *cmd, *bind = NULL;
-	uint64_t avail = pl - RVF_KERNEL_HDR;
-	if (k->cmdline_offset == RVF_KERNEL_HDR) {
-		if (k->image_size > avail || k->cmdline_len > avail - k->image_size) {
-			set_note(k, RVF_ATT_INVALID, "image/command line sizes exceed the payload");
-			return;
-		}
-		img = p + RVF_KERNEL_HDR;
-		cmd = img + k->image_size;
-	} else if (k->cmdline_offset == RVF_KERNEL_HDR + RVF_BINDING_SIZE) {
-		if (avail < RVF_BINDING_SIZE || k->cmdline_len > avail - RVF_BINDING_SIZE ||
-		    k->image_size > avail - RVF_BINDING_SIZE - k->cmdline_len) {
-			set_note(k, RVF_ATT_INVALID, "binding/command line/image sizes exceed the payload");
-			return;
-		}
-		bind = p + RVF_KERNEL_HDR;
-		cmd = bind + RVF_BINDING_SIZE;
-		img = cmd + k->cmdline_len;
-	} else {
-		set_note(k, RVF_ATT_INVALID, "unknown kernel layout (cmdline_offset is neither 128 nor 256)");
+	rvf_kernel_view v;
+	const char *why;
+	if (rvf_kernel_decode(p, pl, &v, &why)) {
+		set_note(k, RVF_ATT_INVALID, why);
 		return;
 	}
 	k->layout_ok = 1;
-	rvf_fold32(img, k->image_size, k->computed_hash);
+	k->is_initramfs = rvf_kernel_is_initramfs(&v.k);
+	rvf_fold32(v.k.image, v.k.image_size, k->computed_hash);
 	k->image_hash_ok = !memcmp(k->computed_hash, k->stored_hash, 32);
 	if (!k->image_hash_ok)
 		set_note(k, RVF_ATT_INVALID, "image hash MISMATCH (fold32 of the image differs): image tampered");
 	else if (!k->content_hash_ok)
 		set_note(k, RVF_ATT_INVALID, "KERNEL_SEG content hash mismatch (header, binding or command line changed)");
-	if (!bind) {
+	if (!v.binding) {
 		k->binding_status = RVF_BIND_NONE;
-		if (k->verdict == RVF_ATT_VALID)
-			set_note(k, RVF_ATT_VALID,
-				 "image hash (fold32, not cryptographic) matches; no KernelBinding (legacy layout)");
+		set_note(k, RVF_ATT_PARTIAL,
+			 k->is_initramfs ? "initramfs not bound by any verified kernel binding: fold32 image hash only"
+					 : "legacy layout (no KernelBinding): only the fold32 image hash, which is "
+					   "not cryptographic (collisions are trivial); re-embed with rvf embed-kernel");
 		return;
 	}
+	const uint8_t *bind = v.binding;
 	k->has_binding = 1;
 	memcpy(k->manifest_root_hash, bind, 32);
 	memcpy(k->policy_hash, bind + 0x20, 32);
@@ -143,37 +206,33 @@ static void check_kernel(const uint8_t *f, size_t len, uint64_t off, rvf_kernel_
 			 "binding hashes not verifiable (reference algorithm unknown); image hash checked only");
 		return;
 	}
-	uint8_t d[32];
-	rvf_blake2b256(img, k->image_size, d);
-	k->image_b2b_ok = !memcmp(d, bind + 0x60, 32);
-	policy_hash(p, bind, cmd, k->cmdline_len, d);
-	k->policy_ok = !memcmp(d, k->policy_hash, 32);
-	k->bound_manifest_offset = rd64(bind + 0x58);
-	uint64_t mo = k->bound_manifest_offset;
-	int present = mo < off && off - mo >= RVF_SEG_HDR_SIZE && rd32(f + mo) == RVF_SEG_MAGIC &&
-		      f[mo + 5] == RVF_SEG_MANIFEST && rd64(f + mo + 0x10) <= off - mo - RVF_SEG_HDR_SIZE;
-	if (present) {
-		rvf_blake2b256(f + mo + RVF_SEG_HDR_SIZE, rd64(f + mo + 0x10), d);
-		k->manifest_ok = !memcmp(d, k->manifest_root_hash, 32);
+	if (k->binding_version > RVF_BINDING_V_INITRD) {
+		k->binding_status = RVF_BIND_MISMATCH;
+		set_note(k, RVF_ATT_INVALID, "our KernelBinding with an unknown binding_version");
+		return;
 	}
-	if (!k->image_b2b_ok) {
-		k->binding_status = RVF_BIND_MISMATCH;
-		set_note(k, RVF_ATT_INVALID, "binding: BLAKE2b-256 of the image differs: image tampered");
-	} else if (!k->policy_ok) {
-		k->binding_status = RVF_BIND_MISMATCH;
-		set_note(k, RVF_ATT_INVALID,
-			 "binding: policy_hash differs (kernel header, flags, binding fields or command line changed)");
-	} else if (present && !k->manifest_ok) {
-		k->binding_status = RVF_BIND_MISMATCH;
-		set_note(k, RVF_ATT_INVALID, "binding: manifest_root_hash differs from the bound manifest");
-	} else if (!present) {
-		k->binding_status = RVF_BIND_STALE;
-		set_note(k, RVF_ATT_PARTIAL,
-			 "binding: the bound manifest is no longer in the file (compacted?); image and policy verified");
-	} else if (k->verdict == RVF_ATT_VALID) {
-		k->binding_status = RVF_BIND_OK;
-		set_note(k, RVF_ATT_VALID,
-			 "image hash, BLAKE2b image digest, policy_hash and manifest_root_hash verified");
+	check_binding(f, len, off, p, &v, k);
+}
+
+/* An initramfs companion is VALID only when a verified kernel binding in
+ * the report covers it. */
+static void settle_initrds(rvf_attest_report *r)
+{
+	for (size_t i = 0; i < r->nkernels; i++) {
+		rvf_kernel_attest *ird = &r->k[i];
+		if (!ird->is_initramfs || ird->has_binding || ird->verdict != RVF_ATT_PARTIAL)
+			continue;
+		for (size_t j = 0; j < r->nkernels; j++) {
+			const rvf_kernel_attest *k = &r->k[j];
+			if (k->initrd_offset != ird->offset || !ird->offset)
+				continue;
+			if (k->binding_status == RVF_BIND_OK || k->binding_status == RVF_BIND_STALE) {
+				ird->verdict = RVF_ATT_VALID;
+				snprintf(ird->note, sizeof ird->note,
+					 "initramfs bound by kernel segment %llu (BLAKE2b-256 in its policy_hash)",
+					 (unsigned long long)k->seg_id);
+			}
+		}
 	}
 }
 
@@ -216,6 +275,7 @@ int rvf_verify_attestation_buf(const uint8_t *f, size_t len, rvf_attest_report *
 		kctx c = {r, f, len};
 		vwalk(f, len, on_kernel, NULL, &c);
 	}
+	settle_initrds(r);
 	r->verdict = r->nkernels ? RVF_ATT_VALID : RVF_ATT_NO_KERNEL;
 	for (size_t i = 0; i < r->nkernels; i++)
 		if (r->k[i].verdict > r->verdict)
@@ -232,60 +292,5 @@ int rvf_verify_attestation(const char *path, rvf_attest_report *r)
 		return err;
 	err = rvf_verify_attestation_buf(vf.data, vf.len, r);
 	vfile_close(&vf);
-	return err;
-}
-
-int rvf_embed_kernel_bound(rvf_store *s, const rvf_kernel *k, uint16_t min_runtime_version,
-			   uint64_t allowed_segment_mask, uint64_t *seg_id)
-{
-	rvf_clear_error();
-	int err = store_writable(s);
-	if (err)
-		return err;
-	if (!k || !k->image || !k->image_size || k->cmdline_len > UINT32_MAX ||
-	    (k->cmdline_len && !k->cmdline))
-		return rvf_fail(RVF_E_ARG, "embed-kernel: empty image or bad command line");
-	if ((err = store_mapped(s)))
-		return err;
-	uint64_t mo = s->manifest_offset;
-	if (mo > s->map_len || s->map_len - mo < RVF_SEG_HDR_SIZE ||
-	    rd64(s->map + mo + 0x10) > s->map_len - mo - RVF_SEG_HDR_SIZE)
-		return rvf_fail(RVF_E_CORRUPT, "%s: current manifest is outside the file", s->path);
-	seg_batch b = {0};
-	uint64_t plen = RVF_KERNEL_HDR + RVF_BINDING_SIZE + k->cmdline_len + k->image_size;
-	uint8_t *p = batch_add_raw(s, &b, RVF_SEG_KERNEL, plen);
-	if (!p)
-		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	memset(p, 0, RVF_KERNEL_HDR + RVF_BINDING_SIZE);
-	wr32(p, RVF_KERNEL_MAGIC);
-	wr16(p + 4, 1);
-	p[6] = k->arch;
-	p[7] = k->kernel_type;
-	wr32(p + 0x08, k->flags);
-	wr64(p + 0x18, k->image_size);
-	wr64(p + 0x20, k->image_size);
-	p[0x2A] = (uint8_t)(k->api_port >> 8); /* big-endian, §12 */
-	p[0x2B] = (uint8_t)k->api_port;
-	wr32(p + 0x2C, 1);
-	rvf_fold32(k->image, k->image_size, p + 0x30);
-	wr64(p + 0x70, RVF_KERNEL_HDR + RVF_BINDING_SIZE);
-	wr32(p + 0x78, (uint32_t)k->cmdline_len);
-	uint8_t *bind = p + RVF_KERNEL_HDR, *cmd = bind + RVF_BINDING_SIZE;
-	if (k->cmdline_len)
-		memcpy(cmd, k->cmdline, k->cmdline_len);
-	memcpy(cmd + k->cmdline_len, k->image, k->image_size);
-	wr16(bind + 0x40, 1);
-	wr16(bind + 0x42, min_runtime_version);
-	wr64(bind + 0x48, allowed_segment_mask);
-	memcpy(bind + 0x50, RVF_BINDING_MARK, 8);
-	wr64(bind + 0x58, mo);
-	rvf_blake2b256(k->image, k->image_size, bind + 0x60);
-	rvf_blake2b256(s->map + mo + RVF_SEG_HDR_SIZE, rd64(s->map + mo + 0x10), bind);
-	policy_hash(p, bind, cmd, k->cmdline_len, bind + 0x20);
-	uint64_t id = b.ents[0].seg_id;
-	err = store_commit(s, &b, NULL, 0);
-	batch_free(&b);
-	if (!err && seg_id)
-		*seg_id = id;
 	return err;
 }

@@ -256,6 +256,30 @@ int rvf_ebpf_get(const rvf_store *s, size_t i, rvf_ebpf *out)
 	return 0;
 }
 
+size_t rvf_kernel_count(const rvf_store *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->ndir; i++)
+		n += s->dir[i].seg_type == RVF_SEG_KERNEL;
+	return n;
+}
+
+int rvf_kernel_payload(const rvf_store *s, size_t i, const uint8_t **payload, uint64_t *len,
+		       rvf_segment_info *si)
+{
+	int err = typed_payload(s, RVF_SEG_KERNEL, i, payload, len);
+	if (err || !si)
+		return err;
+	for (size_t j = 0, n = 0; j < s->ndir; j++)
+		if (s->dir[j].seg_type == RVF_SEG_KERNEL && n++ == i) {
+			si->seg_id = s->dir[j].seg_id;
+			si->offset = s->dir[j].offset;
+			si->payload_length = s->dir[j].payload_length;
+			si->seg_type = RVF_SEG_KERNEL;
+		}
+	return 0;
+}
+
 int rvf_kernel_get(const rvf_store *s, rvf_kernel *out)
 {
 	const uint8_t *p;
@@ -263,22 +287,10 @@ int rvf_kernel_get(const rvf_store *s, rvf_kernel *out)
 	int err = typed_payload(s, RVF_SEG_KERNEL, 0, &p, &len);
 	if (err)
 		return err;
-	if (len < RVF_KERNEL_HDR || rd32(p) != RVF_KERNEL_MAGIC)
-		return rvf_fail(RVF_E_CORRUPT, "%s: kernel segment has no valid header", s->path);
-	uint64_t isz = rd64(p + 0x18), coff = rd64(p + 0x70), clen = rd32(p + 0x78);
-	/* cmdline_offset 256 marks the KernelBinding variant (spec §12). */
-	uint64_t img_off = coff == 256 ? 256 + clen : RVF_KERNEL_HDR;
-	uint64_t cmd_off = coff == 256 ? 256 : RVF_KERNEL_HDR + isz;
-	if (img_off > len || isz > len - img_off || cmd_off > len || clen > len - cmd_off)
-		return rvf_fail(RVF_E_CORRUPT, "%s: kernel segment: image (%llu) and command line (%llu) exceed the payload",
-				s->path, (unsigned long long)isz, (unsigned long long)clen);
-	out->arch = p[6];
-	out->kernel_type = p[7];
-	out->flags = rd32(p + 8);
-	out->api_port = (uint16_t)(p[0x2A] << 8 | p[0x2B]);
-	out->image = p + img_off;
-	out->image_size = isz;
-	out->cmdline = (const char *)p + cmd_off;
-	out->cmdline_len = clen;
+	rvf_kernel_view v;
+	const char *why;
+	if (rvf_kernel_decode(p, len, &v, &why))
+		return rvf_fail(RVF_E_CORRUPT, "%s: kernel segment: %s", s->path, why);
+	*out = v.k;
 	return 0;
 }
