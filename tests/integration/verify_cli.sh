@@ -2,13 +2,18 @@
 # verify_cli.sh — rvf verify-witness / keygen / sign / verify /
 # verify-attestation: passes on good files, exit 1 on every tampering.
 . "$(dirname "$0")/lib.sh"
-need_cmd jq python3
+need_cmd jq python3 od dd
 FX=$RVF_SHARED/spec/fixtures/ref
 CO=$RVF_SHARED/corpus
 need_file "$FX/f_witness.rvf" "$FX/f_reopen.rvf" "$FX/f_compact.rvf" "$CO/security_hardened.rvf"
 
-# flip FILE OFFSET: xor one byte
-flip() { python3 -c 'import sys;f=open(sys.argv[1],"r+b");o=int(sys.argv[2]);f.seek(o);b=f.read(1)[0];f.seek(o);f.write(bytes([b^1]))' "$1" "$2"; }
+# flip FILE OFFSET: xor one byte (od + dd: a python start costs ~1 s on a
+# loaded machine and this runs ~250 times)
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 
 # --- verify-witness on the reference chains ---------------------------------
 for f in f_witness f_reopen f_compact; do
@@ -87,6 +92,58 @@ json_eq "$T/last.out" .status state_changed
 expect_exit 0 "$RVF" verify "$T/s.rvf" --pubkey "$T/k.pub" --allow-append
 [ "$size" -gt 0 ] && ok
 
+# ... but a replaced (upserted) or deleted signed vector fails even with
+# --allow-append, naming the ids (on main it passed)
+echo '[{"id":9,"vector":[9,9,9,9]}]' > "$T/in9.json"
+expect_exit 0 "$RVF" ingest "$T/s.rvf" -i "$T/in9.json"
+expect_exit 0 "$RVF" verify "$T/s.rvf" --pubkey "$T/k.pub" --allow-append --json
+json_eq "$T/last.out" .status state_changed
+json_eq "$T/last.out" '.changes.vectors_appended.ids[0]' 9
+json_eq "$T/last.out" '.changes.vectors_modified.count' 0
+cp "$T/s.rvf" "$T/d.rvf"
+echo '[{"id":2,"vector":[0,0,0,1]}]' > "$T/in2.json"
+expect_exit 0 "$RVF" ingest "$T/s.rvf" -i "$T/in2.json"
+expect_exit 1 "$RVF" verify "$T/s.rvf" --pubkey "$T/k.pub" --allow-append --json
+json_eq "$T/last.out" .status signed_records_changed
+json_eq "$T/last.out" '.changes.vectors_modified.ids[0]' 2
+expect_exit 0 "$RVF" delete "$T/d.rvf" --ids 1
+expect_exit 1 "$RVF" verify "$T/d.rvf" --pubkey "$T/k.pub" --allow-append
+expect_contains "$T/last.out" "Deleted (signed):    1: 1"
+
+# a public key is never a signing key; keygen never writes through a symlink
+expect_exit 1 "$RVF" sign "$T/s.rvf" --key "$T/k.pub"
+expect_contains "$T/last.err" "not a secret key"
+expect_exit 1 "$RVF" verify "$T/s.rvf" --pubkey "$T/k"
+expect_contains "$T/last.err" "SECRET key"
+echo precious > "$T/victim"
+ln -s "$T/victim" "$T/lk"
+expect_exit 1 "$RVF" keygen -o "$T/lk"
+expect_exit 0 "$RVF" keygen -o "$T/lk" --force
+assert_eq "$(cat "$T/victim")" precious "symlink target after keygen --force"
+[ ! -L "$T/lk" ] && [ "$(stat -c %a "$T/lk")" = 600 ] || fail "keygen --force did not replace the symlink with a 0600 file"; ok
+
+# verifiers (and every store command) refuse a FIFO instead of hanging
+mkfifo "$T/fifo"
+for c in "verify-witness" "verify-attestation" "verify --pubkey $T/k.pub" "status" "inspect"; do
+	expect_exit 1 timeout 10 "$RVF" $c "$T/fifo"
+	expect_contains "$T/last.err" "not a regular file"
+done
+expect_exit 1 timeout 10 "$RVF" sign "$T/s.rvf" --key "$T/fifo"
+expect_contains "$T/last.err" "not a regular file"
+expect_exit 1 timeout 10 "$RVF" embed-kernel "$T/s.rvf" --image-path "$T/fifo"
+expect_contains "$T/last.err" "Failed to read kernel image"
+
+# witness chain continues across processes and covers each commit's payloads
+expect_exit 0 "$RVF" create "$T/c.rvf" -d 4
+expect_exit 0 "$RVF" ingest "$T/c.rvf" -i "$T/in.json"
+expect_exit 0 "$RVF" ingest "$T/c.rvf" -i "$T/in9.json"
+expect_exit 0 "$RVF" delete "$T/c.rvf" --ids 1
+expect_exit 0 "$RVF" verify-witness --json "$T/c.rvf"
+json_eq "$T/last.out" .restarts 0
+json_eq "$T/last.out" .links.blake2b 2
+json_eq "$T/last.out" .coverage.witnesses 3
+json_eq "$T/last.out" .coverage.changed 0
+
 # reference file: no signature of any kind
 expect_exit 1 "$RVF" verify "$CO/security_hardened.rvf" --pubkey "$T/k.pub" --json
 json_eq "$T/last.out" .status unsigned
@@ -98,8 +155,19 @@ json_eq "$T/last.out" .status partial
 json_eq "$T/last.out" '.kernel_segments[0].binding_status' unverifiable
 json_eq "$T/last.out" '.kernel_segments[0].image_hash_valid' true
 expect_exit 1 "$RVF" verify-attestation --strict "$CO/security_hardened.rvf"
+# the reference's legacy layout has only a fold32 image hash: partial
+expect_exit 0 "$RVF" verify-attestation --json "$CO/self_booting.rvf"
+json_eq "$T/last.out" .status partial
+expect_exit 1 "$RVF" verify-attestation --strict "$CO/self_booting.rvf"
 expect_exit 0 "$RVF" verify-attestation "$CO/self_booting.rvf"
 expect_contains "$T/last.out" "Image hash:          MATCH"
+# what embed-kernel writes verifies with BLAKE2b-256
+head -c 4000 /dev/urandom > "$T/img"
+expect_exit 0 "$RVF" create "$T/ke.rvf" -d 4
+expect_exit 0 "$RVF" embed-kernel "$T/ke.rvf" --image-path "$T/img" --cmdline "quiet"
+expect_exit 0 "$RVF" verify-attestation --strict --json "$T/ke.rvf"
+json_eq "$T/last.out" .status valid
+json_eq "$T/last.out" '.kernel_segments[0].binding_status' verified
 cp "$CO/self_booting.rvf" "$T/k.rvf"; chmod u+w "$T/k.rvf"
 flip "$T/k.rvf" $((26444 + 64 + 128 + 1000))   # an image byte (spec §22.4)
 expect_exit 1 "$RVF" verify-attestation --json "$T/k.rvf"
