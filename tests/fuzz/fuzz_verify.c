@@ -35,7 +35,7 @@ static void signature(const uint8_t *f, size_t len)
 	for (int k = 0; k < 2; k++) {
 		if (rvf_verify_signature_buf(f, len, k ? key : NULL, k, &r) != 0)
 			abort();
-		if (r.status < RVF_SIG_OK || r.status > RVF_SIG_STATE_CHANGED ||
+		if (r.status < RVF_SIG_OK || r.status > RVF_SIG_SIGNED_CHANGED ||
 		    !memchr(r.reason, 0, sizeof r.reason) ||
 		    (r.valid && r.status != RVF_SIG_OK && !(k && r.status == RVF_SIG_STATE_CHANGED)) ||
 		    (r.status == RVF_SIG_OK && !(r.signature_ok && r.prefix_ok && r.state_current)))
