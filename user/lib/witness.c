@@ -409,6 +409,14 @@ static int on_seg(void *vc, uint64_t off, const rvf_seg_hdr *h)
 	return 0;
 }
 
+static int by_offset(const void *a, const void *b)
+{
+	const rvf_verify_issue *x = a, *y = b;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return 0;
+}
+
 static void check_listed(rvf_witness_report *r, const uint8_t *f, size_t len)
 {
 	rvf_manifest m;
@@ -448,6 +456,8 @@ static void check_listed(rvf_witness_report *r, const uint8_t *f, size_t len)
 			r->listed_bad++; /* already reported by the walk */
 	}
 	rvf_manifest_free(&m);
+	if (r->nissues > before)
+		qsort(r->issues, r->nissues, sizeof r->issues[0], by_offset);
 }
 
 /* Stable (insertion) sort of the issues by offset: at most
