@@ -12,7 +12,8 @@
  * cached, and XDP looks the cache up with the current epoch only, so a
  * stale answer cannot be served after the store changes.
  *
- * The program only reads packets: it always returns TC_ACT_OK. It reads
+ * The program only reads packets: it always returns TC_ACT_UNSPEC (TCX_NEXT),
+ * so other tcx programs and clsact filters still see the packet. It reads
  * through bpf_skb_load_bytes, so non-linear skbs are handled too.
  */
 #include "vmlinux.h"
@@ -22,6 +23,7 @@
 #include "rvf_maps.h"
 
 #define TC_ACT_OK 0
+#define TC_ACT_UNSPEC (-1)
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -105,8 +107,7 @@ static __always_inline int parse_udp(struct __sk_buff *skb, struct rvf_pending_k
 	return 0;
 }
 
-SEC("tc")
-int rvf_tc_egress(struct __sk_buff *skb)
+static __always_inline int fill_cache(struct __sk_buff *skb)
 {
 	struct rvf_pending_key pk = {};
 	struct rvf_pending_val pv;
@@ -181,6 +182,13 @@ int rvf_tc_egress(struct __sk_buff *skb)
 	}
 	rvf_count(RVF_C_TC_CACHED);
 	return TC_ACT_OK;
+}
+
+SEC("tc")
+int rvf_tc_egress(struct __sk_buff *skb)
+{
+	fill_cache(skb);
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,5 +1,7 @@
-/* attach.c — XDP (native / generic / auto) and tc clsact egress attachment,
- * in-place program replacement, and detach from a fresh process. */
+/* attach.c — XDP (native / generic / auto) and tcx egress attachment through
+ * BPF links, in-place program replacement (bpf_link_update), and detach from
+ * a fresh process. Only our own links (and the netlink XDP attachment or tc
+ * filter named like ours, left by older versions) are ever removed. */
 #include "loader_int.h"
 
 #include <bpf/bpf.h>
@@ -12,8 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TC_HANDLE 1
-#define TC_PRIO 1
+/* Kernel >= 6.6 values; the UAPI headers of the build machine may be older. */
+#define LDR_BPF_TCX_EGRESS 47
+#define LDR_LINK_TYPE_XDP 6
+#define LDR_LINK_TYPE_TCX 11
+#define LEGACY_TC_HANDLE 1
+#define LEGACY_TC_PRIO 1
 #define XDP_PROG_NAME "rvf_xdp"
 #define TC_PROG_NAME "rvf_tc_egress"
 
@@ -65,7 +71,7 @@ static const char *mode_name(enum rvf_xdp_mode m)
 	return m == RVF_XDP_MODE_GENERIC ? "generic" : m == RVF_XDP_MODE_NATIVE ? "native" : "auto";
 }
 
-/* Name of a program by id ("" if unknown). */
+/* Name of a program by id ("" if unknown or not permitted). */
 static void prog_name(__u32 id, char *buf, size_t len)
 {
 	struct bpf_prog_info info;
@@ -80,8 +86,44 @@ static void prog_name(__u32 id, char *buf, size_t len)
 	close(fd);
 }
 
-/* Refuses to replace somebody else's XDP program in either mode. */
-static int check_foreign_xdp(int ifindex, const char *ifname, char *err, size_t errlen)
+/* fd of the pinned link `name` of ifname if it is a live link of `type` on
+ * ifindex, else -1. (The XDP and tcx link infos both start with ifindex.) */
+static int pinned_link(const char *ifname, const char *name, __u32 type, int ifindex)
+{
+	char dir[LDR_PATH_MAX], path[LDR_PATH_MAX + 32];
+	struct bpf_link_info info;
+	__u32 il = sizeof info;
+
+	if (ldr_pin_dir(ifname, dir, sizeof dir))
+		return -1;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &il) || info.type != type ||
+	    (ifindex && (int)info.xdp.ifindex != ifindex) || !info.xdp.ifindex) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Attach mode of the XDP program on ifindex (AUTO if none). */
+static enum rvf_xdp_mode xdp_mode_now(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return RVF_XDP_MODE_AUTO;
+	return q.attach_mode == XDP_ATTACHED_SKB   ? RVF_XDP_MODE_GENERIC
+	       : q.attach_mode == XDP_ATTACHED_DRV ? RVF_XDP_MODE_NATIVE
+						   : RVF_XDP_MODE_AUTO;
+}
+
+/* An XDP program on the interface that no link of ours holds: an rvf_xdp
+ * attached over netlink by an older version is removed, anything else is
+ * somebody else's and refused. */
+static int clear_legacy_xdp(int ifindex, const char *ifname, char *err, size_t errlen)
 {
 	const int flags[2] = {XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE};
 	for (int i = 0; i < 2; i++) {
@@ -90,7 +132,8 @@ static int check_foreign_xdp(int ifindex, const char *ifname, char *err, size_t 
 		if (bpf_xdp_query_id(ifindex, flags[i], &id) || !id)
 			continue;
 		prog_name(id, name, sizeof name);
-		if (strcmp(name, XDP_PROG_NAME) != 0)
+		int e = strcmp(name, XDP_PROG_NAME) ? -EBUSY : bpf_xdp_detach(ifindex, flags[i], NULL);
+		if (e)
 			return ldr_err(err, errlen,
 				       "%s already runs XDP program id %u (%s, %s mode): detach it first", ifname,
 				       id, name[0] ? name : "?", i ? "native" : "generic"), -EBUSY;
@@ -98,28 +141,89 @@ static int check_foreign_xdp(int ifindex, const char *ifname, char *err, size_t 
 	return 0;
 }
 
-static int xdp_attach(rvf_loader *l, int prog_fd, enum rvf_xdp_mode want, enum rvf_xdp_mode *used,
-		      char *err, size_t errlen)
+/* Removes the tc filter of older versions (handle 1, priority 1 on clsact
+ * egress) if it runs our program; the qdisc and other filters stay. */
+static void clear_legacy_tc(int ifindex)
 {
-	int e;
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = LEGACY_TC_HANDLE, .priority = LEGACY_TC_PRIO);
+	char name[BPF_OBJ_NAME_LEN];
+	if (bpf_tc_query(&hook, &q))
+		return;
+	prog_name(q.prog_id, name, sizeof name);
+	if (strcmp(name, TC_PROG_NAME))
+		return;
+	LIBBPF_OPTS(bpf_tc_opts, d, .handle = LEGACY_TC_HANDLE, .priority = LEGACY_TC_PRIO);
+	bpf_tc_detach(&hook, &d);
+}
+
+static int xdp_link_new(rvf_loader *l, int prog_fd, enum rvf_xdp_mode m)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = mode_flags(m));
+	int fd = bpf_link_create(prog_fd, l->ifindex, BPF_XDP, &lo);
+	return fd < 0 ? -errno : fd;
+}
+
+static int xdp_attach(rvf_loader *l, char *err, size_t errlen)
+{
+	int prog = bpf_program__fd(l->xdp.prog), fd, e;
+	enum rvf_xdp_mode want = l->o.mode;
+
+	fd = l->o.no_pin ? -1 : pinned_link(l->ifname, "xdp_link", LDR_LINK_TYPE_XDP, l->ifindex);
+	if (fd >= 0) {
+		enum rvf_xdp_mode cur = xdp_mode_now(l->ifindex);
+		if ((want == RVF_XDP_MODE_AUTO || want == cur) && cur != RVF_XDP_MODE_AUTO &&
+		    bpf_link_update(fd, prog, NULL) == 0) {
+			l->xdp_link = fd;
+			l->attached = cur;
+			return 0;
+		}
+		bpf_link_detach(fd); /* other mode asked for: attach anew */
+		close(fd);
+	}
+	if ((e = clear_legacy_xdp(l->ifindex, l->ifname, err, errlen)))
+		return e;
 	if (want == RVF_XDP_MODE_AUTO) {
-		e = bpf_xdp_attach(l->ifindex, prog_fd, XDP_FLAGS_DRV_MODE, NULL);
-		if (e == 0) {
-			*used = RVF_XDP_MODE_NATIVE;
+		fd = xdp_link_new(l, prog, RVF_XDP_MODE_NATIVE);
+		if (fd >= 0) {
+			l->xdp_link = fd;
+			l->attached = RVF_XDP_MODE_NATIVE;
 			return 0;
 		}
 		ldr_warn(l, "native XDP on %s failed (%s): falling back to generic (skb) mode", l->ifname,
-			 strerror(-e));
+			 strerror(-fd));
 		want = RVF_XDP_MODE_GENERIC;
 	}
-	e = bpf_xdp_attach(l->ifindex, prog_fd, mode_flags(want), NULL);
-	if (e) {
-		const char *lg = rvf_loader_last_log();
-		(void)lg;
-		return ldr_err(err, errlen, "attaching XDP (%s) to %s: %s", mode_name(want), l->ifname,
-			       strerror(-e)), e;
+	fd = xdp_link_new(l, prog, want);
+	if (fd < 0)
+		return ldr_err(err, errlen, "attaching XDP (%s) to %s: %s%s", mode_name(want), l->ifname,
+			       strerror(-fd), fd == -EBUSY ? " (another XDP program is attached)" : ""),
+		       fd;
+	l->xdp_link = fd;
+	l->attached = want;
+	return 0;
+}
+
+static int tc_attach(rvf_loader *l, char *err, size_t errlen)
+{
+	int prog = bpf_program__fd(l->tc.prog);
+	int fd = l->o.no_pin ? -1 : pinned_link(l->ifname, "tc_link", LDR_LINK_TYPE_TCX, l->ifindex);
+	if (fd >= 0) {
+		if (bpf_link_update(fd, prog, NULL) == 0) {
+			l->tc_link = fd;
+			return 0;
+		}
+		bpf_link_detach(fd);
+		close(fd);
 	}
-	*used = want;
+	clear_legacy_tc(l->ifindex);
+	fd = bpf_link_create(prog, l->ifindex, LDR_BPF_TCX_EGRESS, NULL);
+	if (fd < 0) {
+		int e = -errno;
+		return ldr_err(err, errlen, "attaching tcx egress to %s: %s%s", l->ifname, strerror(-e),
+			       e == -EINVAL ? " (tcx links need Linux >= 6.6)" : ""), e;
+	}
+	l->tc_link = fd;
 	return 0;
 }
 
@@ -131,7 +235,7 @@ int rvf_loader_attach(rvf_loader *l, char *err, size_t errlen)
 		return ldr_err(err, errlen, "attach: no interface given"), -EINVAL;
 	if ((e = ldr_netns_enter(l->o.netns, &saved, err, errlen)))
 		return e;
-	ldr_log_begin(); /* kernel extack messages (e.g. clsact exists) stay quiet */
+	ldr_log_begin(); /* kernel extack messages stay quiet */
 	l->ifindex = (int)if_nametoindex(l->ifname);
 	if (!l->ifindex) {
 		e = -errno;
@@ -139,27 +243,10 @@ int rvf_loader_attach(rvf_loader *l, char *err, size_t errlen)
 			l->o.netns ? l->o.netns : "", strerror(-e));
 		goto out;
 	}
-	if ((e = check_foreign_xdp(l->ifindex, l->ifname, err, errlen)))
+	if ((e = xdp_attach(l, err, errlen)))
 		goto out;
-	e = xdp_attach(l, bpf_program__fd(l->xdp.prog), l->o.mode, &l->attached, err, errlen);
-	if (e)
+	if (l->tc.prog && (e = tc_attach(l, err, errlen)))
 		goto out;
-	if (l->tc.prog) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = l->ifindex, .attach_point = BPF_TC_EGRESS);
-		e = bpf_tc_hook_create(&hook);
-		if (e && e != -EEXIST) {
-			ldr_err(err, errlen, "creating clsact on %s: %s", l->ifname, strerror(-e));
-			goto out;
-		}
-		LIBBPF_OPTS(bpf_tc_opts, to, .handle = TC_HANDLE, .priority = TC_PRIO,
-			    .prog_fd = bpf_program__fd(l->tc.prog), .flags = BPF_TC_F_REPLACE);
-		e = bpf_tc_attach(&hook, &to);
-		if (e) {
-			ldr_err(err, errlen, "attaching tc egress to %s: %s", l->ifname, strerror(-e));
-			goto out;
-		}
-		l->tc_attached = 1;
-	}
 	if (!l->o.no_pin)
 		e = ldr_pin_all(l, err, errlen);
 out:
@@ -170,51 +257,51 @@ out:
 
 int ldr_replace_xdp(rvf_loader *l, struct ldr_obj *nobj, char *err, size_t errlen)
 {
-	int saved, e;
-	if ((e = ldr_netns_enter(l->o.netns, &saved, err, errlen)))
-		return e;
-	e = bpf_xdp_attach(l->ifindex, bpf_program__fd(nobj->prog), mode_flags(l->attached), NULL);
-	ldr_netns_leave(saved);
-	if (e)
-		return ldr_err(err, errlen, "replacing the XDP program on %s: %s", l->ifname, strerror(-e)), e;
+	if (l->xdp_link < 0)
+		return ldr_err(err, errlen, "replacing the XDP program on %s: not attached", l->ifname),
+		       -ENOLINK;
+	if (bpf_link_update(l->xdp_link, bpf_program__fd(nobj->prog), NULL)) {
+		int e = -errno;
+		return ldr_err(err, errlen, "replacing the XDP program on %s: %s", l->ifname, strerror(-e)),
+		       e;
+	}
 	if (l->o.no_pin)
 		return 0;
+	/* The link already runs the new program; pins are for inspection and
+	 * restarts. A caller without the right to write them (a daemon that
+	 * dropped root) keeps the old pins until detach. */
+	char perr[256] = "";
 	struct ldr_obj keep = l->xdp;
 	l->xdp = *nobj; /* pin the new program and rvf_vecs */
-	e = ldr_pin_all(l, err, errlen);
+	int e = ldr_pin_all(l, perr, sizeof perr);
 	l->xdp = keep;
-	return e;
+	if (e)
+		ldr_warn(l, "%s: xdp_prog and rvf_vecs pins stay at the previous object until detach", perr);
+	return 0;
+}
+
+/* bpf_link_detach on a pinned link (a link whose device is gone is
+ * defunct already). */
+static void detach_pinned_link(const char *dir, const char *name)
+{
+	char path[LDR_PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	int fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	bpf_link_detach(fd);
+	close(fd);
 }
 
 int rvf_loader_detach(const char *ifname, const char *netns, char *err, size_t errlen)
 {
-	char dir[LDR_PATH_MAX], path[LDR_PATH_MAX + 32];
+	char dir[LDR_PATH_MAX];
 	int saved, e;
-	__u32 pinned_xdp = 0, pinned_tc = 0;
 
 	if ((e = ldr_pin_dir(ifname, dir, sizeof dir)))
 		return ldr_err(err, errlen, "invalid interface name '%s'", ifname ? ifname : ""), e;
-	/* Ids of the pinned programs (the pins are in our mount namespace). */
-	snprintf(path, sizeof path, "%s/xdp_prog", dir);
-	int fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		struct bpf_prog_info info;
-		__u32 il = sizeof info;
-		memset(&info, 0, sizeof info);
-		if (!bpf_obj_get_info_by_fd(fd, &info, &il))
-			pinned_xdp = info.id;
-		close(fd);
-	}
-	snprintf(path, sizeof path, "%s/tc_prog", dir);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		struct bpf_prog_info info;
-		__u32 il = sizeof info;
-		memset(&info, 0, sizeof info);
-		if (!bpf_obj_get_info_by_fd(fd, &info, &il))
-			pinned_tc = info.id;
-		close(fd);
-	}
+	detach_pinned_link(dir, "xdp_link");
+	detach_pinned_link(dir, "tc_link");
 
 	if ((e = ldr_netns_enter(netns, &saved, err, errlen)))
 		return e;
@@ -225,49 +312,27 @@ int rvf_loader_detach(const char *ifname, const char *netns, char *err, size_t e
 		for (int i = 0; i < 2; i++) {
 			__u32 id = 0;
 			char name[BPF_OBJ_NAME_LEN];
-			e = bpf_xdp_query_id(ifindex, flags[i], &id);
-			if (e || !id)
+			if (bpf_xdp_query_id(ifindex, flags[i], &id) || !id)
 				continue;
 			prog_name(id, name, sizeof name);
-			if (id != pinned_xdp && strcmp(name, XDP_PROG_NAME) != 0)
+			if (strcmp(name, XDP_PROG_NAME) != 0)
 				continue; /* not ours: leave it */
 			e = bpf_xdp_detach(ifindex, flags[i], NULL);
 			if (e) {
 				ldr_err(err, errlen, "detaching XDP from %s: %s", ifname, strerror(-e));
-				goto out;
+				break;
 			}
 		}
-		/* tc: our filter, then the clsact qdisc it lives in. */
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, q, .handle = TC_HANDLE, .priority = TC_PRIO);
-		int ours = 0;
-		if (bpf_tc_query(&hook, &q) == 0) {
-			char name[BPF_OBJ_NAME_LEN];
-			prog_name(q.prog_id, name, sizeof name);
-			ours = q.prog_id == pinned_tc || !strcmp(name, TC_PROG_NAME);
-			if (ours) {
-				LIBBPF_OPTS(bpf_tc_opts, d, .handle = TC_HANDLE, .priority = TC_PRIO);
-				e = bpf_tc_detach(&hook, &d);
-				if (e && e != -ENOENT) {
-					ldr_err(err, errlen, "detaching tc from %s: %s", ifname, strerror(-e));
-					goto out;
-				}
-			}
-		}
-		if (ours || pinned_tc) {
-			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-			e = bpf_tc_hook_destroy(&hook);
-			if (e && e != -ENOENT && e != -EINVAL) {
-				ldr_err(err, errlen, "removing clsact from %s: %s", ifname, strerror(-e));
-				goto out;
-			}
-		}
+		clear_legacy_tc(ifindex);
 	}
-	e = 0;
-out:
 	ldr_log_end();
 	ldr_netns_leave(saved);
 	if (e)
 		return e;
-	return ldr_unpin_all(ifname, err, errlen);
+	if ((e = ldr_unpin_all(ifname, err, errlen)))
+		return e;
+	if (!ifindex)
+		return ldr_err(err, errlen, "interface %s does not exist%s%s", ifname,
+			       netns ? " in netns " : "", netns ? netns : ""), -ENODEV;
+	return 0;
 }

@@ -351,13 +351,34 @@ fail:
 	return e ? e : -EINVAL;
 }
 
+uint32_t ldr_ivf_cap(rvf_loader *l, const uint32_t *asg, uint32_t n, uint32_t C)
+{
+	uint32_t *size = calloc(C ? C : 1, sizeof *size), big = 0, at = 0;
+	if (!size) {
+		ldr_warn(l, "IVF cluster sizes: %s: queries above max_scan go to the daemon", strerror(ENOMEM));
+		return 0;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (asg[i] < C && ++size[asg[i]] > big) {
+			big = size[asg[i]];
+			at = asg[i];
+		}
+	free(size);
+	if (big <= l->o.max_scan)
+		return C;
+	ldr_warn(l, "IVF cluster %u holds %u vectors, more than max_scan %u: no IVF in XDP, the daemon answers every query (raise --centroids or --max-scan)",
+		 at, big, l->o.max_scan);
+	return 0;
+}
+
 /* Program types of the EBPF_SEG header (spec §13). */
 #define EBPF_PT_XDP 0
 #define EBPF_PT_TC 1
 
-/* Loads the first usable EBPF_SEG of `type` (xdp: max_dimension == dim),
- * else the built-in file. */
-static int load_kind(rvf_loader *l, const rvf_store *s, int type, uint32_t cap,
+/* Loads the first usable EBPF_SEG of `type` of the verified store copy
+ * `trusted` (xdp: max_dimension == dim), else the built-in file. A reload
+ * (reuse_from) loads the bytes already in use again. */
+static int load_kind(rvf_loader *l, const rvf_store *trusted, int type, uint32_t cap,
 		     struct ldr_obj *out, const rvf_loader *reuse_from, const struct ldr_obj *share,
 		     char *err, size_t errlen)
 {
@@ -366,29 +387,32 @@ static int load_kind(rvf_loader *l, const rvf_store *s, int type, uint32_t cap,
 	char origin[LDR_PATH_MAX];
 	int e;
 
-	if (!l->o.builtin_only && s) {
-		size_t n = rvf_ebpf_count(s);
+	if (reuse_from) {
+		const struct ldr_obj *cur = type == EBPF_PT_XDP ? &reuse_from->xdp : &reuse_from->tc;
+		return load_one(l, out, cur->bytes, cur->size, cur->src, cur->origin, objname, cap,
+				reuse_from, share, err, errlen);
+	}
+	if (trusted) {
+		size_t n = rvf_ebpf_count(trusted);
 		for (size_t i = 0; i < n; i++) {
 			rvf_ebpf eb;
-			if (rvf_ebpf_get(s, i, &eb) != 0 || eb.program_type != type)
+			if (rvf_ebpf_get(trusted, i, &eb) != 0 || eb.program_type != type)
 				continue;
 			if (type == EBPF_PT_XDP && eb.max_dimension != l->dim) {
-				if (!reuse_from)
-					ldr_warn(l, "EBPF_SEG #%zu (XdpDistance) is for dimension %u, the store has %u: skipped",
-						 i, eb.max_dimension, l->dim);
+				ldr_warn(l, "EBPF_SEG #%zu (XdpDistance) is for dimension %u, the store has %u: skipped",
+					 i, eb.max_dimension, l->dim);
 				continue;
 			}
 			int k = rvf_elf_check(eb.program, eb.program_size);
 			if (k != RVF_ELF_BPF) {
-				if (!reuse_from)
-					ldr_warn(l, "EBPF_SEG #%zu (%s, %zu bytes): %s; not loaded", i, kind,
-						 eb.program_size, rvf_elf_kind_str(k));
+				ldr_warn(l, "EBPF_SEG #%zu (%s, %zu bytes): %s; not loaded", i, kind,
+					 eb.program_size, rvf_elf_kind_str(k));
 				continue;
 			}
-			snprintf(origin, sizeof origin, "EBPF_SEG #%zu (%s)", i, kind);
+			snprintf(origin, sizeof origin, "EBPF_SEG #%zu (%s, signed)", i, kind);
 			char e2[512];
 			e = load_one(l, out, eb.program, eb.program_size, RVF_OBJ_STORE, origin, objname,
-				     cap, reuse_from, share, e2, sizeof e2);
+				     cap, NULL, share, e2, sizeof e2);
 			if (e == 0)
 				return 0;
 			ldr_warn(l, "%s", e2);
@@ -402,13 +426,13 @@ static int load_kind(rvf_loader *l, const rvf_store *s, int type, uint32_t cap,
 	size_t size = 0;
 	e = rvf_read_file(origin, &buf, &size);
 	if (e) {
-		ldr_err(err, errlen, "no usable %s program in the store's EBPF_SEGs and built-in %s: %s", kind,
-			origin, strerror(-e));
+		ldr_err(err, errlen, "no usable %s program: built-in %s: %s%s", kind, origin, strerror(-e),
+			trusted ? " (and none in the store's EBPF_SEGs)" : "");
 		return e;
 	}
-	if (!l->o.builtin_only && !reuse_from)
+	if (trusted)
 		ldr_warn(l, "no usable %s program in the store's EBPF_SEGs: using built-in %s", kind, origin);
-	e = load_one(l, out, buf, size, RVF_OBJ_BUILTIN, origin, objname, cap, reuse_from, share, err,
+	e = load_one(l, out, buf, size, RVF_OBJ_BUILTIN, origin, objname, cap, NULL, share, err,
 		     errlen);
 	free(buf);
 	return e;
@@ -417,7 +441,8 @@ static int load_kind(rvf_loader *l, const rvf_store *s, int type, uint32_t cap,
 int ldr_open_xdp(rvf_loader *l, const rvf_store *s, uint32_t cap, struct ldr_obj *out,
 		 const rvf_loader *reuse_from, char *err, size_t errlen)
 {
-	return load_kind(l, s, EBPF_PT_XDP, cap, out, reuse_from, NULL, err, errlen);
+	(void)s; /* a reload uses the program bytes already verified and loaded */
+	return load_kind(l, NULL, EBPF_PT_XDP, cap, out, reuse_from, NULL, err, errlen);
 }
 
 int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_loader **out,
@@ -431,6 +456,7 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
 	rvf_loader *l = calloc(1, sizeof *l);
 	if (!l)
 		return ldr_err(err, errlen, "loader: %s", strerror(ENOMEM)), -ENOMEM;
+	l->xdp_link = l->tc_link = -1;
 	if (opts)
 		l->o = *opts;
 	l->ifindex = 0;
@@ -453,6 +479,12 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
 	l->o.bpf_dir = l->bpf_dir;
 	if (!l->o.max_scan)
 		l->o.max_scan = RVF_LOADER_DEF_MAX_SCAN;
+	if (l->o.max_scan > RVF_LOADER_MAX_SCAN) {
+		ldr_err(err, errlen, "max_scan %u is above %u, the bpf_loop limit of one XDP scan",
+			l->o.max_scan, RVF_LOADER_MAX_SCAN);
+		free(l);
+		return -ERANGE;
+	}
 	if (!l->o.nprobe)
 		l->o.nprobe = RVF_LOADER_DEF_NPROBE;
 	if (l->o.nprobe > RVF_XDP_MAX_NPROBE)
@@ -474,14 +506,25 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
 	}
 	l->vecs_cap = live ? (uint32_t)live : 1;
 
-	e = load_kind(l, s, EBPF_PT_XDP, l->vecs_cap, &l->xdp, NULL, NULL, err, errlen);
+	rvf_store *trusted = NULL;
+	int memfd = -1;
+	if (l->o.ebpf_from_store) {
+		if ((e = ldr_trusted_store(l, &trusted, &memfd, err, errlen)))
+			goto fail;
+	} else if (rvf_ebpf_count(s)) {
+		ldr_warn(l, "the store carries %zu EBPF_SEG(s): not loaded, using the built-in objects (--ebpf-from-store with --trust-key loads signed ones)",
+			 rvf_ebpf_count(s));
+	}
+	e = load_kind(l, trusted, EBPF_PT_XDP, l->vecs_cap, &l->xdp, NULL, NULL, err, errlen);
+	if (!e && !l->o.no_tc)
+		e = load_kind(l, trusted, EBPF_PT_TC, 0, &l->tc, NULL, &l->xdp, err, errlen);
+	rvf_close(trusted);
+	if (memfd >= 0)
+		close(memfd);
+	l->o.trust_key = NULL; /* the caller's memory: not kept */
+	l->o.store_path = NULL;
 	if (e)
 		goto fail;
-	if (!l->o.no_tc) {
-		e = load_kind(l, s, EBPF_PT_TC, 0, &l->tc, NULL, &l->xdp, err, errlen);
-		if (e)
-			goto fail;
-	}
 	e = rvf_loader_sync(l, s, err, errlen);
 	if (e)
 		goto fail;
@@ -496,6 +539,10 @@ void rvf_loader_close(rvf_loader *l)
 {
 	if (!l)
 		return;
+	if (l->xdp_link >= 0)
+		close(l->xdp_link);
+	if (l->tc_link >= 0)
+		close(l->tc_link);
 	ldr_obj_free(&l->tc);
 	ldr_obj_free(&l->xdp);
 	free(l);

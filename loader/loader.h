@@ -8,17 +8,27 @@
  * the built-in objects, native XDP refused) are collected as "WARNING: ..."
  * lines, see rvf_loader_warnings().
  *
- * Object source: the store's EBPF_SEGs first (program_type 0 XdpDistance
- * whose max_dimension equals the store's dimension; program_type 1 TcFilter),
- * each payload must be an ELF64 little-endian EM_BPF object; otherwise the
- * built-in objects of `bpf_dir` (default "<dir of /proc/self/exe>/bpf", or
- * $RVF_BPF_DIR): rvf_xdp_d<dim>.bpf.o and rvf_tc.bpf.o.
+ * Object source: by default the built-in objects of `bpf_dir` (default
+ * "<dir of /proc/self/exe>/bpf", or $RVF_BPF_DIR): rvf_xdp_d<dim>.bpf.o and
+ * rvf_tc.bpf.o. The store's EBPF_SEGs (program_type 0 XdpDistance whose
+ * max_dimension equals the store's dimension; program_type 1 TcFilter; ELF64
+ * little-endian EM_BPF objects) are used only with ebpf_from_store, and only
+ * when `rvf sign` signed the store's current state with trust_key: the
+ * loader copies store_path into a sealed private memfd, verifies the
+ * signature on that copy (rvf_verify_signature, no appended commits) and
+ * takes the programs from the same copy, so a writer of the file cannot swap
+ * them after the check. Whoever can write the .rvf therefore never chooses
+ * the code attached to the NIC.
+ *
+ * Attachment is by BPF links: XDP (BPF_LINK_TYPE_XDP) and tcx egress
+ * (Linux >= 6.6), so attach and detach touch only our own hooks and never
+ * another program's XDP attachment, clsact qdisc or tc filter.
  *
  * Map names are the contract of bpf/rvf_maps.h. Pins (one directory per
- * interface): xdp_prog, tc_prog and every map by name. A later open with
- * the same ifname reuses compatible pinned maps, so a restarted loader
- * keeps the state (config, cache, allow-list) and replaces the programs in
- * place.
+ * interface): xdp_link, tc_link, xdp_prog, tc_prog and every map by name. A
+ * later open with the same ifname reuses compatible pinned maps and links,
+ * so a restarted loader keeps the state (config, cache, allow-list) and
+ * replaces the programs in place (bpf_link_update).
  */
 #ifndef RVF_LOADER_H
 #define RVF_LOADER_H
@@ -36,6 +46,11 @@ extern "C" {
 #define RVF_LOADER_DEF_MAX_SCAN 4096u /* brute-force budget per query */
 #define RVF_LOADER_DEF_NPROBE 2u
 #define RVF_LOADER_DEF_BIN_MIN 512u /* nvec above which RVF_SCAN_BIN is used */
+/* Largest max_scan: one bpf_loop call runs at most 1 << 23 iterations (the
+ * verifier's inlined guard); past it bpf_loop does nothing and the XDP
+ * program would answer an empty result. IVF clusters are capped at max_scan
+ * vectors (see rvf_loader_sync). */
+#define RVF_LOADER_MAX_SCAN 8388608u
 
 enum rvf_xdp_mode {
 	RVF_XDP_MODE_AUTO = 0, /* native, fall back to generic with a warning */
@@ -58,10 +73,14 @@ struct rvf_loader_opts {
 	enum rvf_xdp_mode mode;
 	uint16_t port;        /* UDP port (host order); 0 = RVF_WIRE_DEFAULT_PORT */
 	const char *bpf_dir;  /* built-in objects; NULL = default (see above) */
-	int builtin_only;     /* ignore the store's EBPF_SEGs */
+	int ebpf_from_store;  /* load the store's EBPF_SEGs (else built-in only);
+			       * needs store_path and trust_key */
+	const char *store_path; /* the store's file, for the signature check */
+	const uint8_t *trust_key; /* 32-byte Ed25519 public key of `rvf sign` */
 	int no_tc;            /* do not load/attach the tc program */
 	int no_pin;           /* neither reuse nor create pins */
-	uint32_t max_scan;    /* 0 = RVF_LOADER_DEF_MAX_SCAN; above it IVF is built */
+	uint32_t max_scan;    /* 0 = RVF_LOADER_DEF_MAX_SCAN; above it IVF is built;
+			       * > RVF_LOADER_MAX_SCAN is rejected (-ERANGE) */
 	uint32_t nprobe;      /* 0 = RVF_LOADER_DEF_NPROBE */
 	uint32_t ncentroids;  /* 0 = automatic (when IVF is needed) */
 	int no_cache;         /* config.cache_enabled = 0 */
@@ -94,17 +113,22 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
  * with a larger map (shared maps kept) and, if attached, replaced in place. */
 int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen);
 
-/* Attaches XDP (opts->mode) and tc egress (clsact) to opts->ifname and pins
- * programs and maps (unless no_pin). */
+/* Attaches XDP (opts->mode) and tcx egress to opts->ifname through BPF
+ * links and pins links, programs and maps (unless no_pin; then the
+ * attachment lives as long as the loader). A valid pinned link of ours is
+ * updated in place. Another XDP program on the interface: -EBUSY. */
 int rvf_loader_attach(rvf_loader *l, char *err, size_t errlen);
 
-/* Frees userspace state. Attachments and pins stay (the programs keep
+/* Frees userspace state. Pinned attachments stay (the programs keep
  * answering); use rvf_loader_detach to remove them. */
 void rvf_loader_close(rvf_loader *l);
 
-/* Removes the XDP program (only if it is ours: pinned id or name rvf_xdp),
- * the tc filter and the clsact hook, all pins and the pin directory of
- * ifname. Idempotent; works from a fresh process. netns as in the opts. */
+/* Detaches our pinned XDP and tcx links, a netlink-attached rvf_xdp and a
+ * legacy rvf_tc_egress filter of older versions (the filter only, never a
+ * qdisc), removes all pins and the pin directory of ifname. Nothing of
+ * anybody else is touched. Idempotent; works from a fresh process. netns as
+ * in the opts. An interface that does not exist: its stale pins are
+ * removed and -ENODEV returned. */
 int rvf_loader_detach(const char *ifname, const char *netns, char *err, size_t errlen);
 
 /* Allow-list: adds "a.b.c.d[/n]" or an IPv6 "addr[/n]" to rvf_allow and

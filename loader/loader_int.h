@@ -34,7 +34,7 @@ struct rvf_loader {
 	uint32_t vecs_cap; /* rvf_vecs max_entries */
 	int ifindex;
 	enum rvf_xdp_mode attached; /* AUTO = not attached */
-	int tc_attached;
+	int xdp_link, tc_link;      /* link fds, -1 if none */
 	char warn[LDR_WARN_MAX];
 };
 
@@ -64,6 +64,14 @@ int ldr_pinned_map_fd(const char *ifname, const char *name);
 int ldr_netns_enter(const char *netns, int *saved_fd, char *err, size_t errlen);
 void ldr_netns_leave(int saved_fd);
 int ldr_replace_xdp(rvf_loader *l, struct ldr_obj *nobj, char *err, size_t errlen);
+
+/* loader.c: the IVF cluster cap. Returns C, or 0 (no IVF: XDP hands the
+ * queries to the daemon) with a warning when a cluster of asg holds more
+ * than max_scan vectors. */
+uint32_t ldr_ivf_cap(rvf_loader *l, const uint32_t *asg, uint32_t n, uint32_t C);
+
+/* trust.c: verified private copy of opts.store_path (see loader.h). */
+int ldr_trusted_store(const rvf_loader *l, rvf_store **out, int *memfd, char *err, size_t errlen);
 
 /* maps_fill.c */
 int ldr_config_get(int fd, struct rvf_xdp_config *c);

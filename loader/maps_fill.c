@@ -375,7 +375,7 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 			ldr_err(err, errlen, "IVF k-means: %s", strerror(-e));
 			goto out;
 		}
-		C = (uint32_t)k;
+		C = ldr_ivf_cap(l, f.asg, n, (uint32_t)k);
 	}
 	f.order = malloc((size_t)(n ? n : 1) * sizeof *f.order);
 	f.coff = calloc((size_t)C + 2, sizeof *f.coff);

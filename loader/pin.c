@@ -1,4 +1,4 @@
-/* pin.c — /sys/fs/bpf/rvf/<ifname>/{xdp_prog,tc_prog,<map>...}: pinning,
+/* pin.c — /sys/fs/bpf/rvf/<ifname>/{xdp_link,tc_link,xdp_prog,tc_prog,<map>...}: pinning,
  * reuse of compatible pinned maps on restart, unpinning, and the allow-list
  * (which also works on the pins from a fresh process). */
 #include "loader_int.h"
@@ -142,6 +142,15 @@ int ldr_pin_all(rvf_loader *l, char *err, size_t errlen)
 	if (l->tc.prog) {
 		snprintf(path, sizeof path, "%s/tc_prog", dir);
 		if ((e = pin_fd(bpf_program__fd(l->tc.prog), path)))
+			return ldr_err(err, errlen, "pinning %s: %s", path, strerror(-e)), e;
+	}
+	const struct { int fd; const char *name; } links[2] = {{l->xdp_link, "xdp_link"},
+							      {l->tc_link, "tc_link"}};
+	for (int i = 0; i < 2; i++) {
+		if (links[i].fd < 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, links[i].name);
+		if ((e = pin_fd(links[i].fd, path)))
 			return ldr_err(err, errlen, "pinning %s: %s", path, strerror(-e)), e;
 	}
 	if ((e = pin_obj_maps(&l->xdp, dir, err, errlen)))

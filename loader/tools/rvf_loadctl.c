@@ -3,9 +3,9 @@
  *
  *   rvf-loadctl probe
  *   rvf-loadctl attach STORE IFACE [--netns NS] [--mode auto|native|generic]
- *               [--port P] [--bpf-dir DIR] [--builtin-only] [--no-tc]
- *               [--no-pin] [--max-scan N] [--nprobe N] [--centroids N]
- *               [--no-cache] [--allow CIDR]...
+ *               [--port P] [--bpf-dir DIR] [--ebpf-from-store --trust-key K.pub]
+ *               [--no-tc] [--no-pin] [--max-scan N] [--nprobe N]
+ *               [--centroids N] [--no-cache] [--allow CIDR]...
  *       (re-running it is a restart: pinned maps are reused, the maps are
  *        refilled from the store, the programs replaced in place)
  *   rvf-loadctl detach IFACE [--netns NS]
@@ -15,18 +15,21 @@
  * Exit: 0 ok, 1 failure, 2 usage.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loader.h"
+#include "sign.h"
 
 static int usage(void)
 {
 	fputs("usage: rvf-loadctl probe\n"
 	      "       rvf-loadctl attach STORE IFACE [--netns NS] [--mode auto|native|generic] [--port P]\n"
-	      "                   [--bpf-dir DIR] [--builtin-only] [--no-tc] [--no-pin] [--max-scan N]\n"
+	      "                   [--bpf-dir DIR] [--ebpf-from-store --trust-key K.pub] [--no-tc]\n"
+	      "                   [--no-pin] [--max-scan N (1..8388608)]\n"
 	      "                   [--nprobe N] [--centroids N] [--no-cache] [--allow CIDR]...\n"
 	      "       rvf-loadctl detach IFACE [--netns NS]\n"
 	      "       rvf-loadctl allow IFACE CIDR...\n"
@@ -59,13 +62,16 @@ static int cmd_attach(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"netns", 1, 0, 'n'},     {"mode", 1, 0, 'm'},      {"port", 1, 0, 'p'},
-		{"bpf-dir", 1, 0, 'b'},   {"builtin-only", 0, 0, 'B'}, {"no-tc", 0, 0, 'T'},
+		{"bpf-dir", 1, 0, 'b'},   {"ebpf-from-store", 0, 0, 'E'}, {"no-tc", 0, 0, 'T'},
+		{"trust-key", 1, 0, 'K'},
 		{"no-pin", 0, 0, 'P'},    {"max-scan", 1, 0, 's'},  {"nprobe", 1, 0, 'r'},
 		{"centroids", 1, 0, 'c'}, {"no-cache", 0, 0, 'C'},  {"allow", 1, 0, 'a'},
 		{0, 0, 0, 0}};
 	struct rvf_loader_opts o;
 	const char *allow[64];
 	int nallow = 0, c;
+	const char *trust = NULL;
+	uint8_t key[32];
 	unsigned long v;
 	char err[512] = "";
 
@@ -82,10 +88,18 @@ static int cmd_attach(int argc, char **argv)
 			break;
 		case 'p': if (num(optarg, 65535, &v) || !v) return usage(); o.port = (uint16_t)v; break;
 		case 'b': o.bpf_dir = optarg; break;
-		case 'B': o.builtin_only = 1; break;
+		case 'E': o.ebpf_from_store = 1; break;
+		case 'K': trust = optarg; break;
 		case 'T': o.no_tc = 1; break;
 		case 'P': o.no_pin = 1; break;
-		case 's': if (num(optarg, UINT32_MAX, &v) || !v) return usage(); o.max_scan = (uint32_t)v; break;
+		case 's':
+			if (num(optarg, ULONG_MAX, &v) || !v || v > RVF_LOADER_MAX_SCAN) {
+				fprintf(stderr, "error: --max-scan '%s': expected 1..%u (one bpf_loop runs at most %u iterations)\n",
+					optarg, RVF_LOADER_MAX_SCAN, RVF_LOADER_MAX_SCAN);
+				return 2;
+			}
+			o.max_scan = (uint32_t)v;
+			break;
 		case 'r': if (num(optarg, 16, &v) || !v) return usage(); o.nprobe = (uint32_t)v; break;
 		case 'c': if (num(optarg, 4096, &v)) return usage(); o.ncentroids = (uint32_t)v; break;
 		case 'C': o.no_cache = 1; break;
@@ -97,6 +111,18 @@ static int cmd_attach(int argc, char **argv)
 		return usage();
 	const char *path = argv[optind];
 	o.ifname = argv[optind + 1];
+	if (o.ebpf_from_store != (trust != NULL)) {
+		fprintf(stderr, "error: --ebpf-from-store and --trust-key go together\n");
+		return 2;
+	}
+	if (trust) {
+		if (rvf_key_read_public(trust, key)) {
+			fprintf(stderr, "error: --trust-key %s: %s\n", trust, rvf_last_error());
+			return 1;
+		}
+		o.trust_key = key;
+		o.store_path = path;
+	}
 
 	if (rvf_loader_probe(err, sizeof err))
 		return fail("kernel features", err);

@@ -15,8 +15,9 @@
  *       .bin for payloads that are not BPF objects, reported as
  *       placeholders) and its BTF to DIR/ebpf<i>_<kind>.btf.
  *   rvf detach IFACE [--netns NS] [--json]
- *       Removes the XDP program, tc filter + clsact hook and the pins of
- *       /sys/fs/bpf/rvf/IFACE (needs the loader, built with RVF_LOADER).
+ *       Detaches our XDP and tcx links (never another program, qdisc or
+ *       filter) and removes the pins of /sys/fs/bpf/rvf/IFACE (needs the
+ *       loader, built with RVF_LOADER). A missing interface: exit 1.
  */
 #include <errno.h>
 #include <getopt.h>
