@@ -10,6 +10,8 @@
  *   rvfd_allow.c    CIDR allow-list
  *   rvfd_metrics.c  counters, latency histogram, Prometheus text, HTTP
  *   rvfd_xdp.c      the XDP/tc side through the loader (loader/loader.h)
+ *   rvfd_limit.c    per-source token bucket for error replies (--error-rate)
+ *   rvfd_priv.c     dropping root (--user), the root monitor process
  *   rvfd_main.c     options, sockets, event loop, store reloads, signals
  */
 #ifndef RVFD_H
@@ -17,8 +19,10 @@
 
 #include <stddef.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "rvf.h"
 #include "rvf_wire.h"
@@ -76,6 +80,8 @@ struct rvfd_metrics {
 	uint64_t requests;          /* datagrams received on the query port */
 	uint64_t replies[8];        /* by rvf_wire_status */
 	uint64_t drop_short, drop_reply, drop_denied, send_errors;
+	uint64_t error_limited;     /* error replies suppressed by --error-rate */
+	uint64_t metrics_denied;    /* metrics connections outside the allow-list */
 	uint64_t lat[RVFD_LAT_BUCKETS]; /* daemon answers, log2 us, not cumulative */
 	uint64_t lat_count;
 	double lat_sum_us;
@@ -104,14 +110,18 @@ struct rvfd_http_conn {
 };
 
 struct rvfd_http {
-	int lfd[2]; /* IPv6 and IPv4 listeners, -1 if unused */
+	int lfd;                     /* listener, -1 if unused */
+	const struct rvfd_cidr *allow; /* connections from elsewhere are closed */
+	size_t nallow;               /* 0: everyone */
+	uint64_t *denied;            /* counts the closed ones (may be NULL) */
 	struct rvfd_http_conn c[RVFD_HTTP_MAX_CONN];
 };
 
-/* Binds TCP port on :: and 0.0.0.0. -errno with a message on stderr. */
-int rvfd_http_open(struct rvfd_http *h, uint16_t port);
+/* Binds TCP addr:port (addr: an IPv4 or IPv6 literal). -errno with a
+ * message on stderr. Set allow/nallow/denied afterwards. */
+int rvfd_http_open(struct rvfd_http *h, const char *addr, uint16_t port);
 void rvfd_http_close(struct rvfd_http *h);
-/* Adds the listening and connection fds to pfd (room for 2 + MAX_CONN);
+/* Adds the listening and connection fds to pfd (room for 1 + MAX_CONN);
  * returns the number added. */
 int rvfd_http_pollfds(struct rvfd_http *h, struct pollfd *pfd);
 /* Accepts / reads / answers as far as possible without blocking.
@@ -119,6 +129,45 @@ int rvfd_http_pollfds(struct rvfd_http *h, struct pollfd *pfd);
 void rvfd_http_service(struct rvfd_http *h, char *(*text)(void *), void *arg);
 
 double rvfd_mono(void);
+
+/* ---- error-reply rate limit (rvfd_limit.c) ------------------------------- */
+#define RVFD_LIMIT_SLOTS 4096 /* sources tracked; the least recently seen of a
+			       * full 8-way set is forgotten */
+#define RVFD_LIMIT_WAYS 8
+
+struct rvfd_limit_slot {
+	uint8_t addr[16];
+	double tokens, last; /* last: monotonic seconds, 0 = free */
+};
+
+struct rvfd_limit {
+	double rate;  /* tokens per second (= burst); 0: no limit */
+	struct rvfd_limit_slot *slot; /* RVFD_LIMIT_SLOTS */
+};
+
+/* rate 0 disables; -ENOMEM. */
+int rvfd_limit_init(struct rvfd_limit *rl, double rate);
+void rvfd_limit_free(struct rvfd_limit *rl);
+/* 1 if an error reply to this source may be sent now (takes a token). */
+int rvfd_limit_take(struct rvfd_limit *rl, const struct sockaddr *sa, double now);
+
+/* ---- privileges (rvfd_priv.c) --------------------------------------------- */
+struct rvfd_priv {
+	int drop;      /* 0: stay as started (not root, or --user root) */
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+
+/* Resolves --user NAME (0 or -errno with a message). */
+int rvfd_priv_lookup(const char *name, struct rvfd_priv *p);
+/* setgroups/setresgid/setresuid to the user keeping only CAP_BPF,
+ * CAP_NET_ADMIN and CAP_PERFMON (keep_bpf) or no capability at all, an
+ * emptied bounding set and no_new_privs. 0 or -errno with a message. */
+int rvfd_priv_drop(const struct rvfd_priv *p, int keep_bpf);
+/* The root monitor: forwards TERM/INT/HUP to the worker and returns its
+ * exit status when it ends (set: the blocked signals, with SIGCHLD). */
+int rvfd_priv_monitor(pid_t worker, const sigset_t *set);
 
 /* ---- XDP side (rvfd_xdp.c) ----------------------------------------------- */
 struct rvfd_xdp;
@@ -130,6 +179,8 @@ struct rvfd_xdp_opts {
 	uint16_t port;
 	const struct rvfd_cidr *allow;
 	size_t nallow;
+	const uint8_t *trust_key; /* non-NULL: load the store's EBPF_SEGs if signed
+				   * with this key (store_path is checked) */
 };
 
 /* 1 if this build can attach XDP programs (the loader was linked in). */
@@ -143,6 +194,9 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 int rvfd_xdp_sync(struct rvfd_xdp *x, rvf_store *s);
 /* Per-CPU rvf_counters summed. 0 or -errno. */
 int rvfd_xdp_counters(struct rvfd_xdp *x, uint64_t out[RVF_C_MAX]);
+/* The monitor after fork: closes its copies of the loader's fds (the
+ * worker owns them); rvfd_xdp_stop still detaches and unpins. */
+void rvfd_xdp_release(struct rvfd_xdp *x);
 /* Detach XDP and tc, unpin, free. Safe on NULL. */
 void rvfd_xdp_stop(struct rvfd_xdp *x);
 /* Epoch the maps carry (config.epoch), or -1. */

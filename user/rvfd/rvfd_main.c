@@ -1,10 +1,13 @@
 /* rvfd_main.c — the rvf query daemon.
  *
  *   rvfd --file F --iface IF --port P [--allow CIDR ...] [--mode native|generic|auto]
- *        [--no-xdp] [--metrics-port M] [--pin-dir D]
+ *        [--no-xdp] [--metrics-port M] [--metrics-addr A] [--pin-dir D]
+ *        [--user NAME] [--ebpf-from-store --trust-key K.pub] [--error-rate N/s]
  *
- * One thread, one poll loop: the UDP query sockets (IPv6 and IPv4, both
- * SO_REUSEADDR), the metrics listener and its connections, a signalfd
+ * Set-up runs as root (bind, load, attach, pin); then the worker drops to
+ * --user (rvfd_priv.c). One thread, one poll loop: the UDP query sockets
+ * (IPv6 and IPv4, exclusive: no SO_REUSEADDR, so nobody can bind the port
+ * beside us), the metrics listener and its connections, a signalfd
  * (SIGTERM/SIGINT: detach, unpin, exit 0; SIGHUP: reload now) and a 100 ms
  * tick that stats the store file (dev, inode, size, mtime, ctime) and, when
  * it changed, reopens the store read-only and syncs the XDP maps through the
@@ -12,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <linux/magic.h>
 #include <net/if.h>
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,6 +34,7 @@
 #include <unistd.h>
 
 #include "rvfd.h"
+#include "sign.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
@@ -40,9 +46,10 @@
 #define MAX_ALLOW 256
 
 struct opts {
-	const char *file, *iface, *mode, *pin_dir;
+	const char *file, *iface, *mode, *pin_dir, *user, *metrics_addr, *trust_key;
 	uint16_t port, metrics_port;
-	int no_xdp;
+	int no_xdp, ebpf_from_store;
+	double error_rate;
 	struct rvfd_cidr allow[MAX_ALLOW];
 	size_t nallow;
 };
@@ -62,6 +69,8 @@ struct daemon {
 	struct rvfd_work w;
 	struct rvfd_http http;
 	struct rvfd_xdp *xdp;
+	struct rvfd_limit rl;
+	struct rvfd_priv priv;
 	int udp[2]; /* IPv6, IPv4 */
 	int sfd;    /* signalfd */
 	int have_http;
@@ -73,7 +82,9 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fputs("Usage: rvfd --file F --iface IF --port P [--allow CIDR ...]\n"
-	      "            [--mode native|generic|auto] [--no-xdp] [--metrics-port M] [--pin-dir D]\n"
+	      "            [--mode native|generic|auto] [--no-xdp] [--metrics-port M]\n"
+	      "            [--metrics-addr A] [--pin-dir D] [--user NAME]\n"
+	      "            [--ebpf-from-store --trust-key K.pub] [--error-rate N/s]\n"
 	      "\n"
 	      "Serves the rvf store F over the UDP query protocol (docs/PROTOCOL.md): the XDP\n"
 	      "program on IF answers int8 scans and cache hits in the kernel, the daemon the\n"
@@ -83,11 +94,21 @@ static void usage(FILE *f)
 	      "  -i, --iface IF         interface for the XDP/tc programs (not needed with --no-xdp)\n"
 	      "  -p, --port P           UDP port, IPv4 and IPv6 [default: 7878]\n"
 	      "  -a, --allow CIDR       only answer sources in CIDR (repeatable; XDP drops the rest,\n"
-	      "                         the daemon too)\n"
+	      "                         the daemon and the metrics port too)\n"
 	      "  -m, --mode MODE        XDP attach mode: native, generic or auto [default: auto]\n"
 	      "      --no-xdp           userspace only: answer every query in the daemon\n"
-	      "      --metrics-port M   Prometheus text on http://HOST:M/metrics\n"
+	      "      --metrics-port M   Prometheus text on http://A:M/metrics\n"
+	      "      --metrics-addr A   address of the metrics listener [default: 127.0.0.1]\n"
 	      "      --pin-dir D        bpffs pin directory [default: /sys/fs/bpf/rvf/IF]\n"
+	      "      --user NAME        after set-up, serve as NAME with only CAP_BPF,\n"
+	      "                         CAP_NET_ADMIN, CAP_PERFMON (none with --no-xdp); F must\n"
+	      "                         stay readable by NAME [default: nobody; root: no drop]\n"
+	      "      --ebpf-from-store  attach the store's EBPF_SEG programs instead of the\n"
+	      "                         built-in ones; needs --trust-key\n"
+	      "      --trust-key K.pub  public key (rvf keygen) whose 'rvf sign' signature of\n"
+	      "                         the store's current state is required\n"
+	      "      --error-rate N/s   at most N error replies per second to one source\n"
+	      "                         (burst N; 4096 sources tracked) [default: no limit]\n"
 	      "  -h, --help             this text\n", f);
 }
 
@@ -106,7 +127,7 @@ static int parse_port(const char *s, uint16_t *out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { O_NOXDP = 256, O_METRICS, O_PINDIR };
+	enum { O_NOXDP = 256, O_METRICS, O_PINDIR, O_USER, O_MADDR, O_FROMSTORE, O_TRUST, O_ERATE };
 	static const struct option lo[] = {
 		{ "file", required_argument, NULL, 'f' },
 		{ "iface", required_argument, NULL, 'i' },
@@ -116,6 +137,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "no-xdp", no_argument, NULL, O_NOXDP },
 		{ "metrics-port", required_argument, NULL, O_METRICS },
 		{ "pin-dir", required_argument, NULL, O_PINDIR },
+		{ "user", required_argument, NULL, O_USER },
+		{ "metrics-addr", required_argument, NULL, O_MADDR },
+		{ "ebpf-from-store", no_argument, NULL, O_FROMSTORE },
+		{ "trust-key", required_argument, NULL, O_TRUST },
+		{ "error-rate", required_argument, NULL, O_ERATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -123,6 +149,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	o->port = RVF_WIRE_DEFAULT_PORT;
 	o->mode = "auto";
+	o->user = "nobody";
+	o->metrics_addr = "127.0.0.1";
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:i:p:a:m:h", lo, NULL)) != -1) {
 		switch (c) {
@@ -172,6 +200,41 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_PINDIR:
 			o->pin_dir = optarg;
 			break;
+		case O_USER:
+			o->user = optarg;
+			break;
+		case O_MADDR: {
+			unsigned char buf[16];
+
+			if (inet_pton(AF_INET, optarg, buf) != 1 && inet_pton(AF_INET6, optarg, buf) != 1) {
+				fprintf(stderr, "rvfd: error: invalid --metrics-addr '%s': expected an IPv4 "
+						"or IPv6 address\n", optarg);
+				return 2;
+			}
+			o->metrics_addr = optarg;
+			break;
+		}
+		case O_FROMSTORE:
+			o->ebpf_from_store = 1;
+			break;
+		case O_TRUST:
+			o->trust_key = optarg;
+			break;
+		case O_ERATE: {
+			char *end;
+
+			errno = 0;
+			o->error_rate = strtod(optarg, &end);
+			if (*end == '/' && !strcmp(end, "/s"))
+				end += 2;
+			if (errno || end == optarg || *end || !(o->error_rate >= 0.001) ||
+			    o->error_rate > 1e6) {
+				fprintf(stderr, "rvfd: error: invalid --error-rate '%s': expected N or N/s "
+						"with 0.001 <= N <= 1000000\n", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -192,6 +255,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (!o->file) {
 		fprintf(stderr, "rvfd: error: --file is required\n");
 		usage(stderr);
+		return 2;
+	}
+	if (o->ebpf_from_store != (o->trust_key != NULL)) {
+		fprintf(stderr, "rvfd: error: --ebpf-from-store and --trust-key go together\n");
+		return 2;
+	}
+	if (o->ebpf_from_store && o->no_xdp) {
+		fprintf(stderr, "rvfd: error: --ebpf-from-store needs XDP (not --no-xdp)\n");
 		return 2;
 	}
 	if (!o->no_xdp && !o->iface) {
@@ -307,31 +378,6 @@ static void check_reload(struct daemon *d, int force)
 }
 
 /* ---- sockets -------------------------------------------------------------- */
-/* A socket bound without SO_REUSEADDR fails if anyone holds the port, even a
- * process that bound it with SO_REUSEADDR (which our own sockets then use). */
-static int port_free(int family, uint16_t port)
-{
-	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0, one = 1;
-
-	if (fd < 0)
-		return errno == EAFNOSUPPORT ? 0 : -errno;
-	if (family == AF_INET6) {
-		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
-					  .sin6_addr = IN6ADDR_ANY_INIT };
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
-			rc = -errno;
-	} else {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-
-		if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
-			rc = -errno;
-	}
-	close(fd);
-	return rc == -EADDRNOTAVAIL ? 0 : rc;
-}
-
 static int udp_open(int family, uint16_t port)
 {
 	int fd, one = 1, buf = 4 << 20, err;
@@ -339,7 +385,8 @@ static int udp_open(int family, uint16_t port)
 	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* No SO_REUSEADDR: with it, any local user could bind the same port
+	 * (with SO_REUSEADDR too) and answer as the daemon. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	if (family == AF_INET6) {
@@ -369,7 +416,7 @@ static int open_udp(struct daemon *d)
 	int fam[2] = { AF_INET6, AF_INET }, i, rc;
 
 	for (i = 0; i < 2; i++) {
-		rc = port_free(fam[i], d->o.port);
+		rc = udp_open(fam[i], d->o.port);
 		if (rc == -EADDRINUSE) {
 			fprintf(stderr, "rvfd: error: UDP port %u (%s) is busy: another process (an "
 					"rvfd still running?) is bound to it\n", d->o.port,
@@ -381,9 +428,6 @@ static int open_udp(struct daemon *d)
 					"1024 need root)\n", d->o.port);
 			return rc;
 		}
-	}
-	for (i = 0; i < 2; i++) {
-		rc = udp_open(fam[i], d->o.port);
 		if (rc < 0 && fam[i] == AF_INET6 && (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL)) {
 			fprintf(stderr, "rvfd: warning: no IPv6 (%s): serving IPv4 only\n",
 				strerror(-rc));
@@ -463,6 +507,10 @@ static void serve_socket(struct daemon *d, int fd)
 		}
 		if (v == RVFD_DROP_REPLY) {
 			d->m.drop_reply++;
+			continue;
+		}
+		if (status != RVF_ST_OK && !rvfd_limit_take(&d->rl, &peer.sa, rvfd_mono())) {
+			d->m.error_limited++;
 			continue;
 		}
 		/* Reply from the address the request was sent to. */
@@ -599,13 +647,64 @@ static int run(struct daemon *d)
 	}
 }
 
+/* Set-up is done: fork the root monitor (with XDP), drop the worker's
+ * privileges. Returns 0 in the process that serves;
+ * otherwise 1 with the exit status in *exit_rc: the monitor after the
+ * worker ended (it detached), a failed worker (the monitor detaches) or a
+ * failure before the fork (detached here). */
+static int drop_privileges(struct daemon *d, const sigset_t *set,
+			   int *exit_rc)
+{
+	pid_t monitor = getpid(), pid;
+	int fd;
+
+	if (!d->priv.drop)
+		return 0;
+	if (d->xdp) {
+		pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "rvfd: error: fork: %s\n", strerror(errno));
+			rvfd_xdp_stop(d->xdp);
+			return *exit_rc = 1, 1;
+		}
+		if (pid > 0) { /* the monitor: no sockets, no store, no maps */
+			for (int i = 0; i < 2; i++)
+				if (d->udp[i] >= 0)
+					close(d->udp[i]);
+			if (d->have_http)
+				rvfd_http_close(&d->http);
+			close(d->sfd);
+			rvf_close(d->st.s);
+			rvfd_xdp_release(d->xdp);
+			*exit_rc = rvfd_priv_monitor(pid, set);
+			rvfd_xdp_stop(d->xdp);
+			return 1;
+		}
+	}
+	if (rvfd_priv_drop(&d->priv, d->xdp != NULL))
+		return *exit_rc = 1, 1;
+	/* The worker dies with the monitor (kill -9 of the daemon's pid). */
+	if (d->xdp && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) || getppid() != monitor))
+		return *exit_rc = 1, 1;
+	fd = open(d->o.file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "rvfd: error: user %s cannot read %s: %s (it is reopened after "
+				"every change: make it readable by that user, or pick --user)\n",
+			d->priv.name, d->o.file, strerror(errno));
+		return *exit_rc = 1, 1;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
 	char pin_dir[256] = "";
+	uint8_t trust_key[32];
 	struct timespec rt;
 	sigset_t set;
-	int rc;
+	int rc, worker = 0;
 
 	d.udp[0] = d.udp[1] = d.sfd = -1;
 	rc = parse_args(argc, argv, &d.o);
@@ -613,16 +712,30 @@ int main(int argc, char **argv)
 		return rc;
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
-	/* Signals first: a TERM during start-up must still clean up. */
+	/* Signals first: a TERM during start-up must still clean up. SIGCHLD
+	 * is for the monitor (rvfd_priv_monitor). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	sigset_t sfd_set = set;
+	sigdelset(&sfd_set, SIGCHLD);
+	d.sfd = signalfd(-1, &sfd_set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (d.sfd < 0) {
 		fprintf(stderr, "rvfd: error: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (rvfd_priv_lookup(d.o.user, &d.priv))
+		return 1;
+	if (d.o.trust_key && rvf_key_read_public(d.o.trust_key, trust_key)) {
+		fprintf(stderr, "rvfd: error: --trust-key %s: %s\n", d.o.trust_key, rvf_last_error());
+		return 1;
+	}
+	if (rvfd_limit_init(&d.rl, d.o.error_rate)) {
+		fprintf(stderr, "rvfd: error: out of memory\n");
 		return 1;
 	}
 
@@ -646,19 +759,26 @@ int main(int argc, char **argv)
 	if (open_udp(&d))
 		return 1;
 	if (d.o.metrics_port) {
-		if (rvfd_http_open(&d.http, d.o.metrics_port))
+		if (rvfd_http_open(&d.http, d.o.metrics_addr, d.o.metrics_port))
 			return 1;
+		d.http.allow = d.o.allow;
+		d.http.nallow = d.o.nallow;
+		d.http.denied = &d.m.metrics_denied;
 		d.have_http = 1;
 	}
 	if (!d.o.no_xdp) {
 		struct rvfd_xdp_opts xo = { .ifname = d.o.iface, .pin_dir = pin_dir,
 					    .mode = d.o.mode, .port = d.o.port,
-					    .allow = d.o.allow, .nallow = d.o.nallow };
+					    .allow = d.o.allow, .nallow = d.o.nallow,
+					    .trust_key = d.o.trust_key ? trust_key : NULL };
 
 		if (rvfd_xdp_start(&xo, d.o.file, d.st.s, &d.xdp))
 			return 1;
 		d.m.xdp_attached = 1;
 	}
+	if (drop_privileges(&d, &set, &rc))
+		return rc;
+	worker = d.priv.drop && d.xdp; /* the monitor detaches, not us */
 	clock_gettime(CLOCK_REALTIME, &rt);
 	d.m.start_time = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
 	d.next_check = rvfd_mono() + RELOAD_INTERVAL;
@@ -669,17 +789,23 @@ int main(int argc, char **argv)
 		d.udp[0] >= 0 ? "+" : "", "IPv4", d.xdp ? ", XDP on " : ", no XDP",
 		d.xdp ? d.o.iface : "");
 	if (d.have_http)
-		fprintf(stderr, ", metrics on :%u/metrics", d.o.metrics_port);
+		fprintf(stderr, ", metrics on %s:%u/metrics", d.o.metrics_addr, d.o.metrics_port);
 	if (d.o.nallow) {
 		fprintf(stderr, ", allow");
 		for (size_t i = 0; i < d.o.nallow; i++)
 			fprintf(stderr, " %s", d.o.allow[i].text);
 	}
+	if (d.o.error_rate > 0)
+		fprintf(stderr, ", error replies <= %g/s per source", d.o.error_rate);
+	if (d.priv.drop)
+		fprintf(stderr, ", as user %s (uid %u)%s", d.priv.name, (unsigned)d.priv.uid,
+			d.xdp ? " with CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON" : " without capabilities");
 	fprintf(stderr, "\n");
 
 	rc = run(&d);
 
-	rvfd_xdp_stop(d.xdp);
+	if (!worker)
+		rvfd_xdp_stop(d.xdp);
 	if (d.have_http)
 		rvfd_http_close(&d.http);
 	for (int i = 0; i < 2; i++)
@@ -690,9 +816,11 @@ int main(int argc, char **argv)
 		(unsigned long long)(d.m.replies[1] + d.m.replies[2] + d.m.replies[3] +
 				     d.m.replies[4] + d.m.replies[5] + d.m.replies[6] +
 				     d.m.replies[7]),
-		(unsigned long long)(d.m.drop_short + d.m.drop_reply + d.m.drop_denied));
+		(unsigned long long)(d.m.drop_short + d.m.drop_reply + d.m.drop_denied +
+				     d.m.error_limited));
 	rvf_close(d.st.s);
 	rvfd_work_free(&d.w);
+	rvfd_limit_free(&d.rl);
 	free(d.rx);
 	free(d.tx);
 	close(d.sfd);

@@ -3,6 +3,7 @@
  * only, everything else 404/405/400, one response per connection. All
  * sockets are non-blocking and driven by the daemon's poll loop; a client
  * that does not send its request within 2 s is dropped. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -131,6 +132,10 @@ char *rvfd_metrics_text(const struct rvfd_metrics *m)
 		  (unsigned long long)m->drop_short, (unsigned long long)m->drop_reply,
 		  (unsigned long long)m->drop_denied);
 	counter(&b, "rvfd_send_errors_total", "Replies the socket refused to send.", m->send_errors);
+	counter(&b, "rvfd_error_replies_limited_total",
+		"Error replies not sent because the source exceeded --error-rate.", m->error_limited);
+	counter(&b, "rvfd_metrics_denied_total",
+		"Metrics connections closed: source outside the allow-list.", m->metrics_denied);
 	sb_printf(&b, "# HELP rvfd_daemon_latency_us Daemon answer time, kernel receive to send, "
 		      "microseconds (log2 buckets).\n# TYPE rvfd_daemon_latency_us histogram\n");
 	for (i = 0; i < RVFD_LAT_BUCKETS; i++) {
@@ -172,55 +177,53 @@ char *rvfd_metrics_text(const struct rvfd_metrics *m)
 }
 
 /* ---- HTTP ---------------------------------------------------------------- */
-static int listen_on(int family, uint16_t port)
+int rvfd_http_open(struct rvfd_http *h, const char *addr, uint16_t port)
 {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} a;
+	socklen_t alen;
 	int fd, one = 1, err;
 
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
-					  .sin6_addr = IN6ADDR_ANY_INIT };
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		err = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	memset(h, 0, sizeof(*h));
+	h->lfd = -1;
+	for (int i = 0; i < RVFD_HTTP_MAX_CONN; i++)
+		h->c[i].fd = -1;
+	memset(&a, 0, sizeof(a));
+	if (inet_pton(AF_INET, addr, &a.in.sin_addr) == 1) {
+		a.in.sin_family = AF_INET;
+		a.in.sin_port = htons(port);
+		alen = sizeof(a.in);
+	} else if (inet_pton(AF_INET6, addr, &a.in6.sin6_addr) == 1) {
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_port = htons(port);
+		alen = sizeof(a.in6);
 	} else {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
-					 .sin_addr.s_addr = htonl(INADDR_ANY) };
-
-		err = bind(fd, (struct sockaddr *)&a, sizeof(a));
+		fprintf(stderr, "rvfd: error: metrics address '%s' is not an IPv4 or IPv6 address\n",
+			addr);
+		return -EINVAL;
 	}
-	if (err || listen(fd, 16)) {
+	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
 		err = -errno;
-		close(fd);
+		fprintf(stderr, "rvfd: error: metrics socket: %s\n", strerror(-err));
 		return err;
 	}
-	return fd;
-}
-
-int rvfd_http_open(struct rvfd_http *h, uint16_t port)
-{
-	int i, r6, r4;
-
-	for (i = 0; i < RVFD_HTTP_MAX_CONN; i++)
-		h->c[i].fd = -1;
-	r6 = listen_on(AF_INET6, port);
-	r4 = listen_on(AF_INET, port);
-	h->lfd[0] = r6 >= 0 ? r6 : -1;
-	h->lfd[1] = r4 >= 0 ? r4 : -1;
-	if (r4 < 0 && r4 != -EAFNOSUPPORT) {
-		fprintf(stderr, "rvfd: error: metrics port %u: %s%s\n", port, strerror(-r4),
-			r4 == -EADDRINUSE ? " (another process listens on it; pick another "
-					    "--metrics-port)" : "");
-		rvfd_http_close(h);
-		return r4;
+	/* TCP TIME_WAIT reuse only; a second listener on the port still fails. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, &a.sa, alen) || listen(fd, 16)) {
+		err = -errno;
+		close(fd);
+		fprintf(stderr, "rvfd: error: metrics on %s port %u: %s%s\n", addr, port, strerror(-err),
+			err == -EADDRINUSE ? " (another process listens on it; pick another "
+					     "--metrics-port)" : "");
+		return err;
 	}
-	if (r4 < 0 && r6 < 0) {
-		fprintf(stderr, "rvfd: error: metrics port %u: %s\n", port, strerror(-r6));
-		return r6;
-	}
+	h->lfd = fd;
 	return 0;
 }
 
@@ -228,11 +231,9 @@ void rvfd_http_close(struct rvfd_http *h)
 {
 	int i;
 
-	for (i = 0; i < 2; i++) {
-		if (h->lfd[i] >= 0)
-			close(h->lfd[i]);
-		h->lfd[i] = -1;
-	}
+	if (h->lfd >= 0)
+		close(h->lfd);
+	h->lfd = -1;
 	for (i = 0; i < RVFD_HTTP_MAX_CONN; i++) {
 		if (h->c[i].fd >= 0)
 			close(h->c[i].fd);
@@ -244,9 +245,8 @@ int rvfd_http_pollfds(struct rvfd_http *h, struct pollfd *pfd)
 {
 	int n = 0, i;
 
-	for (i = 0; i < 2; i++)
-		if (h->lfd[i] >= 0)
-			pfd[n++] = (struct pollfd){ .fd = h->lfd[i], .events = POLLIN };
+	if (h->lfd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
 	for (i = 0; i < RVFD_HTTP_MAX_CONN; i++)
 		if (h->c[i].fd >= 0)
 			pfd[n++] = (struct pollfd){ .fd = h->c[i].fd, .events = POLLIN };
@@ -304,25 +304,31 @@ static void conn_request(struct rvfd_http_conn *c, char *(*text)(void *), void *
 void rvfd_http_service(struct rvfd_http *h, char *(*text)(void *), void *arg)
 {
 	double now = rvfd_mono();
-	int i, j;
+	int j;
 
-	for (i = 0; i < 2; i++) {
-		while (h->lfd[i] >= 0) {
-			int fd = accept4(h->lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (h->lfd >= 0) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(h->lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-			if (fd < 0)
-				break;
-			for (j = 0; j < RVFD_HTTP_MAX_CONN && h->c[j].fd >= 0; j++)
-				;
-			if (j == RVFD_HTTP_MAX_CONN) {
-				respond(fd, "503 Service Unavailable", "text/plain", "busy\n");
-				close(fd);
-				continue;
-			}
-			h->c[j].fd = fd;
-			h->c[j].got = 0;
-			h->c[j].deadline = now + 2.0;
+		if (fd < 0)
+			break;
+		if (!rvfd_allowed(h->allow, h->nallow, (struct sockaddr *)&peer)) {
+			if (h->denied)
+				(*h->denied)++;
+			close(fd); /* outside the allow-list: not even an HTTP answer */
+			continue;
 		}
+		for (j = 0; j < RVFD_HTTP_MAX_CONN && h->c[j].fd >= 0; j++)
+			;
+		if (j == RVFD_HTTP_MAX_CONN) {
+			respond(fd, "503 Service Unavailable", "text/plain", "busy\n");
+			close(fd);
+			continue;
+		}
+		h->c[j].fd = fd;
+		h->c[j].got = 0;
+		h->c[j].deadline = now + 2.0;
 	}
 	for (j = 0; j < RVFD_HTTP_MAX_CONN; j++) {
 		struct rvfd_http_conn *c = &h->c[j];

@@ -81,6 +81,7 @@ int rvfd_xdp_counters(struct rvfd_xdp *x, uint64_t out[RVF_C_MAX])
 	(void)x, (void)out;
 	return -ENOTSUP;
 }
+void rvfd_xdp_release(struct rvfd_xdp *x) { (void)x; }
 void rvfd_xdp_stop(struct rvfd_xdp *x) { (void)x; }
 int64_t rvfd_xdp_epoch(struct rvfd_xdp *x) { (void)x; return -1; }
 
@@ -125,7 +126,6 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 	size_t i;
 	int rc;
 
-	(void)store_path;
 	*out = NULL;
 	x = calloc(1, sizeof(*x));
 	if (!x)
@@ -133,6 +133,9 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 	snprintf(x->ifname, sizeof(x->ifname), "%s", o->ifname);
 	lo.ifname = x->ifname;
 	lo.port = o->port;
+	lo.ebpf_from_store = o->trust_key != NULL;
+	lo.trust_key = o->trust_key;
+	lo.store_path = store_path;
 	lo.mode = !strcmp(o->mode, "native")    ? RVF_XDP_MODE_NATIVE
 		  : !strcmp(o->mode, "generic") ? RVF_XDP_MODE_GENERIC
 						: RVF_XDP_MODE_AUTO;
@@ -168,8 +171,8 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 	fprintf(stderr, "rvfd: XDP attached to %s (%s mode, xdp from %s, tc from %s), pinned "
 			"under %s/%s\n", x->ifname,
 		rvf_loader_attached_mode(x->l) == RVF_XDP_MODE_NATIVE ? "native" : "generic",
-		rvf_loader_xdp_source(x->l) == RVF_OBJ_STORE ? "the store's EBPF_SEG" : "build/bpf",
-		rvf_loader_tc_source(x->l) == RVF_OBJ_STORE	? "the store's EBPF_SEG"
+		rvf_loader_xdp_source(x->l) == RVF_OBJ_STORE ? "the store's signed EBPF_SEG" : "build/bpf",
+		rvf_loader_tc_source(x->l) == RVF_OBJ_STORE	? "the store's signed EBPF_SEG"
 		: rvf_loader_tc_source(x->l) == RVF_OBJ_BUILTIN ? "build/bpf"
 								: "nowhere",
 		RVF_LOADER_PIN_ROOT, x->ifname);
@@ -220,6 +223,14 @@ int64_t rvfd_xdp_epoch(struct rvfd_xdp *x)
 	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &c))
 		return -1;
 	return c.epoch;
+}
+
+void rvfd_xdp_release(struct rvfd_xdp *x)
+{
+	if (!x)
+		return;
+	rvf_loader_close(x->l);
+	x->l = NULL;
 }
 
 void rvfd_xdp_stop(struct rvfd_xdp *x)
