@@ -2,11 +2,17 @@
 # loader_veth.sh — the BPF loader end to end on a veth pair between two
 # namespaces (rvfl_a 10.99.0.1 rvfl0 <-> rvfl_b 10.99.0.2 rvfl1):
 #   store with the built objects embedded (rvf embed-ebpf) -> rvf-loadctl
-#   attach (generic), pins readable by bpftool, a UDP query from the peer
-#   namespace answered by XDP (path xdp, right neighbour), restart reuses the
-#   pinned maps and keeps answering, allow-list drops/admits, `rvf detach`
-#   leaves no pin, XDP link, program or clsact qdisc; then the same in
-#   native mode with an XDP_PASS program (probe.bpf.o) on the peer.
+#   attach (generic) uses the BUILT-IN objects; the store's only with
+#   --ebpf-from-store and the key of an `rvf sign` signature (another key:
+#   refused, nothing attached); XDP and tcx attached through pinned BPF links,
+#   pins readable by bpftool, a UDP query from the peer namespace answered by
+#   XDP (path xdp, right neighbour), restart reuses the pinned maps and links
+#   and keeps answering, allow-list drops/admits; a clsact qdisc with another
+#   tc filter (u32, priority 1) installed before attach survives attach and
+#   detach and keeps seeing the egress packets (when u32 counts hits); `rvf detach` leaves no
+#   pin, link or program of ours; detach of a missing interface and an
+#   out-of-range --max-scan fail; then the same in native mode with an
+#   XDP_PASS program (probe.bpf.o) on the peer.
 # Needs root, ip, tc, bpftool, python3 and build/rvf-loadctl (RVF_LOADCTL).
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -86,23 +92,49 @@ d = [e.get('formatted', e) for e in json.load(sys.stdin)]
 print(sum(v['value'] for e in d if e['key'] == $1 for v in e['values']))"
 }
 
+link_prog() { bpftool -j link show pinned "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['prog_id'])"; }
+
 check_attached() { # MODE_WORD (xdpgeneric|xdp)
 	local link
 	link=$(ip -n "$NA" -d link show "$IA")
 	grep -qE "mtu [0-9]+ $1 " <<<"$link" || fail "link has no $1 program: $link"
 	grep -q "name rvf_xdp" <<<"$link" || fail "rvf_xdp not on link: $link"
 	ok
-	tc -n "$NA" filter show dev "$IA" egress | grep >/dev/null rvf_tc_egress || fail "no tc egress filter"
-	ok
-	for f in xdp_prog tc_prog rvf_config rvf_counters rvf_cache rvf_pending rvf_allow rvf_quant \
-		rvf_vecs rvf_cents rvf_coff rvf_scratch; do
+	for f in xdp_link tc_link xdp_prog tc_prog rvf_config rvf_counters rvf_cache rvf_pending \
+		rvf_allow rvf_quant rvf_vecs rvf_cents rvf_coff rvf_scratch; do
 		[ -e "$PIN/$f" ] || fail "missing pin $PIN/$f"
 	done
 	ok
 	bpftool prog show pinned "$PIN/xdp_prog" | grep >/dev/null "name rvf_xdp" || fail "bpftool: xdp_prog"
 	bpftool prog show pinned "$PIN/tc_prog" | grep >/dev/null "name rvf_tc_egress" || fail "bpftool: tc_prog"
 	bpftool map show pinned "$PIN/rvf_vecs" | grep >/dev/null "max_entries 300" || fail "bpftool: rvf_vecs"
+	# The links hold exactly the pinned programs (tcx: not a tc filter).
+	assert_eq "$(link_prog "$PIN/xdp_link")" "$(prog_id "$PIN/xdp_prog")" "xdp_link program"
+	assert_eq "$(link_prog "$PIN/tc_link")" "$(prog_id "$PIN/tc_prog")" "tc_link program"
+	if tc -n "$NA" filter show dev "$IA" egress | grep >/dev/null rvf_tc_egress; then
+		fail "rvf_tc_egress installed as a tc filter (expected a tcx link)"
+	fi
 	ok
+}
+
+# Somebody else's egress tc filter: clsact + a u32 filter at priority 1
+# (where older versions put theirs). foreign_tc_pkts prints its "success"
+# count (CONFIG_CLS_U32_PERF), "present" without counters, "none" if gone.
+foreign_tc_add() {
+	tc -n "$NA" qdisc add dev "$IA" clsact || fail "foreign clsact"
+	tc -n "$NA" filter add dev "$IA" egress prio 1 protocol all u32 match u32 0 0 ||
+		fail "foreign u32 filter"
+}
+foreign_tc_pkts() {
+	local out
+	out=$(tc -n "$NA" -s filter show dev "$IA" egress)
+	if ! grep -q " u32 .*fh 800::800" <<<"$out"; then
+		echo none
+	elif grep -q "success [0-9]" <<<"$out"; then
+		grep -o "success [0-9]*" <<<"$out" | head -n 1 | cut -d' ' -f2
+	else
+		echo present
+	fi
 }
 
 check_query() { # SRC ID
@@ -111,13 +143,18 @@ check_query() { # SRC ID
 	assert_eq "$r" "xdp 3 $2" "query for id $2 from $1"
 }
 
-check_detached() { # XDP_ID TC_ID
+check_detached() { # XDP_ID TC_ID [foreign]
 	local i
 	[ ! -e "$PIN" ] || fail "pins left: $(ls "$PIN")"
 	ok
 	if ip -n "$NA" link show "$IA" | grep >/dev/null "prog/xdp"; then fail "XDP still attached"; fi
 	ok
-	if tc -n "$NA" qdisc show dev "$IA" | grep >/dev/null clsact; then fail "clsact left"; fi
+	if [ "${3:-}" = foreign ]; then # somebody else's qdisc and filter stay
+		tc -n "$NA" qdisc show dev "$IA" | grep >/dev/null clsact || fail "foreign clsact removed"
+		[ "$(foreign_tc_pkts)" != none ] || fail "foreign tc filter removed"
+	elif tc -n "$NA" qdisc show dev "$IA" | grep >/dev/null clsact; then
+		fail "clsact created and left"
+	fi
 	ok
 	for i in $(seq 50); do # programs are freed after an RCU grace period
 		bpftool prog show id "$1" >/dev/null 2>&1 || bpftool prog show id "$2" >/dev/null 2>&1 || break
@@ -143,22 +180,62 @@ do_detach() {
 	fi
 }
 
+# ---- options -----------------------------------------------------------------
+expect_exit 2 "$LOADCTL" attach "$T/s.rvf" "$IA" --netns "$NA" --max-scan 8388609
+expect_contains "$T/last.err" "1..8388608"
+expect_exit 2 "$LOADCTL" attach "$T/s.rvf" "$IA" --netns "$NA" --ebpf-from-store
+expect_exit 1 "$LOADCTL" detach rvfnosuch0
+expect_contains "$T/last.err" "interface rvfnosuch0 does not exist"
+expect_exit 1 "$RVF" detach rvfnosuch0
+expect_contains "$T/last.err" "does not exist"
+
 # ---- generic mode -----------------------------------------------------------
+foreign_tc_add
+# Default: the built-in objects, although the store carries its own.
 RVF_BPF_DIR=$BPFDIR run_ok "$LOADCTL" attach "$T/s.rvf" "$IA" --netns "$NA" --mode generic \
 	--port "$PORT" >"$T/attach.out"
+expect_contains "$T/attach.out" "xdp generic (built-in)"
+expect_contains "$T/attach.out" "tc built-in"
+expect_contains "$T/last.err" "carries 2 EBPF_SEG(s): not loaded"
+check_attached xdpgeneric
+run_ok "$LOADCTL" detach "$IA" --netns "$NA" >/dev/null
+# The store's programs: only with a signature by the trusted key.
+run_ok "$RVF" keygen --output "$T/k1" >/dev/null
+run_ok "$RVF" keygen --output "$T/k2" >/dev/null
+run_ok "$RVF" sign "$T/s.rvf" --key "$T/k1" >/dev/null
+expect_exit 1 env RVF_BPF_DIR="$BPFDIR" "$LOADCTL" attach "$T/s.rvf" "$IA" --netns "$NA" --mode generic \
+	--port "$PORT" --ebpf-from-store --trust-key "$T/k2.pub"
+expect_contains "$T/last.err" "signature wrong_key"
+if ip -n "$NA" link show "$IA" | grep >/dev/null "prog/xdp"; then fail "XDP attached after a refused load"; fi
+ok
+RVF_BPF_DIR=$BPFDIR run_ok "$LOADCTL" attach "$T/s.rvf" "$IA" --netns "$NA" --mode generic \
+	--port "$PORT" --ebpf-from-store --trust-key "$T/k1.pub" >"$T/attach.out"
 expect_contains "$T/attach.out" "xdp generic (from the store)"
 expect_contains "$T/attach.out" "tc from the store"
 check_attached xdpgeneric
+pk0=$(foreign_tc_pkts)
 check_query 10.99.0.2 42
 check_query 10.99.0.2 299
 [ "$(counter 1)" -ge 2 ] || fail "RVF_C_ANSWERED counter: $(counter 1)"
 ok
 
-# Restart: same pinned maps, still answering.
+# Our tcx program passes the packet on: the foreign filter still counts.
+pk1=$(foreign_tc_pkts)
+if [ "$pk1" = present ]; then
+	log "u32 without hit counters: packet flow through the foreign filter not checked"
+else
+	[ "$pk1" -gt "$pk0" ] 2>/dev/null || fail "foreign tc filter saw no packets after our attach ($pk0 -> $pk1)"
+	ok
+fi
+
+# Restart: same pinned maps and links (updated in place), still answering.
 CFG_ID=$(map_id "$PIN/rvf_config")
+XL_ID=$(bpftool -j link show pinned "$PIN/xdp_link" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
 RVF_BPF_DIR=$BPFDIR run_ok "$LOADCTL" attach "$T/s.rvf" "$IA" --netns "$NA" --mode generic \
 	--port "$PORT" >/dev/null
 assert_eq "$(map_id "$PIN/rvf_config")" "$CFG_ID" "rvf_config reused after restart"
+assert_eq "$(bpftool -j link show pinned "$PIN/xdp_link" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")" \
+	"$XL_ID" "xdp_link reused after restart"
 check_query 10.99.0.2 7
 
 # Allow-list: only 10.99.0.3 -> .2 is dropped; then .2 is allowed too.
@@ -173,9 +250,10 @@ run_ok "$LOADCTL" allow-off "$IA" >/dev/null
 
 XID=$(prog_id "$PIN/xdp_prog") TID=$(prog_id "$PIN/tc_prog")
 do_detach
-check_detached "$XID" "$TID"
+check_detached "$XID" "$TID" foreign
 do_detach # idempotent
-check_detached "$XID" "$TID"
+check_detached "$XID" "$TID" foreign
+tc -n "$NA" qdisc del dev "$IA" clsact
 
 # ---- native mode (XDP_PASS program on the peer, see feasibility §3) ---------
 ip -n "$NB" link set dev "$IB" xdpdrv obj build/bpf/probe.bpf.o sec xdp ||

@@ -15,7 +15,15 @@
 #    found by the daemon and by XDP);
 #  - kill -9 of rvfd, restart (pinned maps reused): answers again;
 #  - SIGTERM: exit 0, no pin / link / program left; after another kill -9,
-#    `rvf detach IFACE` leaves no pin, link or program behind.
+#    `rvf detach IFACE` leaves no pin, link or program behind;
+#  - least privilege: the built-in objects by default although the store
+#    carries EBPF_SEGs; the worker serves as nobody with CapEff = CapPrm =
+#    CapBnd = CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON, no_new_privs, and still
+#    syncs the maps (ingest, rvf_vecs grown) and answers; an unprivileged
+#    process cannot bind the daemon's UDP port (wildcard or specific, with
+#    SO_REUSEADDR); metrics: a source outside the allow-list gets no HTTP
+#    answer, the default listener is 127.0.0.1 only; --ebpf-from-store loads
+#    the store's programs only with the key of its `rvf sign` signature.
 # Needs root (skips with 77 otherwise).
 . "$(dirname "$0")/lib.sh"
 . bench/netbench/netns.sh
@@ -31,6 +39,8 @@ RVFD=build/rvfd
 PORT=7878
 MPORT=9178
 SRV=$RVFD_IP_S:$PORT
+chmod 755 "$T" # the worker (user nobody) reopens the store after every change
+NOBODY=$(id -u nobody) NOGROUP=$(id -g nobody)
 
 on_exit "rvfd_ns_down"
 rvfd_ns_up || fail "could not create the namespaces"
@@ -70,10 +80,54 @@ start() { # LOG ARGS...
 	ok
 }
 nq() { ns_c $RVF net-query "$@"; }
+# kill -9 of the daemon (the root monitor); its worker dies with it.
+kill9() {
+	local w
+	w=$(pgrep -P "$RPID" || true)
+	kill -9 "$RPID"
+	wait "$RPID" 2>/dev/null || true
+	for _ in $(seq 100); do
+		{ [ -z "$w" ] || ! kill -0 "$w" 2>/dev/null; } && return 0
+		sleep 0.05
+	done
+	fail "worker $w survived kill -9 of the daemon"
+}
 
-start "$T/d1.log" --allow 10.98.0.0/26 --allow fd98::/64 --metrics-port "$MPORT"
-expect_contains "$T/d1.log" "XDP attached to $RVFD_NS_S (generic mode, xdp from the store's EBPF_SEG"
+start "$T/d1.log" --allow 10.98.0.0/26 --allow fd98::/64 --metrics-port "$MPORT" --metrics-addr 0.0.0.0
+expect_contains "$T/d1.log" "XDP attached to $RVFD_NS_S (generic mode, xdp from build/bpf, tc from build/bpf"
+expect_contains "$T/d1.log" "the store carries 2 EBPF_SEG(s): not loaded"
 [ -e "/sys/fs/bpf/rvf/$RVFD_NS_S/rvf_counters" ] || fail "no pins under /sys/fs/bpf/rvf/$RVFD_NS_S"
+
+log "least privilege: the worker runs as nobody with CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON"
+WPID=$(pgrep -P "$RPID")
+[ -n "$WPID" ] || fail "no worker process under rvfd $RPID"
+assert_eq "$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$WPID/status")" "$NOBODY $NOBODY $NOBODY $NOBODY" "worker uids"
+assert_eq "$(awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$WPID/status")" "$NOGROUP $NOGROUP $NOGROUP $NOGROUP" "worker gids"
+for c in CapEff CapPrm CapBnd; do
+	assert_eq "$(awk "/^$c:/ {print \$2}" "/proc/$WPID/status")" 000000c000001000 "worker $c"
+done
+for c in CapInh CapAmb; do
+	assert_eq "$(awk "/^$c:/ {print \$2}" "/proc/$WPID/status")" 0000000000000000 "worker $c"
+done
+assert_eq "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$WPID/status")" 1 "worker no_new_privs"
+expect_contains "$T/d1.log" "as user nobody (uid $NOBODY) with CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON"
+
+log "an unprivileged process cannot bind the daemon's UDP port"
+for a in 0.0.0.0 "$RVFD_IP_S" 127.0.0.1 :: ; do
+	expect_exit 1 ns_s setpriv --reuid="$NOBODY" --regid="$NOGROUP" --clear-groups $PY -c '
+import socket, sys
+a = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if ":" in a:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+try:
+    s.bind((a, int(sys.argv[2])))
+except OSError as e:
+    print(e, file=sys.stderr); sys.exit(1)
+sys.exit(0)' "$a" "$PORT"
+	expect_contains "$T/last.err" "Address already in use"
+done
 
 log "daemon answers == rvf query (exact f32)"
 $RVF query "$S" --input "$T/q.npy" -k 10 --json >"$T/exact.json" || fail "rvf query batch"
@@ -160,6 +214,26 @@ log "metrics and stats"
 expect_exit 0 ns_c $RVF stats --metrics "$RVFD_IP_S:$MPORT" --json
 json_ok "$T/last.out" '.metrics["rvfd_xdp_packets_total{counter=\"answered\"}"] >= 40 and .metrics.rvfd_cache_hits_total >= 1 and .metrics.rvfd_xdp_attached == 1'
 json_ok "$T/last.out" '.metrics["rvfd_replies_total{status=\"ok\"}"] >= 22'
+log "metrics: a source outside the allow-list gets no answer"
+metrics_from() { # SRC -> first response line, or "closed"
+	ns_c $PY - "$RVFD_IP_S" "$MPORT" "$1" <<'PY'
+import socket, sys
+c = socket.socket()
+c.bind((sys.argv[3], 0))
+c.settimeout(3)
+try:
+    c.connect((sys.argv[1], int(sys.argv[2])))
+    c.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+    d = c.recv(100)
+except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
+    d = b""
+print(d.split(b"\r\n")[0].decode() if d else "closed")
+PY
+}
+assert_eq "$(metrics_from "$RVFD_IP_C2")" closed "metrics from $RVFD_IP_C2 (outside the allow-list)"
+assert_eq "$(metrics_from "$RVFD_IP_C")" "HTTP/1.0 200 OK" "metrics from $RVFD_IP_C"
+expect_exit 0 ns_c $RVF stats --metrics "$RVFD_IP_S:$MPORT" --json
+json_ok "$T/last.out" '.metrics.rvfd_metrics_denied_total >= 1'
 
 log "CLI ingest while serving"
 ep0=$(jq -r .epoch "$T/xdp_f32.jsonl" | head -n 1)
@@ -181,11 +255,18 @@ json_ok "$T/last.out" ".path == \"daemon\" and .epoch > $ep0 and .results[0].id 
 ep1=$(jq -r .epoch "$T/last.out")
 
 log "kill -9 and restart"
-kill -9 "$RPID"
-wait "$RPID" 2>/dev/null || true
+kill9
 expect_exit 0 nq "$SRV" -v "$q1" -k 5 --json
 json_eq "$T/last.out" .path xdp # the program keeps answering without the daemon
-start "$T/d2.log"
+start "$T/d2.log" --metrics-port "$MPORT"
+# default metrics address: loopback only
+assert_eq "$(metrics_from "$RVFD_IP_C")" closed "metrics on $RVFD_IP_S by default"
+code=$(ns_s $PY -c '
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 3)
+c.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+print(c.recv(100).split(b"\r\n")[0].decode())' "$MPORT")
+assert_eq "$code" "HTTP/1.0 200 OK" "metrics on 127.0.0.1 by default"
 expect_exit 0 nq "$SRV" -v "$q1" -k 5 --daemon --no-cache --json
 json_eq "$T/last.out" .path daemon
 json_eq "$T/last.out" .epoch "$ep1"
@@ -216,9 +297,28 @@ no_leftovers "$pid1" "after SIGTERM"
 log "kill -9, then rvf detach"
 start "$T/d3.log"
 pid2=$(prog_id)
-kill -9 "$RPID"
-wait "$RPID" 2>/dev/null || true
+kill9
 [ -e "/sys/fs/bpf/rvf/$RVFD_NS_S/rvf_counters" ] || fail "pins vanished after kill -9"
 expect_exit 0 ns_s $RVF detach "$RVFD_NS_S"
 no_leftovers "$pid2" "after rvf detach"
+
+log "--ebpf-from-store: only with a signature by --trust-key"
+expect_exit 0 $RVF keygen --output "$T/k1"
+expect_exit 0 $RVF keygen --output "$T/k2"
+expect_exit 0 $RVF sign "$S" --key "$T/k1"
+chmod 644 "$S"
+expect_exit 2 $RVFD --file "$S" --iface "$RVFD_NS_S" --ebpf-from-store
+expect_contains "$T/last.err" "go together"
+expect_exit 1 ns_s $RVFD --file "$S" --iface "$RVFD_NS_S" --port "$PORT" --mode generic \
+	--ebpf-from-store --trust-key "$T/k2.pub"
+expect_contains "$T/last.err" "signature wrong_key"
+[ -z "$(prog_id)" ] || fail "XDP attached after a refused load"
+start "$T/d4.log" --ebpf-from-store --trust-key "$T/k1.pub"
+expect_contains "$T/d4.log" "xdp from the store's signed EBPF_SEG, tc from the store's signed EBPF_SEG"
+expect_exit 0 nq "$SRV" -v "$q1" -k 5 --json
+json_eq "$T/last.out" .path xdp
+pid3=$(prog_id)
+rvfd_stop "$RPID" 15
+assert_eq "$RVFD_RC" 0 "rvfd exit status after SIGTERM"
+no_leftovers "$pid3" "after SIGTERM (signed store programs)"
 pass

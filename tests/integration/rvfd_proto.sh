@@ -5,7 +5,9 @@
 # Prometheus endpoint and `rvf stats --metrics`, store changes picked up
 # while serving (ingest: new epoch + new vector; delete + compact: the file
 # is replaced), clean exit on SIGTERM/SIGINT and the start-up errors
-# (missing file, busy port, missing interface, not root, bad options).
+# (missing file, busy port, missing interface, not root, bad options);
+# --error-rate limits error replies per source (OK replies never); started
+# as root, the daemon serves as user nobody without any capability.
 . "$(dirname "$0")/lib.sh"
 . bench/netbench/netns.sh
 need_cmd jq
@@ -35,6 +37,7 @@ json.dump([{"id": 9001, "vector": [float(x) for x in new]}], open(t + "/new.json
 open(t + "/new.txt", "w").write(",".join(repr(float(x)) for x in new))
 PY
 S=$T/s.rvf
+chmod 755 "$T" # started as root, the daemon serves as nobody and reopens S
 expect_exit 0 $RVF create "$S" -d 32
 expect_exit 0 $RVF ingest "$S" -i "$T/v.json"
 
@@ -50,6 +53,14 @@ start() { # LOG ARGS...
 }
 
 start "$T/d1.log" --metrics-port "$MPORT"
+if [ "$(id -u)" -eq 0 ]; then
+	log "root start: serves as nobody without capabilities"
+	assert_eq "$(awk '/^Uid:/ {print $2, $3, $4}' "/proc/$RPID/status")" \
+		"$(id -u nobody) $(id -u nobody) $(id -u nobody)" "daemon uids"
+	for c in CapEff CapPrm CapBnd; do
+		assert_eq "$(awk "/^$c:/ {print \$2}" "/proc/$RPID/status")" 0000000000000000 "daemon $c"
+	done
+fi
 log "wire protocol, IPv4"
 $PY bench/netbench/wirecheck.py 127.0.0.1 "$PORT" 32 --daemon >"$T/wc4.out" 2>&1 ||
 	{ cat "$T/wc4.out"; fail "wirecheck IPv4"; }
@@ -139,7 +150,50 @@ expect_exit 0 $RVF net-query "127.0.0.1:$PORT" -v "$(head -n 1 "$T/q.txt")" -k 3
 rvfd_stop "$RPID" 10
 assert_eq "$RVFD_RC" 0 "rvfd exit status"
 
+log "--error-rate: error replies limited per source, OK replies not"
+start "$T/d4.log" --error-rate 2/s --metrics-port "$MPORT"
+got=$($PY - "$PORT" "$(head -n 1 "$T/q.txt")" <<'PY'
+import socket, struct, sys, time
+port = int(sys.argv[1]); good = [float(x) for x in sys.argv[2].split(",")]
+def req(rid, vec):
+    return struct.pack("<IBBHIHHIBBHII", 0x31515652, 1, 1, 0, rid, len(vec), 3, 0, 0, 0, 0, 0, 0) + \
+        struct.pack("<%df" % len(vec), *vec)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for i in range(40):  # wrong dimension: an error reply each, if not limited
+    s.sendto(req(i, [1.0] * 5), ("127.0.0.1", port))
+err = 0
+try:
+    while True:
+        s.recvfrom(4096); err += 1
+except socket.timeout:
+    pass
+ok = 0
+for i in range(20):
+    s.sendto(req(1000 + i, good), ("127.0.0.1", port))
+    try:
+        d, _ = s.recvfrom(4096)
+        ok += d[20] == 0  # status OK
+    except socket.timeout:
+        pass
+print(err, ok)
+PY
+)
+err=${got% *} okn=${got#* }
+[ "$err" -ge 1 ] && [ "$err" -le 6 ] || fail "error replies with --error-rate 2/s: $err of 40"
+assert_eq "$okn" 20 "OK replies with --error-rate"
+expect_exit 0 $RVF stats --metrics "127.0.0.1:$MPORT" --json
+json_ok "$T/last.out" '.metrics.rvfd_error_replies_limited_total >= 34'
+rvfd_stop "$RPID" 10
+assert_eq "$RVFD_RC" 0 "rvfd exit status"
+
 log "start-up errors"
+expect_exit 2 $RVFD --file "$S" --no-xdp --error-rate 0
+expect_exit 2 $RVFD --file "$S" --no-xdp --error-rate 5/min
+expect_exit 2 $RVFD --file "$S" --no-xdp --metrics-addr localhost
+expect_contains "$T/last.err" "invalid --metrics-addr"
+expect_exit 1 $RVFD --file "$S" --port "$PORT" --no-xdp --user rvf-no-such-user
+expect_contains "$T/last.err" "no such user"
 expect_exit 1 $RVFD --file "$T/missing.rvf" --port "$PORT" --no-xdp
 expect_contains "$T/last.err" "No such file"
 echo garbage >"$T/garbage.rvf"

@@ -3,10 +3,16 @@
  *  - EBPF_SEG payload classification (ELF64 LE EM_BPF vs placeholder), with
  *    the corpus file ebpf_accelerator.rvf whose program is 0xBF filler;
  *  - a store carrying a placeholder XdpDistance segment followed by the
- *    real build/bpf/rvf_xdp_d64.bpf.o and rvf_tc.bpf.o: the loader skips
- *    the placeholder with a warning and loads both objects FROM THE STORE
+ *    real build/bpf/rvf_xdp_d64.bpf.o and rvf_tc.bpf.o: by default the
+ *    loader ignores them (built-in objects only); with ebpf_from_store and
+ *    the key of an `rvf sign` signature of the current state it skips the
+ *    placeholder with a warning and loads both objects FROM THE STORE
  *    (bpf_dir points nowhere, so no fall-back is possible) through the
- *    verifier;
+ *    verifier; unsigned, wrong-key and signed-then-changed stores are
+ *    refused;
+ *  - max_scan past the bpf_loop limit is refused; an IVF cluster above
+ *    max_scan disables IVF (the daemon answers);
+ *  - detach of an interface that does not exist fails with -ENODEV;
  *  - the maps after the fill equal quant8 computed here (config, rvf_quant,
  *    every rvf_vecs entry), brute force and IVF (k-means, rvf_coff);
  *  - BPF_PROG_TEST_RUN of a query frame returns the expected neighbour;
@@ -128,6 +134,8 @@ static float *gen(uint32_t n, uint64_t seed)
 	return v;
 }
 
+static char last_store[512]; /* path of the last make_store() */
+
 /* A writable store with N0 vectors and, in order: a placeholder XDP
  * segment, the real XDP object, the real tc object. */
 static rvf_store *make_store(const char *name)
@@ -136,6 +144,7 @@ static rvf_store *make_store(const char *name)
 	rvf_store *s = NULL;
 	snprintf(path, sizeof path, "%s/%s", rvf_test_tmpdir(), name);
 	unlink(path);
+	snprintf(last_store, sizeof last_store, "%s", path);
 	rvf_create_opts co = {.dimension = DIM, .metric = RVF_METRIC_L2};
 	if (rvf_create(path, &co, &s))
 		return NULL;
@@ -167,7 +176,17 @@ static rvf_store *make_store(const char *name)
 	return s;
 }
 
-static rvf_loader *open_loader(rvf_store *s, uint32_t max_scan)
+static uint8_t sign_seed[32], sign_pub[32];
+
+/* Signs the current state of s with a fresh key (sign_pub). */
+static int sign_store(rvf_store *s)
+{
+	rvf_sign_result r;
+	return rvf_keygen(sign_seed, sign_pub) || rvf_sign(s, sign_seed, &r) ? -1 : 0;
+}
+
+/* Loads the store's own objects: s must be signed with sign_pub. */
+static rvf_loader *open_loader_path(rvf_store *s, const char *path, uint32_t max_scan)
 {
 	struct rvf_loader_opts o;
 	char err[512] = "";
@@ -175,12 +194,23 @@ static rvf_loader *open_loader(rvf_store *s, uint32_t max_scan)
 	memset(&o, 0, sizeof o);
 	o.bpf_dir = "/nonexistent-rvf-bpf-dir"; /* only the store's objects can load */
 	o.max_scan = max_scan;
+	o.ebpf_from_store = 1;
+	o.trust_key = sign_pub;
+	o.store_path = path;
 	int e = rvf_loader_open(s, &o, &l, err, sizeof err);
 	if (e) {
 		fprintf(stderr, "\nrvf_loader_open: %s\n%s\n", err, rvf_loader_last_log());
 		return NULL;
 	}
 	return l;
+}
+
+/* Signs the store (make_store's last one) and loads its own objects. */
+static rvf_loader *open_loader(rvf_store *s, uint32_t max_scan)
+{
+	if (sign_store(s))
+		return NULL;
+	return open_loader_path(s, last_store, max_scan);
 }
 
 /* Expected rvf_vecs entry of live vector i. */
@@ -380,8 +410,9 @@ static void t_placeholder_fallback(void)
 		fprintf(stderr, "\n%s\n%s\n", err, rvf_loader_last_log());
 	CU_ASSERT_EQUAL_FATAL(e, 0);
 	CU_ASSERT_EQUAL(rvf_loader_xdp_source(l), RVF_OBJ_BUILTIN);
-	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "placeholder payload, not a BPF object"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "using built-in"));
+	/* Unsigned store: its segment is not even looked at. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "carries 1 EBPF_SEG(s): not loaded"));
+	CU_ASSERT_PTR_NULL(strstr(rvf_loader_warnings(l), "placeholder payload"));
 	rvf_loader_close(l);
 	/* Without built-in objects the load fails with a clear message. */
 	o.bpf_dir = "/nonexistent-rvf-bpf-dir";
@@ -467,6 +498,110 @@ static void t_sync_grow(void)
 	rvf_close(s);
 }
 
+/* The store's programs load only with ebpf_from_store and a trusted key
+ * whose signature covers the current state; the default is built-in only. */
+static void t_store_objects_need_signature(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *s = make_store("trust.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	struct rvf_loader_opts o;
+	char err[512] = "";
+	rvf_loader *l = NULL;
+	uint8_t seed1[32], pub1[32], seed2[32], pub2[32];
+	rvf_sign_result r;
+	CU_ASSERT_EQUAL_FATAL(rvf_keygen(seed1, pub1), 0);
+	CU_ASSERT_EQUAL_FATAL(rvf_keygen(seed2, pub2), 0);
+
+	memset(&o, 0, sizeof o);
+	o.bpf_dir = "build/bpf";
+	CU_ASSERT_EQUAL_FATAL(rvf_loader_open(s, &o, &l, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(rvf_loader_xdp_source(l), RVF_OBJ_BUILTIN);
+	CU_ASSERT_EQUAL(rvf_loader_tc_source(l), RVF_OBJ_BUILTIN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "carries 3 EBPF_SEG(s): not loaded"));
+	rvf_loader_close(l);
+	l = NULL;
+	/* No built-in objects: an error, never the store's programs. */
+	o.bpf_dir = "/nonexistent-rvf-bpf-dir";
+	CU_ASSERT_EQUAL(rvf_loader_open(s, &o, &l, err, sizeof err), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no usable XDP program: built-in"));
+
+	o.ebpf_from_store = 1;
+	o.store_path = last_store;
+	CU_ASSERT_EQUAL(rvf_loader_open(s, &o, &l, err, sizeof err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "trusted public key"));
+	o.trust_key = pub1;
+	CU_ASSERT_EQUAL(rvf_loader_open(s, &o, &l, err, sizeof err), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "signature unsigned"));
+	CU_ASSERT_EQUAL_FATAL(rvf_sign(s, seed2, &r), 0);
+	CU_ASSERT_EQUAL(rvf_loader_open(s, &o, &l, err, sizeof err), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "signature wrong_key"));
+	CU_ASSERT_EQUAL_FATAL(rvf_sign(s, seed1, &r), 0);
+	int e = rvf_loader_open(s, &o, &l, err, sizeof err);
+	CU_ASSERT_EQUAL_FATAL(e, 0);
+	CU_ASSERT_EQUAL(rvf_loader_xdp_source(l), RVF_OBJ_STORE);
+	CU_ASSERT_EQUAL(rvf_loader_tc_source(l), RVF_OBJ_STORE);
+	rvf_loader_close(l);
+	l = NULL;
+	/* A commit after the signature (e.g. an appended EBPF_SEG): refused. */
+	uint64_t id = 99999;
+	float *v = gen(1, 5);
+	CU_ASSERT_EQUAL_FATAL(rvf_ingest(s, &id, v, 1, NULL), 0);
+	free(v);
+	CU_ASSERT_EQUAL(rvf_loader_open(s, &o, &l, err, sizeof err), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "signature state_changed"));
+	CU_ASSERT_PTR_NULL(l);
+	rvf_close(s);
+}
+
+static void t_limits(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *s = make_store("limits.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	struct rvf_loader_opts o;
+	char err[512] = "";
+	rvf_loader *l = NULL;
+	memset(&o, 0, sizeof o);
+	o.bpf_dir = "build/bpf";
+	o.max_scan = RVF_LOADER_MAX_SCAN + 1;
+	CU_ASSERT_EQUAL(rvf_loader_open(s, &o, &l, err, sizeof err), -ERANGE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "bpf_loop limit"));
+	CU_ASSERT_PTR_NULL(l);
+	/* One cluster of all 200 vectors > max_scan 50: no IVF, XDP passes. */
+	o.max_scan = 50;
+	o.ncentroids = 1;
+	CU_ASSERT_EQUAL_FATAL(rvf_loader_open(s, &o, &l, err, sizeof err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(rvf_loader_warnings(l), "IVF cluster 0 holds 200 vectors, more than max_scan 50"));
+	struct rvf_xdp_config c;
+	__u32 k0 = 0;
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c), 0);
+	CU_ASSERT_EQUAL(c.ncentroids, 0);
+	float d = -1;
+	int act = -1;
+	CU_ASSERT_EQUAL(run_query(l, s, 3, &d, &act), UINT64_MAX);
+	CU_ASSERT_EQUAL(act, XDP_PASS);
+	rvf_loader_close(l);
+	l = NULL;
+	/* Clusters within the cap keep IVF. */
+	o.ncentroids = 16;
+	CU_ASSERT_EQUAL_FATAL(rvf_loader_open(s, &o, &l, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c), 0);
+	CU_ASSERT(c.ncentroids > 1);
+	CU_ASSERT_PTR_NULL(strstr(rvf_loader_warnings(l), "IVF cluster"));
+	rvf_loader_close(l);
+	rvf_close(s);
+}
+
+static void t_detach_missing(void)
+{
+	char err[512] = "";
+	CU_ASSERT_EQUAL(rvf_loader_detach("rvfnosuch0", NULL, err, sizeof err), -ENODEV);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "interface rvfnosuch0 does not exist"));
+}
+
 static void t_cidr(void)
 {
 	uint32_t pl;
@@ -494,9 +629,12 @@ static void t_cidr(void)
 RVF_SUITE(loader, {"elf classification", t_elf_classify},
 	  {"corpus ebpf_accelerator.rvf holds a placeholder", t_corpus_placeholder},
 	  {"objects loaded from EBPF_SEGs, maps = quant8, test_run", t_store_objects},
-	  {"placeholder segment falls back to built-in", t_placeholder_fallback},
+	  {"unsigned store with a placeholder segment: built-in", t_placeholder_fallback},
 	  {"IVF fill (k-means, coff, centroids)", t_ivf},
 	  {"sync after growth reloads rvf_vecs, keeps shared maps", t_sync_grow},
+	  {"store programs only signed + trusted, built-in by default", t_store_objects_need_signature},
+	  {"max_scan limit, IVF cluster cap", t_limits},
+	  {"detach of a missing interface: -ENODEV", t_detach_missing},
 	  {"allow-list CIDR parsing", t_cidr})
 #else
 static void t_no_loader(void)
