@@ -7,7 +7,9 @@
 # is replaced), clean exit on SIGTERM/SIGINT and the start-up errors
 # (missing file, busy port, missing interface, not root, bad options);
 # --error-rate limits error replies per source (OK replies never); started
-# as root, the daemon serves as user nobody without any capability.
+# as root, the daemon serves as user nobody without any capability; another
+# process cannot bind the daemon's UDP port; the metrics port closes
+# connections from outside the allow-list.
 . "$(dirname "$0")/lib.sh"
 . bench/netbench/netns.sh
 need_cmd jq
@@ -61,6 +63,20 @@ if [ "$(id -u)" -eq 0 ]; then
 		assert_eq "$(awk "/^$c:/ {print \$2}" "/proc/$RPID/status")" 0000000000000000 "daemon $c"
 	done
 fi
+log "no other process can bind the daemon's UDP port (even with SO_REUSEADDR)"
+AS_OTHER=()
+if [ "$(id -u)" -eq 0 ]; then AS_OTHER=(setpriv --reuid="$(id -u nobody)" --regid="$(id -g nobody)" --clear-groups); fi
+for a in 0.0.0.0 127.0.0.1; do
+	expect_exit 1 "${AS_OTHER[@]}" $PY -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind((sys.argv[1], int(sys.argv[2])))
+except OSError as e:
+    print(e, file=sys.stderr); sys.exit(1)' "$a" "$PORT"
+	expect_contains "$T/last.err" "Address already in use"
+done
 log "wire protocol, IPv4"
 $PY bench/netbench/wirecheck.py 127.0.0.1 "$PORT" 32 --daemon >"$T/wc4.out" 2>&1 ||
 	{ cat "$T/wc4.out"; fail "wirecheck IPv4"; }
@@ -137,10 +153,22 @@ assert_eq "$RVFD_RC" 0 "rvfd exit status after SIGTERM"
 expect_contains "$T/d1.log" "SIGTERM: shutting down"
 
 log "userspace allow-list"
-start "$T/d2.log" --allow 10.0.0.0/8 --allow fd00::/8
+start "$T/d2.log" --allow 10.0.0.0/8 --allow fd00::/8 --metrics-port "$MPORT"
 $PY bench/netbench/wirecheck.py 127.0.0.1 "$PORT" 32 --expect-silence >"$T/wc.out" 2>&1 ||
 	{ cat "$T/wc.out"; fail "allow-list: a source outside got replies"; }
 ok
+code=$($PY - "$MPORT" <<'PY'
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2)
+try:
+    c.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+    d = c.recv(100)
+except (ConnectionResetError, BrokenPipeError):
+    d = b""
+print(d.split(b"\r\n")[0].decode() if d else "closed")
+PY
+)
+assert_eq "$code" closed "metrics from 127.0.0.1, outside the allow-list"
 kill -INT "$RPID"
 for _ in $(seq 100); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.05; done
 rc=0; wait "$RPID" || rc=$?
