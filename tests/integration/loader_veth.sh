@@ -8,8 +8,8 @@
 #   pins readable by bpftool, a UDP query from the peer namespace answered by
 #   XDP (path xdp, right neighbour), restart reuses the pinned maps and links
 #   and keeps answering, allow-list drops/admits; a clsact qdisc with another
-#   tc filter (u32, priority 1) installed before attach survives attach and
-#   detach and keeps seeing the egress packets (when u32 counts hits); `rvf detach` leaves no
+#   tc filter (u32, priority 1, mirred action) installed before attach
+#   survives attach and detach and keeps seeing the egress packets; `rvf detach` leaves no
 #   pin, link or program of ours; detach of a missing interface and an
 #   out-of-range --max-scan fail; then the same in native mode with an
 #   XDP_PASS program (probe.bpf.o) on the peer.
@@ -118,11 +118,14 @@ check_attached() { # MODE_WORD (xdpgeneric|xdp)
 }
 
 # Somebody else's egress tc filter: clsact + a u32 filter at priority 1
-# (where older versions put theirs). foreign_tc_pkts prints its "success"
-# count (CONFIG_CLS_U32_PERF), "present" without counters, "none" if gone.
+# (where older versions put theirs) whose action mirrors each packet to lo,
+# which counts them. foreign_tc_pkts prints that count ("present" without
+# act_mirred, "none" when the filter is gone).
 foreign_tc_add() {
 	tc -n "$NA" qdisc add dev "$IA" clsact || fail "foreign clsact"
-	tc -n "$NA" filter add dev "$IA" egress prio 1 protocol all u32 match u32 0 0 ||
+	tc -n "$NA" filter add dev "$IA" egress prio 1 protocol all u32 match u32 0 0 \
+		action mirred egress mirror dev lo 2>/dev/null ||
+		tc -n "$NA" filter add dev "$IA" egress prio 1 protocol all u32 match u32 0 0 ||
 		fail "foreign u32 filter"
 }
 foreign_tc_pkts() {
@@ -130,8 +133,8 @@ foreign_tc_pkts() {
 	out=$(tc -n "$NA" -s filter show dev "$IA" egress)
 	if ! grep -q " u32 .*fh 800::800" <<<"$out"; then
 		echo none
-	elif grep -q "success [0-9]" <<<"$out"; then
-		grep -o "success [0-9]*" <<<"$out" | head -n 1 | cut -d' ' -f2
+	elif grep -q "Sent [0-9]* bytes [0-9]* pkt" <<<"$out"; then
+		grep -o "Sent [0-9]* bytes [0-9]* pkt" <<<"$out" | head -n 1 | cut -d' ' -f4
 	else
 		echo present
 	fi
@@ -228,7 +231,7 @@ for i in range(5):
     s.sendto(b"x", ("10.99.0.2", 9))'
 pk1=$(foreign_tc_pkts)
 if [ "$pk1" = present ]; then
-	log "u32 without hit counters: packet flow through the foreign filter not checked"
+	log "no act_mirred: packet flow through the foreign filter not checked"
 else
 	[ "$pk1" -ge $((pk0 + 5)) ] 2>/dev/null || fail "foreign tc filter missed packets after our attach ($pk0 -> $pk1)"
 	ok
