@@ -86,7 +86,7 @@ if (mode === 'write') {
     }
     // Damaged newest manifest: the binding opens it silently; we open the
     // previous commit with a warning on purpose (it is what a torn commit
-    // leaves; docs/SECURITY.md §4.1).
+    // leaves; docs/SECURITY.md §6.1).
     if (DAMAGED_MANIFEST.has(path.basename(f.file))) {
       must(fs.existsSync(base + '.cli.fellback'), `${f.file}: our CLI must open the previous commit with a warning`);
       if (fs.existsSync(base + '.cli.status.json')) {
