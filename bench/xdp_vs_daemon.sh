@@ -38,6 +38,7 @@ start_rvfd() { # LOG ARGS
 	taskset -c "$CPU" nsenter --net="/run/netns/$RVFD_NS_S" -- build/rvfd --port "$PORT" "$@" >"$log" 2>&1 &
 	RPID=$!
 	rvfd_wait_ready "$log" "$RPID" 120 || { cat "$log" >&2; exit 1; }
+	case " $* " in *" --no-xdp "*) ;; *) rvfd_wait_xdp "$log" "$RPID" 300 || { cat "$log" >&2; exit 1; } ;; esac
 }
 stop_rvfd() { rvfd_stop "$RPID" 20; RPID=; }
 

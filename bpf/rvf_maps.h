@@ -23,6 +23,7 @@
 #define RVF_MAPS_H
 
 #include "rvf_wire.h"
+#include "rvf_qdigest.h"
 
 #define RVF_CACHE_ENTRIES 16384
 #define RVF_PENDING_ENTRIES 16384
@@ -132,7 +133,7 @@ struct rvf_xdp_scratch {
 	__u64 top[RVF_WIRE_MAX_K];             /* sorted keys: l2 << 32 | index */
 	__u64 ctop[RVF_XDP_MAX_NPROBE];        /* best clusters, same key shape */
 	struct rvf_wire_result res[RVF_WIRE_MAX_K];
-	__u64 qhash;
+	__u64 qd0;                             /* query digest, word 0 */
 	__u32 qnorm;
 	__u32 k;
 	__u32 ntop;
@@ -150,6 +151,10 @@ struct rvf_xdp_scratch {
 	__u64 pend[RVF_XDP_BIN_BLOCK];         /* keys of one block below the R-th */
 	__u32 npend;
 	__u32 hpos;                            /* cand_insert: heap position (map memory: untracked by the verifier) */
+	/* result cache: query digest word 1 and the SipHash state */
+	__u64 qd1;
+	__u64 sv[4];
+	struct rvf_xdp_slot par;               /* this object's map set, read once per packet */
 };
 
 struct {

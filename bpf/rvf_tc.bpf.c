@@ -3,14 +3,20 @@
  *
  * When the XDP query program (rvf_xdp.bpf.c) passes a cacheable query up to
  * the daemon, it records (client address, client port, request id) ->
- * (query hash, epoch, k) in rvf_pending. This program sees the daemon's UDP
- * reply leave the host (source port rvf_port), validates it, matches it
- * against rvf_pending and, when the reply's epoch is both the pending
- * entry's and the current config epoch, stores its results in rvf_cache
- * under (query hash, epoch, k). XDP then answers a repeat of the query
- * itself (path CACHE). A reply to a query at an older epoch is never
- * cached, and XDP looks the cache up with the current epoch only, so a
- * stale answer cannot be served after the store changes.
+ * (query digest, cache_gen, cache_epoch, k) in rvf_pending. This program
+ * sees the daemon's UDP reply leave the host (source port rvf_port),
+ * validates it and stores its results in rvf_cache under (digest,
+ * cache_gen, k) only when the reply provably answers the recorded query in
+ * the store state the cache currently serves:
+ *  - a pending entry exists for (destination address, port, req_id);
+ *  - the reply's 64-bit tag (header `tag` + result 0's `reserved`), which
+ *    the daemon computes from the query it answered, equals the entry's
+ *    digest word 0: a reply to another query that reused the request id
+ *    (or reached the daemon without XDP) does not match;
+ *  - the entry's cache_gen is the current one and the reply's epoch equals
+ *    the entry's and the current cache_epoch: the daemon bumps cache_gen
+ *    before it answers from any other store state.
+ * The pending entry is consumed only by its matching reply.
  *
  * The program only reads packets: it always returns TC_ACT_UNSPEC (TCX_NEXT),
  * so other tcx programs and clsact filters still see the packet. It reads
@@ -138,13 +144,24 @@ static __always_inline int fill_cache(struct __sk_buff *skb)
 	if (!pvp)
 		return TC_ACT_OK;
 	pv = *pvp;
+	/* The reply must answer the recorded query: its tag is the digest
+	 * the daemon computed over the query it answered. */
+	__u32 tag_hi;
+	if (bpf_skb_load_bytes(skb, off + HDR_LEN + 12, &tag_hi, sizeof(tag_hi)))
+		return TC_ACT_OK;
+	if (((__u64)tag_hi << 32 | h.tag) != pv.qd[0]) {
+		rvf_count(RVF_C_TC_MISMATCH);
+		return TC_ACT_OK; /* not this entry's reply: leave it for its own */
+	}
 	/* One reply per pending entry, whatever happens next. */
 	bpf_map_delete_elem(&rvf_pending, &pk);
 
 	cfg = bpf_map_lookup_elem(&rvf_config, &zero);
 	if (!cfg || !cfg->cache_enabled)
 		return TC_ACT_OK;
-	if (h.epoch != pv.epoch || pv.epoch != cfg->epoch)
+	if (pv.gen != cfg->cache_gen)
+		return TC_ACT_OK; /* the daemon serves another store state now */
+	if (h.epoch != pv.epoch || pv.epoch != cfg->cache_epoch)
 		return TC_ACT_OK; /* the store moved on: never cache a stale answer */
 	if (count != pv.k)
 		return TC_ACT_OK; /* short answer (e.g. truncated by request size) */
@@ -163,7 +180,8 @@ static __always_inline int fill_cache(struct __sk_buff *skb)
 		val->res[i].dist = 0;
 		val->res[i].reserved = 0;
 	}
-	val->pad[0] = val->pad[1] = val->pad[2] = 0;
+	val->pad = 0;
+	val->epoch = pv.epoch;
 	nbytes = count * RES_LEN;
 	if (nbytes < RES_LEN || nbytes > sizeof(val->res))
 		return TC_ACT_OK; /* cannot happen; keeps the verifier's bounds */
@@ -172,9 +190,11 @@ static __always_inline int fill_cache(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	val->count = (__u16)count;
+	val->res[0].reserved = 0; /* the tag, not part of the answer */
 
-	ck.qhash = pv.qhash;
-	ck.epoch = pv.epoch;
+	ck.qd[0] = pv.qd[0];
+	ck.qd[1] = pv.qd[1];
+	ck.gen = pv.gen;
 	ck.k = pv.k;
 	if (bpf_map_update_elem(&rvf_cache, &ck, val, BPF_ANY)) {
 		rvf_count(RVF_C_ERROR);

@@ -39,8 +39,14 @@
  *    IPv6: the UDP checksum is computed over the reply with bpf_csum_diff.
  *  - Passed up untouched (counted RVF_C_NOT_OURS): non-IP, IPv4 fragments
  *    (any with MF or an offset), IPv6 with extension headers, other ports.
- *  - Query hash (cache key): FNV-1a 64 over 32-bit words: dim | (flags &
- *    (I8 | DAEMON)) << 16, the I8 scale field, then the query words.
+ *  - Query digest (cache key): keyed SipHash-2-4-128 (include/rvf_qdigest.h)
+ *    with config.qkey, one 8-byte block per bpf_loop iteration; the state
+ *    lives in the per-CPU scratch. The cache is keyed by the whole digest,
+ *    config.cache_gen and k (PROTOCOL §7.2).
+ *  - Map sets: the loader builds the next set beside the live one as a new
+ *    object reading the other parameter slot of rvf_config (rvf_slot) and
+ *    replaces the program atomically; the slot is copied into the scratch
+ *    once per packet.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -63,13 +69,13 @@
 #define IPPROTO_UDP_ 17
 #define METRIC_IP 1
 
-#define FNV_OFF 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
 #define KNOWN_FLAGS (RVF_WF_I8 | RVF_WF_DAEMON | RVF_WF_NO_CACHE | RVF_WF_FILTER)
 
 /* Host-order UDP port, set by the loader before load. */
 const volatile __u16 rvf_port = RVF_WIRE_DEFAULT_PORT;
+/* Which parameter slot of rvf_config describes this object's maps (struct
+ * rvf_xdp_slot), set by the loader before load. */
+const volatile __u32 rvf_slot = 0;
 
 /* ---- quantizer (mirror of quant8_fx / quant8_round) ---------------------- */
 
@@ -181,13 +187,59 @@ static long pack_cb(__u32 t, void *arg)
 	return 0;
 }
 
-static long hash_cb(__u32 i, void *arg)
+/* Query digest block i (query bytes 8i..8i+7, zero padded by the caller). */
+static long sip_cb(__u32 i, void *arg)
 {
 	struct rvf_xdp_scratch *sc = ((struct sc_ctx *)arg)->sc;
-	if (i >= RVF_DIM)
+	if (i >= RVF_XDP_MAX_DIM / 2)
 		return 1;
-	sc->qhash = (sc->qhash ^ sc->raw[i]) * FNV_PRIME;
+	__u64 m = (__u64)sc->raw[2 * i] | (__u64)sc->raw[2 * i + 1] << 32;
+	__u64 v0 = sc->sv[0], v1 = sc->sv[1], v2 = sc->sv[2], v3 = sc->sv[3];
+	RVF_SIP_BLOCK(v0, v1, v2, v3, m);
+	sc->sv[0] = v0;
+	sc->sv[1] = v1;
+	sc->sv[2] = v2;
+	sc->sv[3] = v3;
 	return 0;
+}
+
+/* rvf_qdigest() of the query in sc->raw (need bytes) into sc->qd0/qd1. */
+static __always_inline void query_digest(struct rvf_xdp_scratch *sc, const struct rvf_xdp_config *cfg,
+					 __u16 flags, __u32 qscale, __u32 need)
+{
+	__u64 k0 = cfg->qkey[0], k1 = cfg->qkey[1];
+	__u64 v0 = k0 ^ RVF_SIP_C0, v1 = k1 ^ RVF_SIP_C1 ^ 0xee, v2 = k0 ^ RVF_SIP_C2,
+	      v3 = k1 ^ RVF_SIP_C3;
+	__u64 m = RVF_QDIGEST_M0(RVF_DIM, flags, (flags & RVF_WF_I8) ? qscale : 0);
+	__u32 nw = (need + 7) / 8, pi = need / 4;
+
+	if ((need & 7) && pi < RVF_XDP_MAX_DIM)
+		sc->raw[pi] = 0; /* zero padding of the last block */
+	RVF_SIP_BLOCK(v0, v1, v2, v3, m);
+	sc->sv[0] = v0;
+	sc->sv[1] = v1;
+	sc->sv[2] = v2;
+	sc->sv[3] = v3;
+	struct sc_ctx hc = {.sc = sc};
+	bpf_loop(nw, sip_cb, &hc, 0);
+	v0 = sc->sv[0];
+	v1 = sc->sv[1];
+	v2 = sc->sv[2];
+	v3 = sc->sv[3];
+	m = (__u64)((8 + 8 * nw) & 0xff) << 56;
+	RVF_SIP_BLOCK(v0, v1, v2, v3, m);
+	v2 ^= 0xee;
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	sc->qd0 = v0 ^ v1 ^ v2 ^ v3;
+	v1 ^= 0xdd;
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	RVF_SIP_ROUND(v0, v1, v2, v3);
+	sc->qd1 = v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* ---- top-k ---------------------------------------------------------------- */
@@ -587,7 +639,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct rvf_w
 	h->status = RVF_ST_OK;
 	h->path = path;
 	h->count = (__u16)count;
-	h->reserved2 = 0;
+	h->tag = 0;
 
 	__u16 sport = p->udp->source;
 	p->udp->source = p->udp->dest;
@@ -662,7 +714,10 @@ static __always_inline int pass_daemon(struct pkt *p, struct rvf_xdp_scratch *sc
 {
 	if (cacheable) {
 		struct rvf_pending_key pk = {};
-		struct rvf_pending_val pv = {.qhash = sc->qhash, .epoch = cfg->epoch, .k = k};
+		struct rvf_pending_val pv = {.qd = {sc->qd0, sc->qd1},
+					     .gen = cfg->cache_gen,
+					     .epoch = cfg->cache_epoch,
+					     .k = k};
 		mapped_addr(p, pk.addr);
 		pk.port = p->udp->source;
 		pk.req_id = p->hdr->req_id;
@@ -730,6 +785,23 @@ int rvf_xdp(struct xdp_md *ctx)
 		rvf_count(RVF_C_PASS_DAEMON);
 		return XDP_PASS;
 	}
+	/* This object's map set, read once into the per-CPU scratch (map
+	 * memory, untracked by the verifier). A concurrent build writes the
+	 * other slot only. */
+	struct rvf_xdp_slot *Pp = &sc->par;
+	if (rvf_slot) {
+		__builtin_memcpy(Pp, &cfg->slot1, sizeof(*Pp));
+	} else {
+		Pp->nvec = cfg->nvec;
+		Pp->epoch = cfg->epoch;
+		Pp->dim = cfg->dim;
+		Pp->metric = cfg->metric;
+		Pp->max_scan = cfg->max_scan;
+		Pp->ncentroids = cfg->ncentroids;
+		Pp->nprobe = cfg->nprobe;
+		Pp->scan_mode = cfg->scan_mode;
+		Pp->rerank = cfg->rerank;
+	}
 
 	/* Allow-list before anything else is looked at. */
 	if (cfg->allow_enabled) {
@@ -761,7 +833,7 @@ int rvf_xdp(struct xdp_md *ctx)
 	__u16 flags = h->flags;
 	__u32 i8 = flags & RVF_WF_I8;
 	__u32 need = i8 ? RVF_DIM : RVF_DIM * 4;
-	if (h->dim != RVF_DIM || h->dim != cfg->dim || h->k == 0 || h->k > RVF_WIRE_MAX_K) {
+	if (h->dim != RVF_DIM || h->dim != Pp->dim || h->k == 0 || h->k > RVF_WIRE_MAX_K) {
 		rvf_count(RVF_C_PASS_DAEMON);
 		return XDP_PASS;
 	}
@@ -789,28 +861,23 @@ int rvf_xdp(struct xdp_md *ctx)
 	int cacheable = cfg->cache_enabled && !(flags & (RVF_WF_NO_CACHE | RVF_WF_FILTER)) &&
 			!(flags & ~KNOWN_FLAGS);
 	if (cacheable) {
-		sc->qhash = FNV_OFF;
-		sc->qhash = (sc->qhash ^ (RVF_DIM | (__u32)(flags & (RVF_WF_I8 | RVF_WF_DAEMON)) << 16)) *
-			    FNV_PRIME;
-		sc->qhash = (sc->qhash ^ (i8 ? qscale : 0)) * FNV_PRIME;
-		struct sc_ctx hc = {.sc = sc};
-		bpf_loop(need / 4, hash_cb, &hc, 0);
-		struct rvf_cache_key ck = {.qhash = sc->qhash, .epoch = cfg->epoch, .k = k};
+		query_digest(sc, cfg, flags, qscale, need);
+		struct rvf_cache_key ck = {.qd = {sc->qd0, sc->qd1}, .gen = cfg->cache_gen, .k = k};
 		struct rvf_cache_val *cv = bpf_map_lookup_elem(&rvf_cache, &ck);
-		if (cv) {
+		if (cv && cv->epoch == cfg->cache_epoch) {
 			__u32 n = cv->count;
 			if (n > k)
 				n = k;
 			if (n > maxres)
 				n = maxres;
-			int act = reply(ctx, &p, cv->res, n, cfg->epoch, RVF_PATH_CACHE);
+			int act = reply(ctx, &p, cv->res, n, cv->epoch, RVF_PATH_CACHE);
 			rvf_count(act == XDP_TX ? RVF_C_CACHE_HIT : RVF_C_ERROR);
 			return act;
 		}
 	}
 
 	if ((flags & (RVF_WF_DAEMON | RVF_WF_FILTER)) || (flags & ~KNOWN_FLAGS) ||
-	    cfg->metric == METRIC_IP || (cfg->ncentroids == 0 && cfg->nvec > cfg->max_scan))
+	    Pp->metric == METRIC_IP || (Pp->ncentroids == 0 && Pp->nvec > Pp->max_scan))
 		return pass_daemon(&p, sc, cfg, cacheable, k);
 
 	/* Quantize and pack the query. */
@@ -846,7 +913,7 @@ int rvf_xdp(struct xdp_md *ctx)
 	/* Scan: brute force, or IVF over the nprobe closest clusters; with
 	 * RVF_SCAN_BIN the vectors (members) go through the binary pass into
 	 * cand[R] and the R candidates are reranked with PACK3. */
-	__u32 bin = cfg->scan_mode == RVF_SCAN_BIN && cfg->nvec <= RVF_XDP_BIN_CAP, R = cfg->rerank;
+	__u32 bin = Pp->scan_mode == RVF_SCAN_BIN && Pp->nvec <= RVF_XDP_BIN_CAP, R = Pp->rerank;
 	if (R == 0)
 		R = RVF_XDP_DEF_RERANK;
 	if (R < k)
@@ -861,8 +928,8 @@ int rvf_xdp(struct xdp_md *ctx)
 	for (int e = 0; e < RVF_XDP_BIN_BLOCK; e++)
 		sc->pend[e] = ~0ull;
 	struct scan_ctx s = {.sc = sc, .lo = 0, .bin = bin};
-	if (cfg->ncentroids) {
-		__u32 nc = cfg->ncentroids, np = cfg->nprobe;
+	if (Pp->ncentroids) {
+		__u32 nc = Pp->ncentroids, np = Pp->nprobe;
 		if (nc > RVF_XDP_MAX_CENTROIDS)
 			nc = RVF_XDP_MAX_CENTROIDS;
 		if (np == 0)
@@ -875,9 +942,9 @@ int rvf_xdp(struct xdp_md *ctx)
 		bpf_loop(nc, cent_cb, &cs, 0);
 		bpf_loop(sc->nctop, probe_cb, &s, 0);
 	} else if (bin) {
-		bin_scan(sc, 0, cfg->nvec);
+		bin_scan(sc, 0, Pp->nvec);
 	} else {
-		bpf_loop(cfg->nvec, scan_cb, &s, 0);
+		bpf_loop(Pp->nvec, scan_cb, &s, 0);
 	}
 	if (bin) {
 		struct scan_ctx rr = {.sc = sc, .lo = 0};
@@ -891,7 +958,7 @@ int rvf_xdp(struct xdp_md *ctx)
 		count = maxres;
 	struct res_ctx rc = {.sc = sc, .fbits = qp->dist_bits};
 	bpf_loop(count, res_cb, &rc, 0);
-	int act = reply(ctx, &p, sc->res, count, cfg->epoch, RVF_PATH_XDP);
+	int act = reply(ctx, &p, sc->res, count, Pp->epoch, RVF_PATH_XDP);
 	rvf_count(act == XDP_TX ? RVF_C_ANSWERED : RVF_C_ERROR);
 	return act;
 

@@ -62,7 +62,9 @@ struct rvf_wire_hdr {
 	__u8 path;     /* 21: reply: rvf_wire_path; request: 0 */
 	__u16 count;   /* 22: reply: results that follow; request: 0 */
 	__u32 scale;   /* 24: RVF_WF_I8: f32 bits of the query scale; else 0 */
-	__u32 reserved2; /* 28: 0 */
+	__u32 tag;     /* 28: request: 0; daemon reply with results: bits 0..31
+			* of the query tag (PROTOCOL §7.2), result 0's
+			* `reserved` holds bits 32..63; else 0 */
 } __attribute__((packed));
 
 /* Reply body: count results, ascending distance. A reply is never larger
@@ -87,6 +89,26 @@ struct rvf_wire_result {
  * with the reversed packed query yields a 3-term dot product (PACK3). */
 #define RVF_PACK3_WORDS(dim) (((dim) + 2) / 3)
 
+/* Parameters of one map set (a loaded XDP object and its data maps). The
+ * loader builds the next set beside the live one: a new object whose
+ * .rodata rvf_slot is the other slot, its parameters written into that
+ * slot, then one atomic program replacement. A running program reads its
+ * own slot once per packet, so every packet sees one consistent set. Slot
+ * 0 is the fields at the start of struct rvf_xdp_config, slot 1 its slot1
+ * member. */
+struct rvf_xdp_slot {
+	__u32 nvec;
+	__u32 epoch;
+	__u32 dim;
+	__u32 metric;
+	float scale;
+	__u32 max_scan;
+	__u32 ncentroids;
+	__u32 nprobe;
+	__u32 scan_mode;
+	__u32 rerank;
+};
+
 /* Global config, one array entry, updated by the loader/daemon. */
 struct rvf_xdp_config {
 	__u32 nvec;        /* vectors in the scan map */
@@ -105,6 +127,19 @@ struct rvf_xdp_config {
 	__u32 rerank;      /* RVF_SCAN_BIN: candidates R kept by the binary pass
 			    * (0 = RVF_XDP_DEF_RERANK; raised to k, capped at
 			    * RVF_XDP_MAX_RERANK) */
+	/* Result cache (PROTOCOL §7.2). The daemon's answers are cached for
+	 * the store state the daemon serves: cache_gen names that state
+	 * (bumped, never reused, whenever the daemon adopts another store
+	 * state: new epoch, other file, other dimension or metric, restart),
+	 * cache_epoch is its epoch. qkey is the random SipHash key of the
+	 * query digest, chosen per loader open. */
+	__u64 cache_gen;
+	__u32 cache_epoch;
+	__u32 pad2;
+	__u64 qkey[2];
+	struct rvf_xdp_slot slot1; /* parameters of slot 1 (see rvf_xdp_slot) */
+	__u32 active_slot;         /* slot of the attached program (for readers) */
+	__u32 pad3;
 };
 
 /* Scan modes (config.scan_mode). IVF is orthogonal: with ncentroids > 0
@@ -127,6 +162,7 @@ enum rvf_xdp_counter {
 	RVF_C_ERROR,         /* helper failure */
 	RVF_C_TC_SEEN,       /* tc: daemon replies seen on egress */
 	RVF_C_TC_CACHED,     /* tc: replies stored in the cache */
+	RVF_C_TC_MISMATCH,   /* tc: pending entry found, reply's tag differs */
 	RVF_C_MAX,
 };
 
@@ -139,10 +175,12 @@ struct rvf_allow_key {
 };
 
 /* BMC-style cache. When XDP passes a cacheable query to the daemon it
- * records (client address, port, request id) -> (query hash, epoch, k) in
- * an LRU "pending" map; the tc egress program matches the daemon's reply
- * against it and stores the reply's results in the cache. XDP then answers
- * a repeat of the same query at the same epoch itself. */
+ * records (client address, port, request id) -> (query digest, cache_gen,
+ * cache_epoch, k) in an LRU "pending" map; the tc egress program matches
+ * the daemon's reply against it (same key AND the reply's tag equals the
+ * digest's first word, so the reply answers that very query) and stores the
+ * results in the cache under (digest, cache_gen, k). XDP then answers a
+ * repeat of the same query while the daemon serves the same store state. */
 struct rvf_pending_key {
 	__u8 addr[16]; /* client address (IPv4-mapped for IPv4) */
 	__u16 port;    /* client UDP port, network order as on the wire */
@@ -151,21 +189,25 @@ struct rvf_pending_key {
 };
 
 struct rvf_pending_val {
-	__u64 qhash;
-	__u32 epoch;
+	__u64 qd[2];   /* query digest (rvf_qdigest.h) */
+	__u64 gen;     /* config.cache_gen when the query was passed */
+	__u32 epoch;   /* config.cache_epoch then */
 	__u32 k;
 };
 
-/* Result cache (tc fills, XDP reads), keyed by query hash + epoch. */
+/* Result cache (tc fills, XDP reads). The whole 128-bit digest is part of
+ * the key: a hit needs both words equal. */
 struct rvf_cache_key {
-	__u64 qhash; /* hash of dim, k, flags and query bytes */
-	__u32 epoch;
+	__u64 qd[2];
+	__u64 gen;
 	__u32 k;
+	__u32 pad;
 };
 
 struct rvf_cache_val {
 	__u16 count;
-	__u16 pad[3];
+	__u16 pad;
+	__u32 epoch; /* the daemon's epoch of the answer */
 	struct rvf_wire_result res[RVF_WIRE_MAX_K];
 };
 

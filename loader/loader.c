@@ -13,6 +13,7 @@
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -178,6 +179,11 @@ int rvf_loader_tc_prog_fd(const rvf_loader *l)
 	return l->tc.prog ? bpf_program__fd(l->tc.prog) : -1;
 }
 enum rvf_xdp_mode rvf_loader_attached_mode(const rvf_loader *l) { return l->attached; }
+void rvf_loader_cache_key(const rvf_loader *l, uint64_t key[2])
+{
+	key[0] = l->qkey[0];
+	key[1] = l->qkey[1];
+}
 
 void ldr_obj_free(struct ldr_obj *o)
 {
@@ -204,8 +210,9 @@ static void default_bpf_dir(char *buf, size_t len)
 	snprintf(buf, len, "%s/bpf", dirname(exe));
 }
 
-/* Sets a u16 .rodata variable through the object's BTF (no skeleton). */
-static int set_rodata_u16(struct bpf_object *obj, const char *var, uint16_t val)
+/* Sets a .rodata variable of vsz bytes through the object's BTF (no
+ * skeleton). -ENOENT if the object has no such variable. */
+static int set_rodata(struct bpf_object *obj, const char *var, const void *val, size_t vsz)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	if (!btf)
@@ -219,7 +226,7 @@ static int set_rodata_u16(struct bpf_object *obj, const char *var, uint16_t val)
 		const struct btf_type *vt = btf__type_by_id(btf, vs->type);
 		if (strcmp(btf__name_by_offset(btf, vt->name_off), var) != 0)
 			continue;
-		if (vs->size != sizeof val)
+		if (vs->size != vsz)
 			return -EINVAL;
 		struct bpf_map *m;
 		bpf_object__for_each_map(m, obj) {
@@ -229,13 +236,13 @@ static int set_rodata_u16(struct bpf_object *obj, const char *var, uint16_t val)
 				continue;
 			size_t sz;
 			const void *cur = bpf_map__initial_value(m, &sz);
-			if (!cur || vs->offset + sizeof val > sz)
+			if (!cur || vs->offset + vsz > sz)
 				return -EINVAL;
 			void *cp = malloc(sz);
 			if (!cp)
 				return -ENOMEM;
 			memcpy(cp, cur, sz);
-			memcpy((char *)cp + vs->offset, &val, sizeof val);
+			memcpy((char *)cp + vs->offset, val, vsz);
 			int err = bpf_map__set_initial_value(m, cp, sz);
 			free(cp);
 			return err;
@@ -248,12 +255,15 @@ static int set_rodata_u16(struct bpf_object *obj, const char *var, uint16_t val)
 static const char *const shared_maps[] = {"rvf_config", "rvf_counters", "rvf_cache",
 					  "rvf_pending", "rvf_allow"};
 
-/* Opens bytes (copied into o), sets the port, sizes rvf_vecs (cap > 0),
- * reuses maps, loads. On failure o is freed and the error written. */
+/* Opens bytes (copied into o), sets the port and (XDP) the parameter slot,
+ * sizes rvf_vecs (cap > 0), reuses maps, loads. With reuse_from only the
+ * shared maps are taken from the running loader: the data maps are new, so
+ * the object can be filled beside the live one. On failure o is freed and
+ * the error written. */
 static int load_one(rvf_loader *l, struct ldr_obj *o, const void *bytes, size_t size,
 		    enum rvf_obj_source src, const char *origin, const char *objname, uint32_t cap,
-		    const rvf_loader *reuse_from, const struct ldr_obj *share, char *err,
-		    size_t errlen)
+		    uint32_t slot, const rvf_loader *reuse_from, const struct ldr_obj *share,
+		    char *err, size_t errlen)
 {
 	int e;
 
@@ -282,10 +292,18 @@ static int load_one(rvf_loader *l, struct ldr_obj *o, const void *bytes, size_t 
 		ldr_err(err, errlen, "%s holds no program", origin);
 		goto fail;
 	}
-	e = set_rodata_u16(o->obj, "rvf_port", l->o.port ? l->o.port : RVF_WIRE_DEFAULT_PORT);
+	uint16_t port = l->o.port ? l->o.port : RVF_WIRE_DEFAULT_PORT;
+	e = set_rodata(o->obj, "rvf_port", &port, sizeof port);
 	if (e) {
 		ldr_log_end();
 		ldr_err(err, errlen, "%s: setting .rodata rvf_port: %s", origin, strerror(-e));
+		goto fail;
+	}
+	/* Objects without the variable read slot 0 only. */
+	e = cap ? set_rodata(o->obj, "rvf_slot", &slot, sizeof slot) : 0;
+	if (e && !(e == -ENOENT && slot == 0)) {
+		ldr_log_end();
+		ldr_err(err, errlen, "%s: setting .rodata rvf_slot: %s", origin, strerror(-e));
 		goto fail;
 	}
 	if (cap) {
@@ -317,12 +335,13 @@ static int load_one(rvf_loader *l, struct ldr_obj *o, const void *bytes, size_t 
 	bpf_object__for_each_map(m, o->obj) {
 		const char *n = bpf_map__name(m);
 		int fd = -1;
-		if (reuse_from && strcmp(n, "rvf_vecs") != 0)
-			fd = rvf_loader_map_fd(reuse_from, n);
-		if (share) {
-			for (size_t i = 0; i < sizeof shared_maps / sizeof *shared_maps; i++)
-				if (!strcmp(n, shared_maps[i]))
-					fd = ldr_map_fd(share, n);
+		for (size_t i = 0; i < sizeof shared_maps / sizeof *shared_maps; i++) {
+			if (strcmp(n, shared_maps[i]))
+				continue;
+			if (reuse_from)
+				fd = rvf_loader_map_fd(reuse_from, n);
+			if (share)
+				fd = ldr_map_fd(share, n);
 		}
 		if (fd >= 0 && (e = bpf_map__reuse_fd(m, fd))) {
 			ldr_log_end();
@@ -377,8 +396,8 @@ uint32_t ldr_ivf_cap(rvf_loader *l, const uint32_t *asg, uint32_t n, uint32_t C)
 
 /* Loads the first usable EBPF_SEG of `type` of the verified store copy
  * `trusted` (xdp: max_dimension == dim), else the built-in file. A reload
- * (reuse_from) loads the bytes already in use again. */
-static int load_kind(rvf_loader *l, const rvf_store *trusted, int type, uint32_t cap,
+ * or a stage build (reuse_from) loads the bytes already in use again. */
+static int load_kind(rvf_loader *l, const rvf_store *trusted, int type, uint32_t cap, uint32_t slot,
 		     struct ldr_obj *out, const rvf_loader *reuse_from, const struct ldr_obj *share,
 		     char *err, size_t errlen)
 {
@@ -390,7 +409,7 @@ static int load_kind(rvf_loader *l, const rvf_store *trusted, int type, uint32_t
 	if (reuse_from) {
 		const struct ldr_obj *cur = type == EBPF_PT_XDP ? &reuse_from->xdp : &reuse_from->tc;
 		return load_one(l, out, cur->bytes, cur->size, cur->src, cur->origin, objname, cap,
-				reuse_from, share, err, errlen);
+				slot, reuse_from, share, err, errlen);
 	}
 	if (trusted) {
 		size_t n = rvf_ebpf_count(trusted);
@@ -412,7 +431,7 @@ static int load_kind(rvf_loader *l, const rvf_store *trusted, int type, uint32_t
 			snprintf(origin, sizeof origin, "EBPF_SEG #%zu (%s, signed)", i, kind);
 			char e2[512];
 			e = load_one(l, out, eb.program, eb.program_size, RVF_OBJ_STORE, origin, objname,
-				     cap, NULL, share, e2, sizeof e2);
+				     cap, slot, NULL, share, e2, sizeof e2);
 			if (e == 0)
 				return 0;
 			ldr_warn(l, "%s", e2);
@@ -432,17 +451,17 @@ static int load_kind(rvf_loader *l, const rvf_store *trusted, int type, uint32_t
 	}
 	if (trusted)
 		ldr_warn(l, "no usable %s program in the store's EBPF_SEGs: using built-in %s", kind, origin);
-	e = load_one(l, out, buf, size, RVF_OBJ_BUILTIN, origin, objname, cap, NULL, share, err,
+	e = load_one(l, out, buf, size, RVF_OBJ_BUILTIN, origin, objname, cap, slot, NULL, share, err,
 		     errlen);
 	free(buf);
 	return e;
 }
 
-int ldr_open_xdp(rvf_loader *l, const rvf_store *s, uint32_t cap, struct ldr_obj *out,
+int ldr_open_xdp(rvf_loader *l, const rvf_store *s, uint32_t cap, uint32_t slot, struct ldr_obj *out,
 		 const rvf_loader *reuse_from, char *err, size_t errlen)
 {
 	(void)s; /* a reload uses the program bytes already verified and loaded */
-	return load_kind(l, NULL, EBPF_PT_XDP, cap, out, reuse_from, NULL, err, errlen);
+	return load_kind(l, NULL, EBPF_PT_XDP, cap, slot, out, reuse_from, NULL, err, errlen);
 }
 
 int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_loader **out,
@@ -505,6 +524,13 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
 			       (unsigned long long)live), -E2BIG;
 	}
 	l->vecs_cap = live ? (uint32_t)live : 1;
+	/* A fresh digest key per open: answers cached by an earlier loader
+	 * (pinned maps) can never be looked up again. */
+	if (getrandom(l->qkey, sizeof l->qkey, 0) != (ssize_t)sizeof l->qkey) {
+		e = errno ? -errno : -EIO;
+		ldr_err(err, errlen, "getrandom: %s", strerror(-e));
+		goto fail;
+	}
 
 	rvf_store *trusted = NULL;
 	int memfd = -1;
@@ -515,9 +541,11 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
 		ldr_warn(l, "the store carries %zu EBPF_SEG(s): not loaded, using the built-in objects (--ebpf-from-store with --trust-key loads signed ones)",
 			 rvf_ebpf_count(s));
 	}
-	e = load_kind(l, trusted, EBPF_PT_XDP, l->vecs_cap, &l->xdp, NULL, NULL, err, errlen);
+	if (l->o.defer_fill)
+		l->vecs_cap = 1; /* a placeholder: the first build brings the real maps */
+	e = load_kind(l, trusted, EBPF_PT_XDP, l->vecs_cap, 0, &l->xdp, NULL, NULL, err, errlen);
 	if (!e && !l->o.no_tc)
-		e = load_kind(l, trusted, EBPF_PT_TC, 0, &l->tc, NULL, &l->xdp, err, errlen);
+		e = load_kind(l, trusted, EBPF_PT_TC, 0, 0, &l->tc, NULL, &l->xdp, err, errlen);
 	rvf_close(trusted);
 	if (memfd >= 0)
 		close(memfd);
@@ -525,9 +553,10 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
 	l->o.store_path = NULL;
 	if (e)
 		goto fail;
-	e = rvf_loader_sync(l, s, err, errlen);
-	if (e)
+	e = l->o.defer_fill ? rvf_loader_adopt(l, s, err, errlen) : rvf_loader_sync(l, s, err, errlen);
+	if (e < 0)
 		goto fail;
+	e = 0;
 	*out = l;
 	return 0;
 fail:
@@ -545,5 +574,6 @@ void rvf_loader_close(rvf_loader *l)
 		close(l->tc_link);
 	ldr_obj_free(&l->tc);
 	ldr_obj_free(&l->xdp);
+	ldr_ivf_free(&l->ivf);
 	free(l);
 }

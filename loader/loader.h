@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "rvf.h"
+#include "rvf_wire.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,6 +85,9 @@ struct rvf_loader_opts {
 	uint32_t nprobe;      /* 0 = RVF_LOADER_DEF_NPROBE */
 	uint32_t ncentroids;  /* 0 = automatic (when IVF is needed) */
 	int no_cache;         /* config.cache_enabled = 0 */
+	int defer_fill;       /* open: load the objects with empty maps and XDP
+			       * disabled (rvf_loader_adopt); the maps come with
+			       * the first rvf_loader_stage_build/publish */
 	uint32_t bin_min;     /* two-stage scan (1-bit hamming, then PACK3 rerank;
 			       * RVF_SCAN_BIN) when the store holds more than
 			       * this many vectors; 0 = RVF_LOADER_DEF_BIN_MIN,
@@ -105,13 +109,58 @@ int rvf_loader_probe(char *err, size_t errlen);
 int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_loader **out,
 		    char *err, size_t errlen);
 
-/* Refills every data map from the store and publishes the new state:
- * config.enabled = 0, wait for in-flight packets, refill rvf_quant /
- * rvf_vecs / rvf_cents / rvf_coff, then one config write with the new
- * nvec, epoch (= store epoch; the cache is keyed by it) and enabled = 1.
- * If the store grew beyond rvf_vecs' capacity the XDP object is reloaded
- * with a larger map (shared maps kept) and, if attached, replaced in place. */
+/* Refills every data map from the store and publishes the new state.
+ * First (before anything can fail) config.enabled = 0 and cache_gen + 1:
+ * no cached answer or pending query of the previous state survives; the
+ * cache and pending maps are emptied as well when the store's identity
+ * (file_id), metric or dimension changed, its epoch went back, or on the
+ * first sync after open. Then wait for in-flight packets, refill rvf_quant
+ * / rvf_vecs / rvf_cents / rvf_coff, and one config write with the new
+ * nvec, epoch, cache_gen + 1, cache_epoch and enabled = 1. Another
+ * dimension returns -EXDEV with XDP left disabled: the caller reopens the
+ * loader. If the store grew beyond rvf_vecs' capacity the XDP object is
+ * reloaded with a larger map (shared maps kept) and, if attached, replaced
+ * in place. */
 int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen);
+
+/* ---- live change without an outage --------------------------------------
+ * The daemon adopts a new store state at once and rebuilds the maps beside
+ * the live ones on another thread. Calls on one loader must not overlap
+ * (the daemon serializes adopt and publish with a mutex; build only reads
+ * the loader's options and its own IVF state, which only publish changes). */
+
+/* The daemon serves `s` from now on: config.cache_gen + 1 and cache_epoch
+ * (no cached answer or pending query of the previous state survives).
+ * Another file (file_id), an epoch that went back, another metric or
+ * dimension also set enabled = 0 (XDP passes everything until a build of
+ * this state is published) and empty the cache and pending maps; returns 1
+ * then, 0 for a plain new state, -EXDEV (disabled) for another dimension:
+ * reopen the loader. */
+int rvf_loader_adopt(rvf_loader *l, const rvf_store *s, char *err, size_t errlen);
+
+/* A map set built beside the live one: a new XDP object (the other
+ * parameter slot, its own data maps, the shared maps of l) filled from s.
+ * No shared map is written: packets keep being answered from the live set. */
+typedef struct rvf_loader_stage rvf_loader_stage;
+int rvf_loader_stage_build(rvf_loader *l, const rvf_store *s, rvf_loader_stage **out, char *err,
+			   size_t errlen);
+/* Makes the stage live: its slot's parameters, then (attached) one atomic
+ * program replacement, then enabled = 1. Refused with -ESTALE (stage freed,
+ * nothing changed) when the stage was built from another file, metric or
+ * dimension than the state adopted last. Always consumes st. */
+int rvf_loader_stage_publish(rvf_loader *l, rvf_loader_stage *st, char *err, size_t errlen);
+void rvf_loader_stage_free(rvf_loader_stage *st);
+/* What a built stage holds (for logs and benchmarks). */
+struct rvf_loader_stage_info {
+	uint32_t nvec, epoch, ncentroids;
+	int usable;       /* 0: XDP cannot answer for this store (all to the daemon) */
+	int reclustered;  /* k-means ran (else appended vectors joined the clusters) */
+	double build_ms;  /* object load + quantization + IVF + map fill */
+};
+void rvf_loader_stage_info(const rvf_loader_stage *st, struct rvf_loader_stage_info *out);
+
+/* Parameters of the live map set (slot of the attached program). */
+int rvf_loader_params(const rvf_loader *l, struct rvf_xdp_slot *out);
 
 /* Attaches XDP (opts->mode) and tcx egress to opts->ifname through BPF
  * links and pins links, programs and maps (unless no_pin; then the
@@ -151,6 +200,10 @@ int rvf_loader_xdp_prog_fd(const rvf_loader *l);
 int rvf_loader_tc_prog_fd(const rvf_loader *l); /* -1 without tc */
 /* fd of a map by its rvf_maps.h name (-1 if absent). */
 int rvf_loader_map_fd(const rvf_loader *l, const char *name);
+/* The random SipHash key of the result cache's query digest (chosen at
+ * open, written to config.qkey): the daemon tags its replies with
+ * rvf_qdigest() under this key (docs/PROTOCOL.md §7.2). */
+void rvf_loader_cache_key(const rvf_loader *l, uint64_t key[2]);
 /* Attach mode actually used (NATIVE or GENERIC), AUTO before attach. */
 enum rvf_xdp_mode rvf_loader_attached_mode(const rvf_loader *l);
 

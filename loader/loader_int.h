@@ -23,6 +23,19 @@ struct ldr_obj {
 	char origin[LDR_PATH_MAX]; /* "EBPF_SEG #i" or the file path */
 };
 
+/* IVF of the last build, kept so that appended vectors join the existing
+ * clusters (no k-means) while the clusters stay balanced. */
+struct ldr_ivf {
+	float *cent;      /* C x dim (normalized space for cosine) */
+	uint32_t C, dim;
+	int metric;
+	uint64_t *ids;    /* ids of the n vectors in live order when built */
+	uint32_t *asg;    /* their clusters */
+	uint32_t n;
+	uint32_t n_kmeans; /* vectors when k-means last ran */
+};
+void ldr_ivf_free(struct ldr_ivf *v);
+
 struct rvf_loader {
 	struct rvf_loader_opts o;
 	char ifname[64];
@@ -35,6 +48,12 @@ struct rvf_loader {
 	int ifindex;
 	enum rvf_xdp_mode attached; /* AUTO = not attached */
 	int xdp_link, tc_link;      /* link fds, -1 if none */
+	uint32_t slot;         /* parameter slot of the live XDP object */
+	struct ldr_ivf ivf;
+	uint64_t qkey[2];      /* SipHash key of the cache's query digest (per open) */
+	int synced;            /* the fields below describe the last sync */
+	uint8_t file_id[16];   /* store identity at the last sync */
+	uint32_t epoch;
 	char warn[LDR_WARN_MAX];
 };
 
@@ -47,7 +66,7 @@ void ldr_log_begin(void);
 void ldr_log_end(void);
 
 /* loader.c */
-int ldr_open_xdp(rvf_loader *l, const rvf_store *s, uint32_t cap, struct ldr_obj *out,
+int ldr_open_xdp(rvf_loader *l, const rvf_store *s, uint32_t cap, uint32_t slot, struct ldr_obj *out,
 		 const rvf_loader *reuse_from, char *err, size_t errlen);
 void ldr_obj_free(struct ldr_obj *o);
 int ldr_map_fd(const struct ldr_obj *o, const char *name);
@@ -76,5 +95,23 @@ int ldr_trusted_store(const rvf_loader *l, rvf_store **out, int *memfd, char *er
 /* maps_fill.c */
 int ldr_config_get(int fd, struct rvf_xdp_config *c);
 int ldr_config_put(int fd, const struct rvf_xdp_config *c);
+/* Deletes every entry of a hash map (rvf_cache, rvf_pending). */
+int ldr_map_flush(int fd, uint32_t key_size);
+/* Result cache invalidation: cache_gen + 1, cache_epoch = epoch, qkey (and
+ * enabled = 0 if disable), one config write; then rvf_cache and
+ * rvf_pending are emptied if flush. */
+int ldr_cache_invalidate(rvf_loader *l, uint32_t epoch, int disable, int flush, char *err,
+			 size_t errlen);
+/* Parameter slot s of a config (struct rvf_xdp_slot). */
+void ldr_slot_get(const struct rvf_xdp_config *c, uint32_t s, struct rvf_xdp_slot *out);
+void ldr_slot_put(struct rvf_xdp_config *c, uint32_t s, const struct rvf_xdp_slot *in);
+/* Quantizes the store into x's data maps (rvf_quant, rvf_vecs, rvf_bins,
+ * IVF maps), reusing hint's clusters for appended vectors when they stay
+ * balanced. Fills par (the slot parameters), *usable (0: XDP cannot answer
+ * for this store) and, with IVF, ivf_out (owned by the caller). Touches no
+ * shared map. */
+int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint, struct ldr_obj *x,
+		  struct rvf_xdp_slot *par, int *usable, struct ldr_ivf *ivf_out, int *reclustered,
+		  char *err, size_t errlen);
 
 #endif

@@ -4,6 +4,7 @@
  * offsets) when the store is larger than max_scan, chooses the scan mode
  * (RVF_SCAN_BIN above bin_min vectors) and publishes the result with a
  * single config write. */
+#include "distance.h"
 #include "loader_int.h"
 #include "quant8.h"
 #include "rvf_wire.h"
@@ -29,6 +30,49 @@ int ldr_config_put(int fd, const struct rvf_xdp_config *c)
 {
 	__u32 k = 0;
 	return bpf_map_update_elem(fd, &k, c, BPF_ANY) ? -errno : 0;
+}
+
+int ldr_map_flush(int fd, uint32_t key_size)
+{
+	uint8_t key[64];
+
+	if (key_size > sizeof key)
+		return -EINVAL;
+	/* Always restart from the first key: deleting the current one would
+	 * end a get_next_key walk. */
+	while (bpf_map_get_next_key(fd, NULL, key) == 0)
+		if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+			return -errno;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int ldr_cache_invalidate(rvf_loader *l, uint32_t epoch, int disable, int flush, char *err,
+			 size_t errlen)
+{
+	struct rvf_xdp_config c;
+	int cfd = ldr_map_fd(&l->xdp, "rvf_config"), e;
+
+	if (cfd < 0)
+		return ldr_err(err, errlen, "rvf_config map missing"), -ENOENT;
+	if ((e = ldr_config_get(cfd, &c)))
+		return ldr_err(err, errlen, "reading rvf_config: %s", strerror(-e)), e;
+	c.cache_gen++;
+	c.cache_epoch = epoch;
+	c.qkey[0] = l->qkey[0];
+	c.qkey[1] = l->qkey[1];
+	if (disable)
+		c.enabled = 0;
+	if ((e = ldr_config_put(cfd, &c)))
+		return ldr_err(err, errlen, "writing rvf_config: %s", strerror(-e)), e;
+	if (!flush)
+		return 0;
+	int fd = ldr_map_fd(&l->xdp, "rvf_cache");
+	if (fd >= 0 && (e = ldr_map_flush(fd, sizeof(struct rvf_cache_key))))
+		return ldr_err(err, errlen, "emptying rvf_cache: %s", strerror(-e)), e;
+	fd = ldr_map_fd(&l->xdp, "rvf_pending");
+	if (fd >= 0 && (e = ldr_map_flush(fd, sizeof(struct rvf_pending_key))))
+		return ldr_err(err, errlen, "emptying rvf_pending: %s", strerror(-e)), e;
+	return 0;
 }
 
 /* Writes n values (vsz bytes each) at keys 0..n-1: mmap when the map is
@@ -88,24 +132,21 @@ static int array_fill(int fd, const void *vals, uint32_t n, uint32_t vsz)
 
 /* ---- k-means ------------------------------------------------------------- */
 
-static float l2f(const float *a, const float *b, uint32_t d)
-{
-	float s = 0;
-	for (uint32_t i = 0; i < d; i++) {
-		float t = a[i] - b[i];
-		s += t * t;
-	}
-	return s;
-}
-
+/* Nearest centroid: the library's SIMD batch distance (AVX-512/AVX2), ~10x
+ * the scalar loop, which dominated the time to the first XDP answer (k-means
+ * at 65,536 x 128 took seconds). Up to RVF_XDP_MAX_CENTROIDS per call. */
 static uint32_t nearest(const float *cent, uint32_t C, const float *v, uint32_t d)
 {
+	float dist[RVF_XDP_MAX_CENTROIDS];
 	uint32_t best = 0;
 	float bd = INFINITY;
+
+	if (C > RVF_XDP_MAX_CENTROIDS)
+		C = RVF_XDP_MAX_CENTROIDS;
+	rvf_dist_batch(RVF_METRIC_L2, v, cent, C, d, d, dist);
 	for (uint32_t c = 0; c < C; c++) {
-		float x = l2f(cent + (size_t)c * d, v, d);
-		if (x < bd) {
-			bd = x;
+		if (dist[c] < bd) {
+			bd = dist[c];
 			best = c;
 		}
 	}
@@ -269,55 +310,107 @@ static uint32_t auto_centroids(uint32_t n, uint32_t max_scan, uint32_t nprobe)
 	return c ? c : 1;
 }
 
-int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
+/* Appended vectors join the clusters of the last build: hint describes
+ * the first hint->n vectors (same ids in the same live order), the rest
+ * go to their nearest centroid. Refused (0) when the store is not an
+ * append of the hinted one, another dimension/metric, or the clusters
+ * drift out of balance (a cluster above twice the mean plus 16, or the
+ * store doubled since k-means ran): k-means runs again then. */
+static int ivf_extend(const struct ldr_ivf *h, const uint64_t *ids, const float *v, uint32_t n,
+		      uint32_t dim, int metric, float *cent, uint32_t *asg, uint32_t *C)
+{
+	if (!h || !h->C || !h->cent || h->dim != dim || h->metric != metric || h->n > n ||
+	    h->C > *C + *C / 2 || (uint64_t)n > 2ull * h->n_kmeans ||
+	    memcmp(h->ids, ids, (size_t)h->n * sizeof *ids) != 0)
+		return 0;
+	uint32_t *cnt = calloc(h->C, sizeof *cnt), mx = 0;
+	if (!cnt)
+		return 0;
+	memcpy(cent, h->cent, (size_t)h->C * dim * sizeof(float));
+	memcpy(asg, h->asg, (size_t)h->n * sizeof *asg);
+	for (uint32_t i = h->n; i < n; i++)
+		asg[i] = nearest(cent, h->C, v + (size_t)i * dim, dim);
+	for (uint32_t i = 0; i < n; i++)
+		cnt[asg[i]]++;
+	for (uint32_t c = 0; c < h->C; c++)
+		mx = cnt[c] > mx ? cnt[c] : mx;
+	free(cnt);
+	if ((uint64_t)mx > 2ull * ((n + h->C - 1) / h->C) + 16)
+		return 0;
+	*C = h->C;
+	return 1;
+}
+
+void ldr_ivf_free(struct ldr_ivf *v)
+{
+	free(v->cent);
+	free(v->ids);
+	free(v->asg);
+	memset(v, 0, sizeof *v);
+}
+
+void ldr_slot_get(const struct rvf_xdp_config *c, uint32_t s, struct rvf_xdp_slot *o)
+{
+	if (s) {
+		*o = c->slot1;
+		return;
+	}
+	memset(o, 0, sizeof *o);
+	o->nvec = c->nvec;
+	o->epoch = c->epoch;
+	o->dim = c->dim;
+	o->metric = c->metric;
+	o->scale = c->scale;
+	o->max_scan = c->max_scan;
+	o->ncentroids = c->ncentroids;
+	o->nprobe = c->nprobe;
+	o->scan_mode = c->scan_mode;
+	o->rerank = c->rerank;
+}
+
+void ldr_slot_put(struct rvf_xdp_config *c, uint32_t s, const struct rvf_xdp_slot *i)
+{
+	if (s) {
+		c->slot1 = *i;
+		return;
+	}
+	c->nvec = i->nvec;
+	c->epoch = i->epoch;
+	c->dim = i->dim;
+	c->metric = i->metric;
+	c->scale = i->scale;
+	c->max_scan = i->max_scan;
+	c->ncentroids = i->ncentroids;
+	c->nprobe = i->nprobe;
+	c->scan_mode = i->scan_mode;
+	c->rerank = i->rerank;
+}
+
+int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint, struct ldr_obj *x,
+		  struct rvf_xdp_slot *par, int *usable_out, struct ldr_ivf *ivf_out, int *reclustered,
+		  char *err, size_t errlen)
 {
 	struct fill_state f;
 	quant8_params p;
-	struct ldr_obj nobj;
-	struct rvf_xdp_config old, cfg;
 	rvf_status st;
-	int e, have_new = 0;
+	int e;
+	uint32_t n_kmeans = 0;
 
 	memset(&f, 0, sizeof f);
 	memset(&p, 0, sizeof p);
-	memset(&nobj, 0, sizeof nobj);
-	if (rvf_dimension(s) != l->dim)
-		return ldr_err(err, errlen, "store dimension %u, loader built for %u", rvf_dimension(s),
-			       l->dim), -EINVAL;
-	e = rvf_get_status(s, &st);
-	if (e)
+	memset(ivf_out, 0, sizeof *ivf_out);
+	*usable_out = 0;
+	*reclustered = 0;
+	if ((e = rvf_get_status(s, &st)))
 		return ldr_err(err, errlen, "store status: %s: %s", rvf_strerror(e), rvf_last_error()), -EIO;
+	if (rvf_dimension(s) != l->dim)
+		return ldr_err(err, errlen, "store dimension %u, XDP program built for %u", rvf_dimension(s),
+			       l->dim), -EXDEV;
 	uint64_t live = rvf_live_count(s);
 	if (live > UINT32_MAX)
 		return ldr_err(err, errlen, "too many vectors for a BPF array"), -E2BIG;
+	int metric = (int)rvf_get_metric(s);
 	uint32_t n = (uint32_t)live, dim = l->dim, vsz = RVF_XDP_VEC_SIZE(dim);
-
-	int cfd = ldr_map_fd(&l->xdp, "rvf_config");
-	if (cfd < 0)
-		return ldr_err(err, errlen, "rvf_config map missing"), -ENOENT;
-	memset(&old, 0, sizeof old);
-	if ((e = ldr_config_get(cfd, &old)))
-		return ldr_err(err, errlen, "reading rvf_config: %s", strerror(-e)), e;
-
-	/* 1. Stop answering from the maps; wait for packets in flight (an XDP
-	 *    run is bounded by max_scan/IVF to well below a millisecond). */
-	cfg = old;
-	cfg.enabled = 0;
-	if (old.enabled) {
-		if ((e = ldr_config_put(cfd, &cfg)))
-			return ldr_err(err, errlen, "disabling rvf_config: %s", strerror(-e)), e;
-		usleep(5000);
-	}
-
-	/* 2. A bigger rvf_vecs needs a new object (max_entries is fixed). */
-	struct ldr_obj *x = &l->xdp;
-	if (n > l->vecs_cap) {
-		e = ldr_open_xdp(l, s, n, &nobj, l, err, errlen);
-		if (e)
-			goto out;
-		have_new = 1;
-		x = &nobj;
-	}
 
 	/* 3. Quantizer from the live vectors. */
 	f.vecs = malloc((size_t)(n ? n : 1) * dim * sizeof(float));
@@ -338,7 +431,7 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 		}
 		memcpy(f.vecs + (size_t)i * dim, v, dim * sizeof(float));
 	}
-	e = quant8_params_init(&p, f.vecs, n, dim, l->metric);
+	e = quant8_params_init(&p, f.vecs, n, dim, metric);
 	if (e) {
 		ldr_err(err, errlen, "quantizer parameters: %s", strerror(-e));
 		goto out;
@@ -359,7 +452,7 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 			C = RVF_XDP_MAX_CENTROIDS;
 		if (C > n)
 			C = n;
-		if (l->metric == RVF_METRIC_COSINE)
+		if (metric == RVF_METRIC_COSINE)
 			for (uint32_t i = 0; i < n; i++)
 				quant8_normalize(f.vecs + (size_t)i * dim, dim);
 		f.cent = malloc((size_t)C * dim * sizeof(float));
@@ -369,13 +462,21 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 			ldr_err(err, errlen, "IVF: %s", strerror(ENOMEM));
 			goto out;
 		}
-		int k = kmeans(f.vecs, n, dim, C, f.cent, f.asg);
-		if (k < 0) {
-			e = k;
-			ldr_err(err, errlen, "IVF k-means: %s", strerror(-e));
-			goto out;
+		if (ivf_extend(hint, f.ids, f.vecs, n, dim, metric, f.cent, f.asg, &C)) {
+			*reclustered = 0; /* appended vectors joined the clusters */
+			n_kmeans = hint->n_kmeans;
+		} else {
+			int k = kmeans(f.vecs, n, dim, C, f.cent, f.asg);
+			if (k < 0) {
+				e = k;
+				ldr_err(err, errlen, "IVF k-means: %s", strerror(-e));
+				goto out;
+			}
+			C = (uint32_t)k;
+			*reclustered = 1;
+			n_kmeans = n;
 		}
-		C = ldr_ivf_cap(l, f.asg, n, (uint32_t)k);
+		C = ldr_ivf_cap(l, f.asg, n, C);
 	}
 	f.order = malloc((size_t)(n ? n : 1) * sizeof *f.order);
 	f.coff = calloc((size_t)C + 2, sizeof *f.coff);
@@ -494,7 +595,105 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 		}
 	}
 
-	/* 7. New object: replace the attached program before publishing. */
+	memset(par, 0, sizeof *par);
+	par->nvec = usable ? n : 0;
+	par->epoch = st.epoch;
+	par->dim = dim;
+	par->metric = (__u32)metric;
+	par->scale = p.scale;
+	par->max_scan = l->o.max_scan;
+	par->ncentroids = C;
+	par->nprobe = l->o.nprobe;
+	par->scan_mode = scan_mode;
+	par->rerank = rerank;
+	*usable_out = usable;
+	if (usable && C && f.cent && f.asg) { /* kept for the next (incremental) build */
+		ivf_out->cent = f.cent;
+		ivf_out->asg = f.asg;
+		ivf_out->ids = f.ids;
+		ivf_out->C = C;
+		ivf_out->dim = dim;
+		ivf_out->metric = metric;
+		ivf_out->n = n;
+		ivf_out->n_kmeans = n_kmeans;
+		f.cent = NULL;
+		f.asg = NULL;
+		f.ids = NULL;
+	}
+	e = 0;
+out:
+	quant8_params_free(&p);
+	fill_free(&f);
+	return e;
+}
+
+int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
+{
+	struct ldr_obj nobj;
+	struct rvf_xdp_config cfg;
+	struct rvf_xdp_slot par;
+	struct ldr_ivf nivf;
+	rvf_status st;
+	int e, have_new = 0, usable = 0, recl = 0;
+
+	memset(&nobj, 0, sizeof nobj);
+	memset(&nivf, 0, sizeof nivf);
+	e = rvf_get_status(s, &st);
+	if (e)
+		return ldr_err(err, errlen, "store status: %s: %s", rvf_strerror(e), rvf_last_error()), -EIO;
+	rvf_identity ident;
+	if ((e = rvf_get_identity(s, &ident)))
+		return ldr_err(err, errlen, "store identity: %s: %s", rvf_strerror(e), rvf_last_error()), -EIO;
+	int metric = (int)rvf_get_metric(s);
+
+	/* 1. Stop answering from the maps and kill every cached answer and
+	 *    pending query of the previous state (cache_gen + 1) before
+	 *    anything can fail: the caller serves the new store from now on.
+	 *    Another file, an epoch regression (restored backup), another
+	 *    metric or dimension also empty the cache and pending maps. */
+	int changed = !l->synced || memcmp(ident.file_id, l->file_id, 16) != 0 || st.epoch < l->epoch ||
+		      metric != l->metric || rvf_dimension(s) != l->dim;
+	if ((e = ldr_cache_invalidate(l, st.epoch, 1, changed, err, errlen)))
+		return e;
+	l->synced = 0;
+	if (rvf_dimension(s) != l->dim)
+		return ldr_err(err, errlen, "store dimension %u, XDP program built for %u: reopen the loader",
+			       rvf_dimension(s), l->dim), -EXDEV;
+	l->metric = metric;
+	uint64_t live = rvf_live_count(s);
+	if (live > UINT32_MAX)
+		return ldr_err(err, errlen, "too many vectors for a BPF array"), -E2BIG;
+	uint32_t n = (uint32_t)live;
+	usleep(5000); /* packets in flight (an XDP run is well below 1 ms) */
+
+	/* 2. A bigger rvf_vecs needs a new object (max_entries is fixed): it
+	 *    reads the other parameter slot and gets its own data maps. */
+	struct ldr_obj *x = &l->xdp;
+	uint32_t slot = l->slot;
+	if (n > l->vecs_cap) {
+		slot = 1 - l->slot;
+		e = ldr_open_xdp(l, s, n, slot, &nobj, l, err, errlen);
+		if (e)
+			goto out;
+		have_new = 1;
+		x = &nobj;
+	}
+	/* 3.-6. quantize, IVF, write the data maps */
+	if ((e = ldr_fill_maps(l, s, &l->ivf, x, &par, &usable, &nivf, &recl, err, errlen)))
+		goto out;
+
+	/* 7. New object: its slot's parameters, then replace the attached program. */
+	int cfd = ldr_map_fd(&l->xdp, "rvf_config");
+	if (cfd < 0 || (e = ldr_config_get(cfd, &cfg))) {
+		e = cfd < 0 ? -ENOENT : e;
+		ldr_err(err, errlen, "reading rvf_config: %s", strerror(-e));
+		goto out;
+	}
+	ldr_slot_put(&cfg, slot, &par);
+	if (have_new && (e = ldr_config_put(cfd, &cfg))) {
+		ldr_err(err, errlen, "writing rvf_config: %s", strerror(-e));
+		goto out;
+	}
 	if (have_new) {
 		if (l->attached != RVF_XDP_MODE_AUTO) {
 			e = ldr_replace_xdp(l, &nobj, err, errlen);
@@ -506,33 +705,32 @@ int rvf_loader_sync(rvf_loader *l, const rvf_store *s, char *err, size_t errlen)
 		memset(&nobj, 0, sizeof nobj);
 		have_new = 0;
 		l->vecs_cap = n;
-		x = &l->xdp;
-		cfd = ldr_map_fd(x, "rvf_config"); /* the old object's fd is closed */
+		l->slot = slot;
+		cfd = ldr_map_fd(&l->xdp, "rvf_config"); /* the old object's fd is closed */
 	}
 
 	/* 8. Publish: one write of the whole config. */
-	cfg = old;
-	cfg.nvec = usable ? n : 0;
-	cfg.epoch = st.epoch;
-	cfg.dim = dim;
-	cfg.metric = (__u32)l->metric;
-	cfg.scale = p.scale;
-	cfg.max_scan = l->o.max_scan;
-	cfg.ncentroids = C;
-	cfg.nprobe = l->o.nprobe;
+	cfg.active_slot = l->slot;
 	cfg.cache_enabled = l->o.no_cache ? 0 : 1;
-	cfg.scan_mode = scan_mode;
-	cfg.rerank = rerank;
 	cfg.enabled = usable ? 1 : 0;
+	cfg.cache_gen++;
+	cfg.cache_epoch = st.epoch;
+	cfg.qkey[0] = l->qkey[0];
+	cfg.qkey[1] = l->qkey[1];
 	if ((e = ldr_config_put(cfd, &cfg))) {
 		ldr_err(err, errlen, "writing rvf_config: %s", strerror(-e));
 		goto out;
 	}
+	ldr_ivf_free(&l->ivf);
+	l->ivf = nivf;
+	memset(&nivf, 0, sizeof nivf);
+	memcpy(l->file_id, ident.file_id, 16);
+	l->epoch = st.epoch;
+	l->synced = 1;
 	e = 0;
 out:
 	if (have_new)
 		ldr_obj_free(&nobj);
-	quant8_params_free(&p);
-	fill_free(&f);
+	ldr_ivf_free(&nivf);
 	return e;
 }

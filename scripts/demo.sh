@@ -128,6 +128,7 @@ taskset -c "$CPU" nsenter --net="/run/netns/$RVFD_NS_S" -- build/rvfd --file "$N
 	--port 7878 --mode generic --metrics-port 9100 >"$TMP/rvfd.log" 2>&1 &
 RPID=$!
 rvfd_wait_ready "$TMP/rvfd.log" "$RPID" 30 || { cat "$TMP/rvfd.log" >&2; echo "demo: rvfd did not start" >&2; exit 1; }
+rvfd_wait_xdp "$TMP/rvfd.log" "$RPID" 60 || { cat "$TMP/rvfd.log" >&2; echo "demo: XDP maps not published" >&2; exit 1; }
 sed 's/^/  | /' "$TMP/rvfd.log"
 
 SRV=$RVFD_IP_S:7878

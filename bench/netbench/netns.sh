@@ -69,6 +69,18 @@ rvfd_wait_ready() {
 	return 1
 }
 
+# rvfd_wait_xdp LOG PID [SECONDS]: wait until rvfd published its first XDP
+# map set (the daemon answers from start; XDP joins when its maps are built).
+rvfd_wait_xdp() {
+	local log=$1 pid=$2 t=${3:-60} i
+	for ((i = 0; i < t * 20; i++)); do
+		grep -q '^rvfd: XDP maps published' "$log" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 # rvfd_stop PID [SECONDS]: SIGTERM, wait (bounded), SIGKILL if still there.
 # Sets RVFD_RC to rvfd's exit status (call it directly, not in $(...): only
 # the shell that started rvfd can wait for it).

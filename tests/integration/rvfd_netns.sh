@@ -9,10 +9,16 @@
 #    the offset-binary codes, ties by vector index) ids AND distance bits, and
 #    their recall@10 against the exact answers is reported and must be >= 0.9;
 #  - misses reach the daemon (DAEMON flag, wrong dim), a repeat is answered
-#    from the cache; the wire-protocol checks pass through XDP too;
+#    from the cache with exactly the exact answer; a client reusing one
+#    request id for two daemon queries while the daemon is busy never makes
+#    the cache serve one query's answer for the other (issue 11); the
+#    wire-protocol checks pass through XDP too;
 #  - the allow-list drops a client outside the CIDR (XDP counter 'denied');
 #  - a CLI ingest while serving shows up (new epoch in replies, new vector
 #    found by the daemon and by XDP);
+#  - ingests while a client queries without pause: no query unanswered,
+#    every answer equal to the exact answer (daemon, cache) or to the
+#    quantized reference (XDP) of the epoch the reply carries;
 #  - kill -9 of rvfd, restart (pinned maps reused): answers again;
 #  - SIGTERM: exit 0, no pin / link / program left; after another kill -9,
 #    `rvf detach IFACE` leaves no pin, link or program behind;
@@ -77,6 +83,8 @@ start() { # LOG ARGS...
 	RPID=$!
 	on_exit "kill -9 $RPID 2>/dev/null"
 	rvfd_wait_ready "$log" "$RPID" 30 || { cat "$log" >&2; fail "rvfd did not start"; }
+	# the daemon answers at once; XDP joins when its first map set is built
+	rvfd_wait_xdp "$log" "$RPID" 60 || { cat "$log" >&2; fail "rvfd published no XDP maps"; }
 	ok
 }
 nq() { ns_c $RVF net-query "$@"; }
@@ -183,7 +191,53 @@ jq -c .results "$T/last.out" >"$T/cache.res"
 expect_exit 0 nq "$SRV" -v "$q1" -k 5 --daemon --no-cache --json
 json_eq "$T/last.out" .path daemon
 jq -c .results "$T/last.out" | cmp -s - "$T/cache.res" || fail "cache answer differs from the daemon's"
+jq -c '.results[0][:5] | [.[] | [.id, .distance]]' "$T/exact.json" >"$T/want5"
+jq -c '[.[] | [.id, .distance]]' "$T/cache.res" | cmp -s - "$T/want5" ||
+	fail "cache answer $(cat "$T/cache.res") != exact $(cat "$T/want5")"
 ok
+
+log "request id reused for two daemon queries while the daemon is busy (3 rounds)"
+ns_c $PY - "$RVFD_IP_S" "$PORT" "$T/q.npy" >"$T/reuse.out" 2>&1 <<'PY' || { cat "$T/reuse.out"; fail "cache served another query's answer"; }
+import socket, struct, sys, numpy as np
+H = struct.Struct("<IBBHIHHIBBHII")
+host, port, q = sys.argv[1], int(sys.argv[2]), np.load(sys.argv[3]).astype(np.float32)
+def req(rid, v, flags, k=5):
+    b = v.astype("<f4").tobytes()
+    return H.pack(0x31515652, 1, 1, flags, rid, len(v), k, 0, 0, 0, 0, 0, 0) + b + b"\0" * max(0, 16 * k - len(b))
+def ask(s, rid, v, flags):
+    s.send(req(rid, v, flags))
+    while True:
+        b = s.recv(65536)
+        h = H.unpack(b[:32])
+        if h[4] == rid:
+            return h[9], [struct.unpack("<Qf", b[32 + 16 * i:44 + 16 * i]) for i in range(h[10])]
+c = socket.socket(); c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect((host, port)); c.settimeout(3)
+busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); busy.connect((host, port))
+hits = wrong = 0
+for r in range(3):
+    q1, q2 = q[6 + 2 * r], q[7 + 2 * r]
+    for i in range(300):  # keep the daemon busy: exact, uncached
+        busy.send(req(1000 + i, q[i % len(q)], 2 | 4))
+    rid = 0x5EED0000 + r
+    c.send(req(rid, q1, 2)); c.send(req(rid, q2, 2))
+    got = 0
+    while got < 2:
+        b = c.recv(65536)
+        got += H.unpack(b[:32])[4] == rid
+    want2 = ask(c, 0x7000 + r, q2, 2 | 4)[1]  # the exact answer, not cached
+    want1 = ask(c, 0x7100 + r, q1, 2 | 4)[1]
+    for v, want, name in ((q2, want2, "Q2"), (q1, want1, "Q1")):
+        path, res = ask(c, 0x7200 + 4 * r + (name == "Q1"), v, 2)
+        if path == 2:
+            hits += 1
+            if res != want:
+                wrong += 1
+                print("round %d: cache answered %s with %s, exact %s" % (r, name, res, want))
+print("rounds 3 cache_hits %d wrong %d" % (hits, wrong))
+sys.exit(1 if wrong or hits == 0 else 0)
+PY
+ok
+log "  $(tail -n 1 "$T/reuse.out")"
 expect_exit 1 nq "$SRV" -v "1,2,3" -k 5
 expect_contains "$T/last.err" "dimension mismatch"
 log "wire protocol through XDP (IPv4 and IPv6)"
@@ -253,6 +307,68 @@ json_ok "$T/nx.json" ".path == \"xdp\" and .epoch > $ep0"
 expect_exit 0 nq "$SRV" -v "$(cat "$T/new.txt")" -k 3 --daemon --no-cache --json
 json_ok "$T/last.out" ".path == \"daemon\" and .epoch > $ep0 and .results[0].id == 777777 and .results[0].distance == 0"
 ep1=$(jq -r .epoch "$T/last.out")
+
+log "ingests while a client queries without pause (8 x 50 vectors)"
+$PY - "$T" <<'PY'
+import json, sys, numpy as np
+rng = np.random.default_rng(1111)
+for j in range(8):
+    v = rng.standard_normal((50, 128)).astype(np.float32)
+    json.dump([{"id": 500000 + 100 * j + i, "vector": [float(x) for x in v[i]]} for i in range(50)],
+              open("%s/b%d.json" % (sys.argv[1], j), "w"))
+PY
+mkdir -p "$T/ep"
+snap() { local e; e=$($RVF status "$S" --json | jq -r .epoch); cp "$S" "$T/ep/$e.rvf"; }
+snap
+ns_c $PY bench/netbench/livecheck.py "$RVFD_IP_S" "$PORT" "$T/q.npy" 5 "$T/live.jsonl" \
+	--daemon-share 0.4 >"$T/live.sum" 2>&1 &
+LPID=$!
+for j in 0 1 2 3 4 5 6 7; do
+	sleep 0.4
+	$RVF ingest "$S" -i "$T/b$j.json" >/dev/null || fail "ingest $j"
+	snap
+done
+wait "$LPID" || { cat "$T/live.sum"; fail "livecheck failed"; }
+cat "$T/live.sum" >&2
+json_ok "$T/live.sum" '.unanswered == 0 and .errors == 0 and .answered > 100'
+for f in "$T"/ep/*.rvf; do
+	e=$(basename "$f" .rvf)
+	$RVF query "$f" --input "$T/q.npy" -k 10 --json >"$T/ep/$e.exact" || fail "rvf query epoch $e"
+	build/netbench/xdp_ref "$f" "$T/q.f32" 10 >"$T/ep/$e.ref" || fail "xdp_ref epoch $e"
+done
+$PY - "$T" >"$T/live.cmp" 2>&1 <<'PY' || { cat "$T/live.cmp"; fail "wrong answers during ingest"; }
+import json, os, struct, sys
+t = sys.argv[1]
+exact, ref = {}, {}
+for f in os.listdir(t + "/ep"):
+    e, ext = f.split(".")
+    if ext == "exact":
+        exact[int(e)] = [[(h["id"], struct.unpack("<I", struct.pack("<f", h["distance"]))[0]) for h in r]
+                         for r in json.load(open(t + "/ep/" + f))["results"]]
+    elif ext == "ref":
+        ref[int(e)] = [[(int(x.split(":")[0]), int(x.split(":")[1], 16)) for x in l.split()]
+                       for l in open(t + "/ep/" + f)]
+bad, n, by, epochs = 0, 0, {}, set()
+for l in open(t + "/live.jsonl"):
+    r = json.loads(l)
+    n += 1
+    got = list(zip(r["ids"], r["dbits"]))
+    e = r["epoch"]
+    epochs.add(e)
+    want = (ref if r["path"] == "xdp" else exact).get(e)
+    by[r["path"]] = by.get(r["path"], 0) + 1
+    if want is None:
+        bad += 1
+        print("reply at epoch %d (%s): no snapshot of that epoch" % (e, r["path"]))
+    elif got != want[r["q"]]:
+        bad += 1
+        print("query %d epoch %d path %s: %s != %s" % (r["q"], e, r["path"], got, want[r["q"]]))
+print("answers %d wrong %d epochs %s by path %s" % (n, bad, sorted(epochs), by))
+sys.exit(1 if bad or len(epochs) < 3 else 0)
+PY
+ok
+log "  $(tail -n 1 "$T/live.cmp")"
+ep1=$($RVF status "$S" --json | jq -r .epoch)
 
 log "kill -9 and restart"
 kill9

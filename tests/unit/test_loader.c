@@ -282,14 +282,17 @@ static void check_maps(rvf_loader *l, rvf_store *s, int ivf)
 	CU_ASSERT_EQUAL_FATAL(params_of(s, &p), 0);
 	CU_ASSERT_EQUAL_FATAL(rvf_get_status(s, &st), 0);
 	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c), 0);
-	CU_ASSERT_EQUAL(c.nvec, n);
-	CU_ASSERT_EQUAL(c.epoch, st.epoch);
-	CU_ASSERT_EQUAL(c.dim, DIM);
-	CU_ASSERT_EQUAL(c.metric, RVF_METRIC_L2);
+	struct rvf_xdp_slot sp; /* the live object's parameter slot */
+	CU_ASSERT_EQUAL_FATAL(rvf_loader_params(l, &sp), 0);
+	CU_ASSERT_EQUAL(sp.nvec, n);
+	CU_ASSERT_EQUAL(sp.epoch, st.epoch);
+	CU_ASSERT_EQUAL(sp.dim, DIM);
+	CU_ASSERT_EQUAL(sp.metric, RVF_METRIC_L2);
 	CU_ASSERT_EQUAL(c.enabled, 1);
 	CU_ASSERT_EQUAL(c.cache_enabled, 1);
-	CU_ASSERT(c.scale == p.scale);
-	CU_ASSERT_EQUAL(c.ncentroids != 0, ivf);
+	CU_ASSERT_EQUAL(c.cache_epoch, st.epoch);
+	CU_ASSERT(sp.scale == p.scale);
+	CU_ASSERT_EQUAL(sp.ncentroids != 0, ivf);
 	memset(&q, 0, sizeof q);
 	CU_ASSERT_EQUAL(quant8_fill_xdp(&p, &q), 0);
 	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_quant"), &k0, &qm), 0);
@@ -301,14 +304,14 @@ static void check_maps(rvf_loader *l, rvf_store *s, int ivf)
 	uint32_t coff[RVF_XDP_MAX_CENTROIDS + 1];
 	if (ivf) {
 		int cfd = rvf_loader_map_fd(l, "rvf_coff");
-		for (__u32 i = 0; i <= c.ncentroids; i++)
+		for (__u32 i = 0; i <= sp.ncentroids; i++)
 			CU_ASSERT_EQUAL(bpf_map_lookup_elem(cfd, &i, &coff[i]), 0);
 		CU_ASSERT_EQUAL(coff[0], 0);
-		CU_ASSERT_EQUAL(coff[c.ncentroids], n);
-		for (__u32 i = 0; i < c.ncentroids; i++)
+		CU_ASSERT_EQUAL(coff[sp.ncentroids], n);
+		for (__u32 i = 0; i < sp.ncentroids; i++)
 			CU_ASSERT(coff[i] < coff[i + 1]); /* no empty cluster */
 		int cefd = rvf_loader_map_fd(l, "rvf_cents");
-		for (__u32 i = 0; i < c.ncentroids; i++) {
+		for (__u32 i = 0; i < sp.ncentroids; i++) {
 			CU_ASSERT_EQUAL(bpf_map_lookup_elem(cefd, &i, got), 0);
 			CU_ASSERT_EQUAL(((struct rvf_xdp_vec_hdr *)got)->id, i);
 		}
@@ -472,8 +475,12 @@ static void t_sync_grow(void)
 		fprintf(stderr, "\nsync: %s\n%s\n", err, rvf_loader_last_log());
 	CU_ASSERT_EQUAL_FATAL(e, 0);
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c1), 0);
-	CU_ASSERT_EQUAL(c1.nvec, N0 + N1);
-	CU_ASSERT(c1.epoch > c0.epoch);
+	struct rvf_xdp_slot p1;
+	CU_ASSERT_EQUAL(rvf_loader_params(l, &p1), 0);
+	CU_ASSERT_EQUAL(p1.nvec, N0 + N1);
+	CU_ASSERT(p1.epoch > c0.epoch);
+	CU_ASSERT_EQUAL(c1.active_slot, 1); /* built beside: the other slot */
+	CU_ASSERT(c1.cache_gen > c0.cache_gen);
 	/* Same shared config map after the reload, bigger rvf_vecs. */
 	bpf_obj_get_info_by_fd(rvf_loader_map_fd(l, "rvf_config"), &b, &lb);
 	CU_ASSERT_EQUAL(a.id, b.id);
@@ -600,6 +607,218 @@ static void t_detach_missing(void)
 	char err[512] = "";
 	CU_ASSERT_EQUAL(rvf_loader_detach("rvfnosuch0", NULL, err, sizeof err), -ENODEV);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "interface rvfnosuch0 does not exist"));
+/* Plants one cache entry (at the current cache_gen) and one pending entry. */
+static void plant_cache(rvf_loader *l)
+{
+	struct rvf_xdp_config c;
+	struct rvf_cache_key ck;
+	struct rvf_cache_val *cv = calloc(1, sizeof *cv);
+	struct rvf_pending_key pk;
+	struct rvf_pending_val pv;
+	__u32 k0 = 0;
+
+	CU_ASSERT_FATAL(cv != NULL);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c), 0);
+	memset(&ck, 0, sizeof ck);
+	ck.qd[0] = 1;
+	ck.gen = c.cache_gen;
+	ck.k = 1;
+	cv->count = 1;
+	cv->epoch = c.cache_epoch;
+	CU_ASSERT_EQUAL(bpf_map_update_elem(rvf_loader_map_fd(l, "rvf_cache"), &ck, cv, BPF_ANY), 0);
+	memset(&pk, 0, sizeof pk);
+	memset(&pv, 0, sizeof pv);
+	pk.req_id = 9;
+	pv.gen = c.cache_gen;
+	pv.epoch = c.cache_epoch;
+	CU_ASSERT_EQUAL(bpf_map_update_elem(rvf_loader_map_fd(l, "rvf_pending"), &pk, &pv, BPF_ANY), 0);
+	free(cv);
+}
+
+static int nkeys(rvf_loader *l, const char *map, size_t ksz)
+{
+	uint8_t k[64], nk[64];
+	int fd = rvf_loader_map_fd(l, map), n = 0;
+	void *prev = NULL;
+	while (bpf_map_get_next_key(fd, prev, nk) == 0) {
+		n++;
+		memcpy(k, nk, ksz);
+		prev = k;
+	}
+	return n;
+}
+
+static struct rvf_xdp_config config_of(rvf_loader *l)
+{
+	struct rvf_xdp_config c;
+	__u32 k0 = 0;
+	memset(&c, 0, sizeof c);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(rvf_loader_map_fd(l, "rvf_config"), &k0, &c), 0);
+	return c;
+}
+
+/* Issue 11: the cache is bound to the store state. A file replaced by
+ * another one (other file_id) at the SAME epoch, another metric, another
+ * dimension: the cache and pending maps are emptied and cache_gen moves;
+ * another dimension leaves XDP disabled (never answered from the old
+ * maps). A plain resync of the same state still moves cache_gen. */
+static void t_sync_identity(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *a = make_store("ida.rvf"), *b = make_store("idb.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	rvf_status sa, sb;
+	CU_ASSERT_EQUAL(rvf_get_status(a, &sa), 0);
+	CU_ASSERT_EQUAL(rvf_get_status(b, &sb), 0);
+	CU_ASSERT_EQUAL_FATAL(sa.epoch, sb.epoch); /* the case that fooled (qhash, epoch, k) */
+	rvf_loader *l = open_loader(a, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	char err[512] = "";
+	uint64_t key[2];
+	rvf_loader_cache_key(l, key);
+	struct rvf_xdp_config c0 = config_of(l), c1;
+	CU_ASSERT(key[0] != 0 || key[1] != 0);
+	CU_ASSERT(c0.qkey[0] == key[0] && c0.qkey[1] == key[1]);
+	CU_ASSERT_EQUAL(c0.cache_epoch, sa.epoch);
+	CU_ASSERT(c0.cache_gen > 0);
+
+	/* same state again: new generation, entries of the old one unreachable */
+	plant_cache(l);
+	CU_ASSERT_EQUAL(rvf_loader_sync(l, a, err, sizeof err), 0);
+	c1 = config_of(l);
+	CU_ASSERT(c1.cache_gen > c0.cache_gen);
+	CU_ASSERT_EQUAL(c1.enabled, 1);
+
+	/* another file at the same epoch */
+	plant_cache(l);
+	CU_ASSERT_EQUAL(rvf_loader_sync(l, b, err, sizeof err), 0);
+	c0 = c1;
+	c1 = config_of(l);
+	CU_ASSERT(c1.cache_gen > c0.cache_gen);
+	CU_ASSERT_EQUAL(nkeys(l, "rvf_cache", sizeof(struct rvf_cache_key)), 0);
+	CU_ASSERT_EQUAL(nkeys(l, "rvf_pending", sizeof(struct rvf_pending_key)), 0);
+	CU_ASSERT_EQUAL(c1.enabled, 1);
+
+	/* another metric, same dimension */
+	char path[512];
+	rvf_store *cs = NULL, *ds = NULL;
+	snprintf(path, sizeof path, "%s/idc.rvf", rvf_test_tmpdir());
+	unlink(path);
+	rvf_create_opts co = {.dimension = DIM, .metric = RVF_METRIC_COSINE};
+	CU_ASSERT_EQUAL_FATAL(rvf_create(path, &co, &cs), 0);
+	uint64_t ids[N1];
+	for (int i = 0; i < N1; i++)
+		ids[i] = 7000 + (uint64_t)i;
+	float *v = gen(N1, 3);
+	CU_ASSERT_EQUAL_FATAL(rvf_ingest(cs, ids, v, N1, NULL), 0);
+	free(v);
+	plant_cache(l);
+	CU_ASSERT_EQUAL(rvf_loader_sync(l, cs, err, sizeof err), 0);
+	c0 = c1;
+	c1 = config_of(l);
+	CU_ASSERT(c1.cache_gen > c0.cache_gen);
+	struct rvf_xdp_slot pc;
+	CU_ASSERT_EQUAL(rvf_loader_params(l, &pc), 0);
+	CU_ASSERT_EQUAL(pc.metric, RVF_METRIC_COSINE);
+	CU_ASSERT_EQUAL(nkeys(l, "rvf_cache", sizeof(struct rvf_cache_key)), 0);
+
+	/* another dimension: refused, XDP left disabled, cache emptied */
+	snprintf(path, sizeof path, "%s/idd.rvf", rvf_test_tmpdir());
+	unlink(path);
+	rvf_create_opts cd = {.dimension = 2 * DIM, .metric = RVF_METRIC_L2};
+	CU_ASSERT_EQUAL_FATAL(rvf_create(path, &cd, &ds), 0);
+	plant_cache(l);
+	CU_ASSERT_EQUAL(rvf_loader_sync(l, ds, err, sizeof err), -EXDEV);
+	c0 = c1;
+	c1 = config_of(l);
+	CU_ASSERT_EQUAL(c1.enabled, 0);
+	CU_ASSERT(c1.cache_gen > c0.cache_gen);
+	CU_ASSERT_EQUAL(nkeys(l, "rvf_cache", sizeof(struct rvf_cache_key)), 0);
+	CU_ASSERT_EQUAL(nkeys(l, "rvf_pending", sizeof(struct rvf_pending_key)), 0);
+	rvf_loader_close(l);
+	rvf_close(a);
+	rvf_close(b);
+	rvf_close(cs);
+	rvf_close(ds);
+}
+
+/* Issue 11 B: the next map set is built beside the live one and switched
+ * atomically. While the stage is built (here: after an ingest, with IVF)
+ * the live program keeps answering from the old maps, unchanged; appended
+ * vectors join the existing clusters (no k-means); publish switches the
+ * parameter slot and the program at once; a stage of another file is
+ * refused (-ESTALE) after the daemon adopted a different one. */
+static void t_stage(void)
+{
+	if (!can_load())
+		return;
+	rvf_store *s = make_store("stage.rvf"), *o = make_store("stage_other.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	rvf_loader *l = open_loader(s, 50); /* IVF, k-means at open */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	char err[512] = "";
+	struct rvf_xdp_slot p0, p1;
+	CU_ASSERT_EQUAL_FATAL(rvf_loader_params(l, &p0), 0);
+	int prog0 = rvf_loader_xdp_prog_fd(l);
+
+	uint64_t ids[N1];
+	for (int i = 0; i < N1; i++)
+		ids[i] = 9000 + (uint64_t)i;
+	float *v = gen(N1, 5);
+	CU_ASSERT_EQUAL_FATAL(rvf_ingest(s, ids, v, N1, NULL), 0);
+	free(v);
+	CU_ASSERT_EQUAL(rvf_loader_adopt(l, s, err, sizeof err), 0); /* same file: XDP stays on */
+	CU_ASSERT_EQUAL(config_of(l).enabled, 1);
+	rvf_loader_stage *st = NULL;
+	int e = rvf_loader_stage_build(l, s, &st, err, sizeof err);
+	if (e)
+		fprintf(stderr, "\nstage: %s\n%s\n", err, rvf_loader_last_log());
+	CU_ASSERT_EQUAL_FATAL(e, 0);
+	struct rvf_loader_stage_info in;
+	rvf_loader_stage_info(st, &in);
+	CU_ASSERT_EQUAL(in.nvec, N0 + N1);
+	CU_ASSERT_EQUAL(in.reclustered, 0); /* appended vectors joined the clusters */
+	CU_ASSERT_EQUAL(in.ncentroids, p0.ncentroids);
+	/* the live set is untouched while the stage exists */
+	CU_ASSERT_EQUAL(rvf_loader_xdp_prog_fd(l), prog0);
+	CU_ASSERT_EQUAL(rvf_loader_params(l, &p1), 0);
+	CU_ASSERT(memcmp(&p0, &p1, sizeof p0) == 0);
+	float d = -1;
+	int act = -1;
+	uint64_t lid;
+	const float *vv;
+	rvf_live_get(s, 17, &lid, &vv);
+	CU_ASSERT_EQUAL(run_query(l, s, 17, &d, &act), lid);
+	CU_ASSERT_EQUAL(act, XDP_TX);
+	/* publish: other slot, new program, new parameters, maps = quant8 */
+	CU_ASSERT_EQUAL_FATAL(rvf_loader_stage_publish(l, st, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(rvf_loader_params(l, &p1), 0);
+	CU_ASSERT_EQUAL(p1.nvec, N0 + N1);
+	CU_ASSERT_EQUAL(config_of(l).active_slot, 1);
+	check_maps(l, s, 1);
+	rvf_live_get(s, N0 + 42, &lid, &vv);
+	CU_ASSERT_EQUAL(run_query(l, s, N0 + 42, &d, &act), lid); /* an appended vector */
+	CU_ASSERT(d == 0.0f);
+
+	/* a stage of another file, published after s was adopted: refused */
+	CU_ASSERT_EQUAL(rvf_loader_stage_build(l, o, &st, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(rvf_loader_stage_publish(l, st, err, sizeof err), -ESTALE);
+	CU_ASSERT_EQUAL(rvf_loader_params(l, &p0), 0);
+	CU_ASSERT(memcmp(&p0, &p1, sizeof p0) == 0);
+	/* adopting the other file switches XDP off until its maps are in */
+	CU_ASSERT_EQUAL(rvf_loader_adopt(l, o, err, sizeof err), 1);
+	CU_ASSERT_EQUAL(config_of(l).enabled, 0);
+	CU_ASSERT_EQUAL(rvf_loader_stage_build(l, o, &st, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(rvf_loader_stage_publish(l, st, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(config_of(l).enabled, 1);
+	CU_ASSERT_EQUAL(config_of(l).active_slot, 0);
+	check_maps(l, o, 1);
+	rvf_loader_close(l);
+	rvf_close(s);
+	rvf_close(o);
 }
 
 static void t_cidr(void)
@@ -635,6 +854,8 @@ RVF_SUITE(loader, {"elf classification", t_elf_classify},
 	  {"store programs only signed + trusted, built-in by default", t_store_objects_need_signature},
 	  {"max_scan limit, IVF cluster cap", t_limits},
 	  {"detach of a missing interface: -ENODEV", t_detach_missing},
+	  {"sync to another file/metric/dimension empties the cache", t_sync_identity},
+	  {"stage built beside the live set, incremental IVF, atomic publish", t_stage},
 	  {"allow-list CIDR parsing", t_cidr})
 #else
 static void t_no_loader(void)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rvf_qdigest.h"
 #include "rvf_wire.h"
 #include "rvfclient.h"
 
@@ -217,16 +218,29 @@ out:
 	return err;
 }
 
-static int set_config(int cfg_fd, uint32_t epoch, uint32_t cache_enabled)
+/* The cache state the tests run in: digest key, generation. */
+static const uint64_t KEY[2] = { 0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull };
+static const uint64_t GEN = 41;
+
+static int set_config_gen(int cfg_fd, uint32_t epoch, uint32_t cache_enabled, uint64_t gen)
 {
 	struct rvf_xdp_config c;
 	uint32_t zero = 0;
 
 	memset(&c, 0, sizeof c);
 	c.epoch = epoch;
+	c.cache_epoch = epoch;
+	c.cache_gen = gen;
+	c.qkey[0] = KEY[0];
+	c.qkey[1] = KEY[1];
 	c.cache_enabled = cache_enabled;
 	c.dim = 64;
 	return bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY) ? -errno : 0;
+}
+
+static int set_config(int cfg_fd, uint32_t epoch, uint32_t cache_enabled)
+{
+	return set_config_gen(cfg_fd, epoch, cache_enabled, GEN);
 }
 
 static uint64_t counter(int cnt_fd, uint32_t slot)
@@ -380,8 +394,12 @@ struct reply {
 	struct rvf_wire_result r[RVF_WIRE_MAX_K];
 } __attribute__((packed));
 
-/* A daemon reply with `count` results, ids 1000+i, ascending distances. */
-static size_t make_reply(struct reply *rp, uint32_t req_id, uint32_t epoch, unsigned count)
+static const uint64_t QD0 = 0x0123456789abcdefull, QD1 = 0xfedcba9876543210ull;
+
+/* A daemon reply with `count` results, ids 1000+i, ascending distances,
+ * tagged (header tag + result 0's reserved) with `tag`. */
+static size_t make_reply_tag(struct reply *rp, uint32_t req_id, uint32_t epoch, unsigned count,
+			     uint64_t tag)
 {
 	memset(rp, 0, sizeof *rp);
 	rp->h.magic = RVF_WIRE_MAGIC;
@@ -398,7 +416,24 @@ static size_t make_reply(struct reply *rp, uint32_t req_id, uint32_t epoch, unsi
 		rp->r[i].id = 1000 + i;
 		rp->r[i].dist = 0.5f * (float)(i + 1);
 	}
+	rp->h.tag = (uint32_t)tag;
+	rp->r[0].reserved = (uint32_t)(tag >> 32);
 	return HDR_LEN + (count > RVF_WIRE_MAX_K ? RVF_WIRE_MAX_K : count) * RES_LEN;
+}
+
+static size_t make_reply(struct reply *rp, uint32_t req_id, uint32_t epoch, unsigned count)
+{
+	return make_reply_tag(rp, req_id, epoch, count, QD0);
+}
+
+/* The cached results equal the reply's (ids and distances; the tag in
+ * result 0's reserved is not stored). */
+static int res_eq(const struct rvf_wire_result *a, const struct rvf_wire_result *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (a[i].id != b[i].id || a[i].dist != b[i].dist || a[i].reserved != 0)
+			return 0;
+	return 1;
 }
 
 /* One test run: the program must return TC_ACT_UNSPEC and leave the frame as
@@ -418,12 +453,10 @@ static int run_tc(const struct tcobj *t, const uint8_t *frame, size_t len)
 	return 0;
 }
 
-static const uint64_t QHASH = 0x0123456789abcdefull;
-
 static int add_pending(const struct tcobj *t, const struct rvf_pending_key *k, uint32_t epoch,
 		       uint32_t kk)
 {
-	struct rvf_pending_val v = { .qhash = QHASH, .epoch = epoch, .k = kk };
+	struct rvf_pending_val v = { .qd = { QD0, QD1 }, .gen = GEN, .epoch = epoch, .k = kk };
 
 	return bpf_map_update_elem(t->pend_fd, k, &v, BPF_ANY) ? -errno : 0;
 }
@@ -471,12 +504,13 @@ static void check_caches(int v6)
 	flen = make_frame(frame, &a, &rp, plen);
 	CU_ASSERT_EQUAL(run_tc(&t, frame, flen), 0);
 
-	struct rvf_cache_key ck = { .qhash = QHASH, .epoch = 7, .k = 5 };
+	struct rvf_cache_key ck = { .qd = { QD0, QD1 }, .gen = GEN, .k = 5 };
 	struct rvf_cache_val cv;
 	memset(&cv, 0xee, sizeof cv);
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(t.cache_fd, &ck, &cv), 0);
 	CU_ASSERT_EQUAL(cv.count, 5);
-	CU_ASSERT(memcmp(cv.res, rp.r, 5 * RES_LEN) == 0);
+	CU_ASSERT_EQUAL(cv.epoch, 7);
+	CU_ASSERT(res_eq(cv.res, rp.r, 5));
 	int zero_tail = 1;
 	for (unsigned i = 5; i < RVF_WIRE_MAX_K; i++)
 		if (cv.res[i].id || cv.res[i].dist != 0 || cv.res[i].reserved)
@@ -503,7 +537,7 @@ static void check_caches(int v6)
 	ck.k = RVF_WIRE_MAX_K;
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(t.cache_fd, &ck, &cv), 0);
 	CU_ASSERT_EQUAL(cv.count, RVF_WIRE_MAX_K);
-	CU_ASSERT(memcmp(cv.res, rp.r, sizeof cv.res) == 0);
+	CU_ASSERT(res_eq(cv.res, rp.r, RVF_WIRE_MAX_K));
 	CU_ASSERT_EQUAL(counter(t.cnt_fd, RVF_C_TC_CACHED), 2);
 	tc_close(&t);
 }
@@ -585,6 +619,31 @@ static void check_not_cached(int v6)
 		CU_ASSERT_EQUAL(run_tc(&t, frame, flen), 0);
 		CU_ASSERT(!has_pending(&t, &pk));
 	}
+	/* the daemon moved to another store state (cache_gen bumped) after
+	 * the query was passed: consumed, not cached */
+	CU_ASSERT_EQUAL(set_config_gen(t.cfg_fd, 7, 1, GEN + 1), 0);
+	CU_ASSERT_EQUAL(add_pending(&t, &pk, 7, 3), 0);
+	plen = make_reply(&rp, 42, 7, 3);
+	flen = make_frame(frame, &a, &rp, plen);
+	CU_ASSERT_EQUAL(run_tc(&t, frame, flen), 0);
+	CU_ASSERT(!has_pending(&t, &pk));
+	/* a reply to another query (tag differs in either half): not cached,
+	 * and the entry stays for its own reply */
+	CU_ASSERT_EQUAL(set_config(t.cfg_fd, 7, 1), 0);
+	CU_ASSERT_EQUAL(add_pending(&t, &pk, 7, 3), 0);
+	uint64_t m0 = counter(t.cnt_fd, RVF_C_TC_MISMATCH);
+	plen = make_reply_tag(&rp, 42, 7, 3, QD0 ^ 1);
+	flen = make_frame(frame, &a, &rp, plen);
+	CU_ASSERT_EQUAL(run_tc(&t, frame, flen), 0);
+	plen = make_reply_tag(&rp, 42, 7, 3, QD0 ^ (1ull << 63));
+	flen = make_frame(frame, &a, &rp, plen);
+	CU_ASSERT_EQUAL(run_tc(&t, frame, flen), 0);
+	plen = make_reply_tag(&rp, 42, 7, 3, 0);
+	flen = make_frame(frame, &a, &rp, plen);
+	CU_ASSERT_EQUAL(run_tc(&t, frame, flen), 0);
+	CU_ASSERT_EQUAL(counter(t.cnt_fd, RVF_C_TC_MISMATCH), m0 + 3);
+	CU_ASSERT(has_pending(&t, &pk));
+	bpf_map_delete_elem(t.pend_fd, &pk);
 	/* cache disabled in the config */
 	CU_ASSERT_EQUAL(set_config(t.cfg_fd, 7, 0), 0);
 	CU_ASSERT_EQUAL(add_pending(&t, &pk, 7, 3), 0);
@@ -801,11 +860,59 @@ static int set_xdp_config(int cfg_fd, uint32_t epoch)
 	c.max_scan = 10;
 	c.enabled = 1;
 	c.cache_enabled = 1;
+	/* as the loader does: every new store state gets a new generation */
+	c.cache_gen = GEN + epoch;
+	c.cache_epoch = epoch;
+	c.qkey[0] = KEY[0];
+	c.qkey[1] = KEY[1];
 	return bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY) ? -errno : 0;
 }
 
-/* The client's request frame: client -> daemon port (addresses of `a`
- * reversed, since `a` describes the reply direction). */
+/* Query vector number `seed` (64 f32). */
+static void query_vec(float *vec, unsigned seed)
+{
+	for (int i = 0; i < 64; i++)
+		vec[i] = 0.01f * (float)i - 0.3f + 0.125f * (float)seed;
+}
+
+/* The tag the daemon puts into its reply to query `vec` (rvf_qdigest). */
+static uint64_t qtag(const float *vec, uint16_t flags)
+{
+	uint64_t qd[2];
+
+	rvf_qdigest(KEY[0], KEY[1], 64, flags, 0, vec, qd);
+	return qd[0];
+}
+
+/* The client's request frame for vector vec: client -> daemon port
+ * (addresses of `a` reversed, since `a` describes the reply direction).
+ * Built by hand (the client library refuses non-finite components). */
+static size_t make_query_frame_v(uint8_t *f, const struct addrs *a, uint32_t req_id,
+				 uint16_t flags, uint32_t k, const float *vec)
+{
+	uint8_t payload[1024];
+	struct addrs q = *a;
+	struct rvf_wire_hdr h;
+	size_t n = HDR_LEN + (64 * 4 > 16 * k ? 64 * 4 : 16 * k);
+
+	memset(payload, 0, sizeof payload);
+	memset(&h, 0, sizeof h);
+	h.magic = RVF_WIRE_MAGIC;
+	h.version = RVF_WIRE_VERSION;
+	h.op = RVF_OP_QUERY;
+	h.flags = flags;
+	h.req_id = req_id;
+	h.dim = 64;
+	h.k = (uint16_t)k;
+	memcpy(payload, &h, sizeof h);
+	memcpy(payload + HDR_LEN, vec, 64 * 4);
+	memcpy(q.src, a->dst, 16);
+	memcpy(q.dst, a->src, 16);
+	q.sport = a->dport;
+	q.dport = a->sport;
+	return make_frame(f, &q, payload, n);
+}
+
 static size_t make_query_frame(uint8_t *f, const struct addrs *a, uint32_t req_id, uint16_t flags,
 			       uint32_t k)
 {
@@ -813,8 +920,7 @@ static size_t make_query_frame(uint8_t *f, const struct addrs *a, uint32_t req_i
 	struct addrs q = *a;
 	float vec[64];
 
-	for (int i = 0; i < 64; i++)
-		vec[i] = 0.01f * (float)i - 0.3f;
+	query_vec(vec, 0);
 	ssize_t n = rvf_client_build(payload, sizeof payload, req_id, vec, 64, 0, k, flags);
 	CU_ASSERT_FATAL(n > 0);
 	memcpy(q.src, a->dst, 16);
@@ -915,10 +1021,23 @@ static void check_round_trip(int v6, uint16_t flags)
 	CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(t.pend_fd, &pk, &pv), 0);
 	CU_ASSERT_EQUAL(pv.epoch, 3);
 	CU_ASSERT_EQUAL(pv.k, K);
+	CU_ASSERT_EQUAL(pv.gen, GEN + 3);
+	{ /* the kernel's SipHash equals rvf_qdigest() */
+		float vq[64];
+		uint64_t qd[2];
+
+		query_vec(vq, 0);
+		rvf_qdigest(KEY[0], KEY[1], 64, flags, 0, vq, qd);
+		CU_ASSERT_EQUAL(pv.qd[0], qd[0]);
+		CU_ASSERT_EQUAL(pv.qd[1], qd[1]);
+	}
 	CU_ASSERT_EQUAL(counter(t.cnt_fd, RVF_C_PASS_DAEMON), 1);
 
 	/* 2. the daemon's reply leaves through tc: cached */
-	plen = make_reply(&rp, 100, 3, K);
+	float v0[64];
+	query_vec(v0, 0);
+	const uint64_t tag0 = qtag(v0, flags);
+	plen = make_reply_tag(&rp, 100, 3, K, tag0);
 	rlen = make_frame(rf, &a, &rp, plen);
 	CU_ASSERT_EQUAL(run_tc(&t, rf, rlen), 0);
 	CU_ASSERT_EQUAL(counter(t.cnt_fd, RVF_C_TC_CACHED), 1);
@@ -957,7 +1076,7 @@ static void check_round_trip(int v6, uint16_t flags)
 
 	/* a reply computed at the old epoch (daemon not reloaded yet) must not
 	 * be cached under either epoch */
-	plen = make_reply(&rp, 103, 3, K);
+	plen = make_reply_tag(&rp, 103, 3, K, tag0);
 	rlen = make_frame(rf, &a, &rp, plen);
 	CU_ASSERT_EQUAL(run_tc(&t, rf, rlen), 0);
 	CU_ASSERT_EQUAL(counter(t.cnt_fd, RVF_C_TC_CACHED), 1);
@@ -966,7 +1085,7 @@ static void check_round_trip(int v6, uint16_t flags)
 	CU_ASSERT_EQUAL(o.retval, XDP_PASS);
 
 	/* the epoch-4 answer is cached and served, with the new results */
-	plen = make_reply(&rp, 104, 4, K);
+	plen = make_reply_tag(&rp, 104, 4, K, tag0);
 	for (unsigned i = 0; i < K; i++)
 		rp.r[i].id += 500;
 	rlen = make_frame(rf, &a, &rp, plen);
@@ -991,6 +1110,178 @@ static void check_round_trip(int v6, uint16_t flags)
 	tc_close(&t);
 }
 
+/* Loads tc + XDP for the tests below; 1 = XDP object not built (skip). */
+static int both_load(struct tcobj *t, struct xdpobj *x)
+{
+	if (tc_load(t)) {
+		CU_FAIL("loading the tc object");
+		return -1;
+	}
+	int err = xdp_load(x, t);
+	if (err) {
+		if (err == 1)
+			fprintf(stderr, "\ntc: SKIP: %s not built\n", XDP_OBJ);
+		else
+			CU_FAIL("loading the XDP object");
+		tc_close(t);
+	}
+	return err;
+}
+
+/* The daemon's reply to vec (ids base+i), through tc. */
+static void daemon_reply(const struct tcobj *t, const struct addrs *a, uint32_t req_id,
+			 uint32_t epoch, uint32_t k, const float *vec, uint16_t flags, uint64_t base)
+{
+	struct reply rp;
+	uint8_t rf[2048];
+	size_t plen = make_reply_tag(&rp, req_id, epoch, k, qtag(vec, flags));
+
+	for (unsigned i = 0; i < k; i++)
+		rp.r[i].id = base + i;
+	size_t rlen = make_frame(rf, a, &rp, plen);
+	CU_ASSERT_EQUAL(run_tc(t, rf, rlen), 0);
+}
+
+/* XDP's answer to vec: XDP_PASS (0) or the first id of a cache answer. */
+static uint64_t xdp_answer(const struct xdpobj *x, const struct addrs *a, uint32_t req_id,
+			   uint16_t flags, uint32_t k, const float *vec)
+{
+	uint8_t qf[2048];
+	struct xdp_out o;
+	rvf_client_result res;
+	size_t qlen = make_query_frame_v(qf, a, req_id, flags, k, vec);
+
+	CU_ASSERT_FATAL(run_xdp(x, qf, qlen, &o) == 0);
+	if (o.retval == XDP_PASS)
+		return 0;
+	CU_ASSERT_EQUAL_FATAL(check_tx_reply(&o, a, req_id, k, &res), 0);
+	CU_ASSERT_EQUAL(res.path, RVF_PATH_CACHE);
+	return res.count ? res.hits[0].id : 0;
+}
+
+/* Issue 11: a client reuses a request id for two different daemon queries
+ * (Q1, Q2 back to back, both passed up before the daemon answered). The
+ * daemon's answer to Q1 must never be cached as the answer to Q2, whatever
+ * order the replies leave in; a reply to a query that reached the daemon
+ * without XDP recording it (NO_CACHE) does not match either. */
+static void check_reqid_reuse(int v6, int q2_first)
+{
+	struct tcobj t;
+	struct xdpobj x;
+	struct addrs a;
+	const uint32_t K = 4, RID = 500;
+	const uint16_t F = RVF_WF_DAEMON;
+	float q0[64], q1[64], q2[64];
+
+	if (both_load(&t, &x))
+		return;
+	v6 ? addrs_v6(&a) : addrs_v4(&a);
+	CU_ASSERT_EQUAL(set_xdp_config(t.cfg_fd, 3), 0);
+	query_vec(q0, 10);
+	query_vec(q1, 1);
+	query_vec(q2, 2);
+
+	/* Q0 (NO_CACHE: no pending entry), then Q1 and Q2, one request id */
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, RID, F | RVF_WF_NO_CACHE, K, q0), 0);
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, RID, F, K, q1), 0);
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, RID, F, K, q2), 0);
+	/* the daemon answers Q0 (ids 3000..), then Q1 (1000..) and Q2 (2000..) */
+	daemon_reply(&t, &a, RID, 3, K, q0, F | RVF_WF_NO_CACHE, 3000);
+	if (q2_first) {
+		daemon_reply(&t, &a, RID, 3, K, q2, F, 2000);
+		daemon_reply(&t, &a, RID, 3, K, q1, F, 1000);
+	} else {
+		daemon_reply(&t, &a, RID, 3, K, q1, F, 1000);
+		daemon_reply(&t, &a, RID, 3, K, q2, F, 2000);
+	}
+	/* every answer the cache gives is the right one: Q2 -> 2000, never
+	 * 1000 or 3000; Q1 and Q0 are not cached (their entry was replaced) */
+	uint64_t a2 = xdp_answer(&x, &a, 900, F, K, q2);
+	CU_ASSERT(a2 == 0 || a2 == 2000);
+	CU_ASSERT_EQUAL(a2, 2000); /* Q2's own reply matched its entry */
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, 901, F, K, q1), 0);
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, 902, F, K, q0), 0);
+	CU_ASSERT(counter(t.cnt_fd, RVF_C_TC_MISMATCH) >= 2);
+	xdp_close(&x);
+	tc_close(&t);
+}
+
+static void test_reqid_reuse_v4(void) { check_reqid_reuse(0, 0); }
+static void test_reqid_reuse_v6(void) { check_reqid_reuse(1, 1); }
+
+/* The old key, FNV-1a 64 over 32-bit words (dim | flags << 16, scale, query). */
+static uint64_t fnv_step(uint64_t h, uint32_t w) { return (h ^ w) * 0x100000001b3ull; }
+static uint64_t fnv_query(uint16_t flags, const uint32_t *w)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	h = fnv_step(h, 64u | (uint32_t)(flags & 3u) << 16);
+	h = fnv_step(h, 0);
+	for (int i = 0; i < 64; i++)
+		h = fnv_step(h, w[i]);
+	return h;
+}
+
+/* Two different queries with the same 64-bit key under the old scheme,
+ * constructed: they differ in words 62 and 63 only. After word 62 the FNV
+ * state is A = x * P with x = h ^ w62, P = 2^40 + 0x1b3, so the top 32 bits
+ * of A are (x mod 2^24) << 8 plus floor(x_lo * 0x1b3 / 2^32) plus a
+ * constant: two x whose low 24 bits are equal or adjacent and whose top
+ * bytes differ suitably give the same top half; word 63 then cancels the
+ * low half (A ^ w63 equal). The answer cached for one must not be served
+ * for the other. */
+static void test_colliding_keys(void)
+{
+	struct tcobj t;
+	struct xdpobj x;
+	struct addrs a;
+	const uint32_t K = 3;
+	const uint16_t F = RVF_WF_DAEMON;
+	uint32_t wa[64], wb[64];
+	uint64_t h = 0xcbf29ce484222325ull;
+	int found = 0;
+	float fv[64];
+
+	query_vec(fv, 3);
+	memcpy(wa, fv, sizeof wa);
+	h = fnv_step(h, 64u | (uint32_t)F << 16);
+	h = fnv_step(h, 0);
+	for (int i = 0; i < 62; i++)
+		h = fnv_step(h, wa[i]);
+	memcpy(wb, wa, sizeof wb);
+	for (uint32_t L = 0x123456; L < 0x123456 + 64 && !found; L++)
+		for (uint32_t d = 0; d < 2 && !found; d++)
+			for (uint32_t ta = 0; ta < 256 && !found; ta++)
+				for (uint32_t tb = 0; tb < 256 && !found; tb++) {
+					uint32_t xa = ta << 24 | L, xb = tb << 24 | (L + d);
+					uint32_t w62a = xa ^ (uint32_t)h, w62b = xb ^ (uint32_t)h;
+					uint64_t A = fnv_step(h, w62a), B = fnv_step(h, w62b);
+					if (w62a == w62b || (A >> 32) != (B >> 32))
+						continue;
+					wa[62] = w62a;
+					wb[62] = w62b;
+					wb[63] = wa[63] ^ (uint32_t)(A ^ B);
+					found = 1;
+				}
+	CU_ASSERT_FATAL(found);
+	CU_ASSERT_FATAL(memcmp(wa, wb, sizeof wa) != 0);
+	CU_ASSERT_FATAL(fnv_query(F, wa) == fnv_query(F, wb)); /* the old keys collide */
+
+	if (both_load(&t, &x))
+		return;
+	addrs_v4(&a);
+	CU_ASSERT_EQUAL(set_xdp_config(t.cfg_fd, 3), 0);
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, 10, F, K, (float *)wa), 0);
+	daemon_reply(&t, &a, 10, 3, K, (float *)wa, F, 1000);
+	CU_ASSERT_EQUAL(counter(t.cnt_fd, RVF_C_TC_CACHED), 1);
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, 11, F, K, (float *)wa), 1000); /* its own: hit */
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, 12, F, K, (float *)wb), 0);    /* the other: miss */
+	daemon_reply(&t, &a, 12, 3, K, (float *)wb, F, 2000);
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, 13, F, K, (float *)wb), 2000);
+	CU_ASSERT_EQUAL(xdp_answer(&x, &a, 14, F, K, (float *)wa), 1000);
+	xdp_close(&x);
+	tc_close(&t);
+}
+
 static void test_round_trip_v4(void) { check_round_trip(0, 0); }
 static void test_round_trip_v6(void) { check_round_trip(1, 0); }
 static void test_round_trip_daemon_flag(void) { check_round_trip(0, RVF_WF_DAEMON); }
@@ -1006,4 +1297,7 @@ RVF_SUITE(tc,
 	  { "non-rvf traffic passes untouched", test_other_traffic },
 	  { "BMC round trip with XDP over IPv4 (pass, fill, hit, epoch bump)", test_round_trip_v4 },
 	  { "BMC round trip with XDP over IPv6", test_round_trip_v6 },
-	  { "BMC round trip for RVF_WF_DAEMON queries", test_round_trip_daemon_flag })
+	  { "BMC round trip for RVF_WF_DAEMON queries", test_round_trip_daemon_flag },
+	  { "request id reused for two queries: never the other's answer (IPv4)", test_reqid_reuse_v4 },
+	  { "request id reused, replies in the other order (IPv6)", test_reqid_reuse_v6 },
+	  { "queries colliding under the old 64-bit key: each gets its own", test_colliding_keys })

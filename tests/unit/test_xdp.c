@@ -12,6 +12,7 @@
 
 #include "quant8.h"
 #include "rvf.h"
+#include "rvf_qdigest.h"
 #include "rvf_wire.h"
 #include "xdp_frames.h"
 
@@ -42,7 +43,7 @@ struct scratch_mirror {
 	uint64_t top[RVF_WIRE_MAX_K];
 	uint64_t ctop[RVF_XDP_MAX_NPROBE];
 	struct rvf_wire_result res[RVF_WIRE_MAX_K];
-	uint64_t qhash;
+	uint64_t qd0;
 	uint32_t qnorm, k, ntop, nctop, nprobe, lo, hi, flags;
 	int32_t fail;
 	uint32_t pad;
@@ -51,6 +52,9 @@ struct scratch_mirror {
 	uint32_t ncand, rerank;
 	uint64_t pend[RVF_XDP_BIN_BLOCK];
 	uint32_t npend, pad2;
+	uint64_t qd1;
+	uint64_t sv[4];
+	struct rvf_xdp_slot par;
 };
 
 /* Scan mode the tests configure (base_config) and check against (ref_topk):
@@ -323,6 +327,10 @@ static struct rvf_xdp_config base_config(const struct store *s)
 	c.enabled = 1;
 	c.scan_mode = g_mode;
 	c.rerank = g_rerank;
+	c.cache_gen = 70;
+	c.cache_epoch = 7;
+	c.qkey[0] = 0x243f6a8885a308d3ull; /* any key: the tests compute with the same */
+	c.qkey[1] = 0x13198a2e03707344ull;
 	return c;
 }
 
@@ -1368,18 +1376,82 @@ static void test_reply_size(void)
 	xdp_close(&x);
 }
 
-static uint64_t fnv_query(uint32_t dim, uint16_t flags, uint32_t scale, const void *q, size_t qb)
+/* SipHash-2-4-128 over any byte string: the reference the query digest
+ * must be an instance of (rvf_qdigest hashes m0 || query || zero pad). */
+static void sip128(const uint64_t key[2], const uint8_t *m, size_t len, uint64_t out[2])
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	const uint8_t *p = q;
-	h = (h ^ (dim | (uint32_t)(flags & (RVF_WF_I8 | RVF_WF_DAEMON)) << 16)) * 0x100000001b3ull;
-	h = (h ^ scale) * 0x100000001b3ull;
-	for (size_t i = 0; i + 4 <= qb; i += 4) {
-		uint32_t w;
-		memcpy(&w, p + i, 4);
-		h = (h ^ w) * 0x100000001b3ull;
+	uint64_t v0 = key[0] ^ RVF_SIP_C0, v1 = key[1] ^ RVF_SIP_C1 ^ 0xee, v2 = key[0] ^ RVF_SIP_C2,
+		 v3 = key[1] ^ RVF_SIP_C3, b;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&b, m + i, 8);
+		RVF_SIP_BLOCK(v0, v1, v2, v3, b);
 	}
-	return h;
+	b = (uint64_t)(len & 0xff) << 56;
+	for (size_t j = 0; i + j < len; j++)
+		b |= (uint64_t)m[i + j] << (8 * j);
+	RVF_SIP_BLOCK(v0, v1, v2, v3, b);
+	v2 ^= 0xee;
+	for (int r = 0; r < 4; r++)
+		RVF_SIP_ROUND(v0, v1, v2, v3);
+	out[0] = v0 ^ v1 ^ v2 ^ v3;
+	v1 ^= 0xdd;
+	for (int r = 0; r < 4; r++)
+		RVF_SIP_ROUND(v0, v1, v2, v3);
+	out[1] = v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* Known answers of SipHash-2-4-128 (key 00..0f, message 00..len-1, from
+ * the reference implementation's vectors), and rvf_qdigest() equal to it
+ * over its documented byte string, f32 and int8 (with padding). */
+static void test_qdigest_reference(void)
+{
+	static const uint8_t want[3][16] = {
+		{0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93},
+		{0xda, 0x87, 0xc1, 0xd8, 0x6b, 0x99, 0xaf, 0x44, 0x34, 0x76, 0x59, 0x11, 0x9b, 0x22, 0xfc, 0x45},
+		{0x81, 0x77, 0x22, 0x8d, 0xa4, 0xa4, 0x5d, 0xc7, 0xfc, 0xa3, 0x8b, 0xde, 0xf6, 0x0a, 0xff, 0xe4},
+	};
+	uint64_t key[2], out[2];
+	uint8_t kb[16], m[8 + 256 * 4];
+	for (int i = 0; i < 16; i++)
+		kb[i] = (uint8_t)i;
+	memcpy(key, kb, 16);
+	for (size_t i = 0; i < sizeof m; i++)
+		m[i] = (uint8_t)i;
+	for (size_t len = 0; len < 3; len++) {
+		sip128(key, m, len, out);
+		CU_ASSERT(memcmp(out, want[len], 16) == 0);
+	}
+	/* rvf_qdigest == sip128(m0 || query || pad) */
+	static const uint16_t dims_[] = {4, 12, 64, 128, 256};
+	for (size_t di = 0; di < sizeof dims_ / sizeof *dims_; di++) {
+		for (int i8 = 0; i8 < 2; i8++) {
+			uint16_t d = dims_[di], fl = (uint16_t)(i8 ? RVF_WF_I8 | RVF_WF_DAEMON : 0);
+			uint32_t sc = i8 ? 0x3d010204u : 0;
+			size_t qb = i8 ? d : (size_t)d * 4, padded = (qb + 7) / 8 * 8;
+			uint8_t q[256 * 4], msg[8 + 256 * 4];
+			for (size_t i = 0; i < qb; i++)
+				q[i] = (uint8_t)(rnd() >> 7);
+			uint64_t m0 = d | (uint64_t)fl << 16 | (uint64_t)sc << 32, a[2], b[2];
+			memcpy(msg, &m0, 8);
+			memset(msg + 8, 0, padded);
+			memcpy(msg + 8, q, qb);
+			sip128(key, msg, 8 + padded, a);
+			rvf_qdigest(key[0], key[1], d, (uint16_t)(fl | RVF_WF_NO_CACHE), sc, q, b);
+			CU_ASSERT(a[0] == b[0] && a[1] == b[1]);
+			/* the scale of an f32 query is not part of it */
+			if (!i8) {
+				rvf_qdigest(key[0], key[1], d, fl, 0x12345678u, q, b);
+				CU_ASSERT(a[0] == b[0] && a[1] == b[1]);
+			}
+		}
+	}
+}
+
+static void qdigest_of(const struct rvf_xdp_config *c, uint32_t dim, uint16_t flags, uint32_t scale,
+		       const void *q, uint64_t out[2])
+{
+	rvf_qdigest(c->qkey[0], c->qkey[1], (uint16_t)dim, flags, scale, q, out);
 }
 
 static void test_cache(void)
@@ -1402,7 +1474,8 @@ static void test_cache(void)
 	size_t len = make_frame(f, sizeof f, &o, 0xdead01, dim, k, RVF_WF_DAEMON, q, NULL, 0, 64);
 	/* miss: passed to the daemon, pending recorded */
 	expect(&x, f, len, XDP_PASS, RVF_C_PASS_DAEMON, "daemon query, cache miss");
-	uint64_t qh = fnv_query(dim, RVF_WF_DAEMON, 0, q, dim * 4);
+	uint64_t qh[2];
+	qdigest_of(&c, dim, RVF_WF_DAEMON, 0, q, qh);
 	struct rvf_pending_key pk;
 	struct rvf_pending_val pv;
 	memset(&pk, 0, sizeof pk);
@@ -1411,14 +1484,17 @@ static void test_cache(void)
 	pk.port = (uint16_t)(41234 >> 8 | (41234 & 0xff) << 8);
 	pk.req_id = 0xdead01;
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(x.pending, &pk, &pv), 0);
-	CU_ASSERT_EQUAL(pv.qhash, qh);
+	CU_ASSERT_EQUAL(pv.qd[0], qh[0]); /* the kernel's digest == rvf_qdigest */
+	CU_ASSERT_EQUAL(pv.qd[1], qh[1]);
 	CU_ASSERT_EQUAL(pv.epoch, 7);
+	CU_ASSERT_EQUAL(pv.gen, 70);
 	CU_ASSERT_EQUAL(pv.k, k);
 	/* what tc would store */
-	struct rvf_cache_key ck = {.qhash = qh, .epoch = 7, .k = k};
+	struct rvf_cache_key ck = {.qd = {qh[0], qh[1]}, .gen = 70, .k = k};
 	struct rvf_cache_val *cv = calloc(1, sizeof *cv);
 	CU_ASSERT_FATAL(cv != NULL);
 	cv->count = 3;
+	cv->epoch = 7;
 	for (int i = 0; i < 3; i++) {
 		cv->res[i].id = 777 + (uint64_t)i;
 		cv->res[i].dist = 0.5f * (float)i;
@@ -1457,15 +1533,38 @@ static void test_cache(void)
 	len2 = make_frame(f6, sizeof f6, &o, 3, dim, k, RVF_WF_DAEMON | RVF_WF_NO_CACHE, q, NULL, 0,
 			  64);
 	expect(&x, f6, len2, XDP_PASS, RVF_C_PASS_DAEMON, "no-cache flag");
-	/* new epoch: no hit */
-	c.epoch = 8;
+	/* only digest word 1 differs: no hit (the whole digest is the key) */
+	struct rvf_cache_key ckx = ck;
+	ckx.qd[1] ^= 1;
+	CU_ASSERT_EQUAL(bpf_map_delete_elem(x.cache, &ck), 0);
+	CU_ASSERT_EQUAL(bpf_map_update_elem(x.cache, &ckx, cv, BPF_ANY), 0);
+	expect(&x, f, len, XDP_PASS, RVF_C_PASS_DAEMON, "digest word 1 differs");
+	CU_ASSERT_EQUAL(bpf_map_delete_elem(x.cache, &ckx), 0);
+	CU_ASSERT_EQUAL(bpf_map_update_elem(x.cache, &ck, cv, BPF_ANY), 0);
+	/* an entry whose epoch is not the cache's: no hit */
+	c.cache_epoch = 6;
 	CU_ASSERT_EQUAL(set_config(&x, &c), 0);
-	expect(&x, f, len, XDP_PASS, RVF_C_PASS_DAEMON, "cache entry of an old epoch");
+	expect(&x, f, len, XDP_PASS, RVF_C_PASS_DAEMON, "entry epoch != cache_epoch");
+	/* another key (a new loader): no hit */
+	c.cache_epoch = 7;
+	c.qkey[0] ^= 1;
+	CU_ASSERT_EQUAL(set_config(&x, &c), 0);
+	expect(&x, f, len, XDP_PASS, RVF_C_PASS_DAEMON, "another digest key");
+	c.qkey[0] ^= 1;
+	/* new store state (epoch 8, gen 71): no hit */
+	c.epoch = 8;
+	c.cache_epoch = 8;
+	c.cache_gen = 71;
+	CU_ASSERT_EQUAL(set_config(&x, &c), 0);
+	expect(&x, f, len, XDP_PASS, RVF_C_PASS_DAEMON, "cache entry of an old generation");
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(x.pending, &pk, &pv), 0);
 	CU_ASSERT_EQUAL(pv.epoch, 8);
-	/* an XDP-answerable query with a cache entry at the current epoch */
-	uint64_t qh2 = fnv_query(dim, 0, 0, q, dim * 4);
-	struct rvf_cache_key ck2 = {.qhash = qh2, .epoch = 8, .k = k};
+	CU_ASSERT_EQUAL(pv.gen, 71);
+	/* an XDP-answerable query with a cache entry at the current state */
+	uint64_t qh2[2];
+	qdigest_of(&c, dim, 0, 0, q, qh2);
+	struct rvf_cache_key ck2 = {.qd = {qh2[0], qh2[1]}, .gen = 71, .k = k};
+	cv->epoch = 8;
 	CU_ASSERT_EQUAL(bpf_map_update_elem(x.cache, &ck2, cv, BPF_ANY), 0);
 	len2 = make_frame(f6, sizeof f6, &o, 4, dim, k, 0, q, NULL, 0, 64);
 	expect(&x, f6, len2, XDP_TX, RVF_C_CACHE_HIT, "plain query, cache hit");
@@ -1766,6 +1865,7 @@ static void test_bin_recall(void)
 }
 
 RVF_SUITE(xdp, {"every dimension loads (verifier stats)", test_load_all},
+	  {"query digest: SipHash-2-4-128 known answers, rvf_qdigest encoding", test_qdigest_reference},
 	  {"quant8 C reference: params, PACK3, distance bits", test_quant8_reference},
 	  {"BPF quantizer == quant8 (f32 and int8 queries, edge values)", test_quantizer_matches_c},
 	  {"replies exact vs C reference (IPv4/IPv6/VLAN/options, L2/cosine)", test_answers_exact},

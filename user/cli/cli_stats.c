@@ -39,6 +39,7 @@ static const char *const counter_names[RVF_C_MAX] = {
 	[RVF_C_ERROR] = "error",
 	[RVF_C_TC_SEEN] = "tc_seen",
 	[RVF_C_TC_CACHED] = "tc_cached",
+	[RVF_C_TC_MISMATCH] = "tc_mismatch",
 };
 
 /* ---- pinned maps ------------------------------------------------------- */
@@ -93,6 +94,15 @@ static int stats_pinned(const char *iface, const char *pin_dir, int json)
 	if (cfd >= 0) {
 		have_cfg = bpf_map_lookup_elem(cfd, &zero, &cfg) == 0;
 		close(cfd);
+	}
+	if (have_cfg && cfg.active_slot == 1) { /* the attached map set's parameters */
+		cfg.nvec = cfg.slot1.nvec;
+		cfg.epoch = cfg.slot1.epoch;
+		cfg.dim = cfg.slot1.dim;
+		cfg.metric = cfg.slot1.metric;
+		cfg.max_scan = cfg.slot1.max_scan;
+		cfg.ncentroids = cfg.slot1.ncentroids;
+		cfg.nprobe = cfg.slot1.nprobe;
 	}
 
 	if (json) {

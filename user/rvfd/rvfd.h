@@ -47,6 +47,8 @@ enum rvfd_verdict {
 struct rvfd_work {
 	float *q;       /* 65535 floats */
 	rvf_hit *hits;  /* RVF_WIRE_MAX_K */
+	uint64_t qkey[2]; /* with have_qkey: OK replies carry the query tag */
+	int have_qkey;    /* (rvf_qdigest under the loader's key, PROTOCOL §7.2) */
 };
 
 int rvfd_work_init(struct rvfd_work *w);
@@ -199,6 +201,8 @@ int rvfd_xdp_counters(struct rvfd_xdp *x, uint64_t out[RVF_C_MAX]);
 void rvfd_xdp_release(struct rvfd_xdp *x);
 /* Detach XDP and tc, unpin, free. Safe on NULL. */
 void rvfd_xdp_stop(struct rvfd_xdp *x);
+/* The loader's query digest key (for the replies' tag). 0 or -ENOENT. */
+int rvfd_xdp_cache_key(struct rvfd_xdp *x, uint64_t key[2]);
 /* Epoch the maps carry (config.epoch), or -1. */
 int64_t rvfd_xdp_epoch(struct rvfd_xdp *x);
 

@@ -374,6 +374,7 @@ static void check_reload(struct daemon *d, int force)
 		d->m.syncs++;
 		if (rvfd_xdp_sync(d->xdp, d->st.s))
 			d->m.sync_errors++;
+		d->w.have_qkey = rvfd_xdp_cache_key(d->xdp, d->w.qkey) == 0;
 	}
 }
 
@@ -775,6 +776,7 @@ int main(int argc, char **argv)
 		if (rvfd_xdp_start(&xo, d.o.file, d.st.s, &d.xdp))
 			return 1;
 		d.m.xdp_attached = 1;
+		d.w.have_qkey = rvfd_xdp_cache_key(d.xdp, d.w.qkey) == 0;
 	}
 	if (drop_privileges(&d, &set, &rc))
 		return rc;

@@ -29,6 +29,7 @@ const char *const rvfd_counter_names[RVF_C_MAX] = {
 	[RVF_C_ERROR] = "error",
 	[RVF_C_TC_SEEN] = "tc_seen",
 	[RVF_C_TC_CACHED] = "tc_cached",
+	[RVF_C_TC_MISMATCH] = "tc_mismatch",
 };
 
 static const char *const status_names[8] = {

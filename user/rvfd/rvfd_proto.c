@@ -12,7 +12,10 @@
  *  - OK: count = min(results, k, 64, (request length - 32) / 16), so a reply
  *    is never larger than its request; error replies are 32 bytes, count 0.
  * Every reply echoes flags, req_id, dim, k and scale, carries the current
- * store epoch and path DAEMON. Lengths in the request are never trusted:
+ * store epoch and path DAEMON. An OK reply with results carries the query
+ * tag (rvf_qdigest word 0 under the loader's key: header `tag` = bits 0..31,
+ * result 0's `reserved` = bits 32..63) when XDP is attached, so that the tc
+ * cache filler can tell which query a reply answers (PROTOCOL §7.2). Lengths in the request are never trusted:
  * every access is checked against the datagram length first.
  */
 #include <endian.h>
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rvf_qdigest.h"
 #include "rvfd.h"
 
 _Static_assert(sizeof(struct rvf_wire_hdr) == RVF_WIRE_HDR_SIZE, "wire header size");
@@ -169,6 +173,13 @@ int rvfd_handle(const struct rvfd_store *st, struct rvfd_work *w, const uint8_t 
 		put64(r, w->hits[i].id);
 		put32(r + 8, f32_bits(w->hits[i].distance));
 		put32(r + 12, 0);
+	}
+	if (count && w->have_qkey) {
+		uint64_t qd[2];
+
+		rvf_qdigest(w->qkey[0], w->qkey[1], dim, flags, get32(req + 24), req + RVF_WIRE_HDR_SIZE, qd);
+		put32(out + 28, (uint32_t)qd[0]);
+		put32(out + RVF_WIRE_HDR_SIZE + 12, (uint32_t)(qd[0] >> 32));
 	}
 	*outlen = RVF_WIRE_HDR_SIZE + count * RVF_WIRE_RESULT_SIZE;
 	*status = RVF_ST_OK;

@@ -1,11 +1,17 @@
 /* rvfd_xdp.c — the daemon's XDP/tc side, through the loader (loader/loader.h):
- * load + fill + attach + pin at start, sync after every store reopen,
- * counters from the per-CPU rvf_counters map, detach + unpin at exit.
+ * load + attach + pin at start with XDP passing everything to the daemon,
+ * then the maps are built on a worker thread and published with one
+ * atomic program replacement (the daemon answers meanwhile); after every
+ * store reopen the new state is adopted at once (result cache invalidated;
+ * XDP off only for another file/metric/dimension) and the next map set is
+ * built beside the live one. Counters from the per-CPU rvf_counters map,
+ * detach + unpin at exit.
  * Built with -DRVFD_NO_LOADER (no loader objects linked) the daemon only
  * runs with --no-xdp; counters can still be read from a pinned map. */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +82,11 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 }
 
 int rvfd_xdp_sync(struct rvfd_xdp *x, rvf_store *s) { (void)x, (void)s; return -ENOTSUP; }
+int rvfd_xdp_cache_key(struct rvfd_xdp *x, uint64_t key[2])
+{
+	(void)x, (void)key;
+	return -ENOENT;
+}
 int rvfd_xdp_counters(struct rvfd_xdp *x, uint64_t out[RVF_C_MAX])
 {
 	(void)x, (void)out;
@@ -90,6 +101,18 @@ int64_t rvfd_xdp_epoch(struct rvfd_xdp *x) { (void)x; return -1; }
 struct rvfd_xdp {
 	rvf_loader *l;
 	char ifname[64];
+	char mode[16];
+	uint16_t port;
+	char path[4096];     /* the store file the worker opens */
+	pthread_t th;
+	int th_started;
+	pthread_mutex_t mu;  /* l (adopt, publish, map fds), the fields below */
+	pthread_cond_t cv;
+	int want;            /* a build of the current file is requested */
+	int busy;            /* the worker is building */
+	int stop;
+	double t_start;      /* monotonic seconds at rvfd_xdp_start */
+	int published;       /* a map set has been published since start */
 };
 
 int rvfd_xdp_available(void) { return 1; }
@@ -117,6 +140,73 @@ static void allow_clear(rvf_loader *l)
 	}
 }
 
+static void request_build(struct rvfd_xdp *x)
+{
+	pthread_mutex_lock(&x->mu);
+	x->want = 1;
+	pthread_cond_broadcast(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+}
+
+/* Builds the next map set beside the live one from its own read-only
+ * handle of the store file, then publishes it under the mutex. Requests
+ * that arrive meanwhile are folded into one more build. */
+static void *worker(void *arg)
+{
+	struct rvfd_xdp *x = arg;
+	char err[512];
+
+	pthread_mutex_lock(&x->mu);
+	for (;;) {
+		while (!x->want && !x->stop)
+			pthread_cond_wait(&x->cv, &x->mu);
+		if (x->stop)
+			break;
+		x->want = 0;
+		x->busy = 1;
+		pthread_mutex_unlock(&x->mu);
+
+		rvf_loader_stage *st = NULL;
+		rvf_store *s = NULL;
+		int rc = rvf_open(x->path, RVF_OPEN_READONLY, &s);
+		err[0] = 0;
+		if (rc)
+			snprintf(err, sizeof(err), "opening the store: %s: %s", rvf_strerror(rc),
+				 rvf_last_error());
+		else
+			rc = rvf_loader_stage_build(x->l, s, &st, err, sizeof(err));
+
+		pthread_mutex_lock(&x->mu);
+		if (rc == 0) {
+			struct rvf_loader_stage_info in;
+
+			rvf_loader_stage_info(st, &in);
+			rc = rvf_loader_stage_publish(x->l, st, err, sizeof(err));
+			if (rc == 0) {
+				fprintf(stderr, "rvfd: XDP maps published: epoch %u, %u vectors%s%s, built in "
+						"%.0f ms (%.0f ms after start)%s\n", in.epoch, in.nvec,
+					in.ncentroids ? ", IVF " : "",
+					in.ncentroids ? (in.reclustered ? "k-means" : "incremental") : "",
+					in.build_ms, (rvfd_mono() - x->t_start) * 1e3,
+					in.usable ? "" : " (not usable in XDP: every query goes to the daemon)");
+				x->published = 1;
+			}
+		}
+		if (rc == -ESTALE)
+			x->want = 1; /* the file changed identity meanwhile: build again */
+		else if (rc)
+			fprintf(stderr, "rvfd: warning: building the XDP maps: %s (XDP keeps its "
+					"previous maps)\n", err);
+		x->busy = 0;
+		pthread_cond_broadcast(&x->cv);
+		pthread_mutex_unlock(&x->mu);
+		rvf_close(s);
+		pthread_mutex_lock(&x->mu);
+	}
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
+}
+
 int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_store *s,
 		   struct rvfd_xdp **out)
 {
@@ -131,6 +221,13 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 	if (!x)
 		return -ENOMEM;
 	snprintf(x->ifname, sizeof(x->ifname), "%s", o->ifname);
+	snprintf(x->mode, sizeof(x->mode), "%s", o->mode ? o->mode : "auto");
+	snprintf(x->path, sizeof(x->path), "%s", store_path);
+	x->port = o->port;
+	x->t_start = rvfd_mono();
+	pthread_mutex_init(&x->mu, NULL);
+	pthread_cond_init(&x->cv, NULL);
+	lo.defer_fill = 1; /* the worker brings the maps: no k-means before we answer */
 	lo.ifname = x->ifname;
 	lo.port = o->port;
 	lo.ebpf_from_store = o->trust_key != NULL;
@@ -176,6 +273,14 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 		: rvf_loader_tc_source(x->l) == RVF_OBJ_BUILTIN ? "build/bpf"
 								: "nowhere",
 		RVF_LOADER_PIN_ROOT, x->ifname);
+	rc = pthread_create(&x->th, NULL, worker, x);
+	if (rc) {
+		fprintf(stderr, "rvfd: error: starting the XDP map builder: %s\n", strerror(rc));
+		rc = -rc;
+		goto fail;
+	}
+	x->th_started = 1;
+	request_build(x);
 	*out = x;
 	return 0;
 fail:
@@ -186,6 +291,10 @@ fail:
 	return rc;
 }
 
+/* Called by the daemon right after it switched to store s, before it
+ * answers from it: adopt (fast: one config write, a flush on identity
+ * change), then the worker rebuilds. Another dimension: wait for the
+ * worker, load the program for the new dimension, replace the old one. */
 int rvfd_xdp_sync(struct rvfd_xdp *x, rvf_store *s)
 {
 	char err[512] = "";
@@ -193,22 +302,62 @@ int rvfd_xdp_sync(struct rvfd_xdp *x, rvf_store *s)
 
 	if (!x)
 		return 0;
-	rc = rvf_loader_sync(x->l, s, err, sizeof(err));
-	if (rc)
+	pthread_mutex_lock(&x->mu);
+	rc = rvf_loader_adopt(x->l, s, err, sizeof(err));
+	if (rc == -EXDEV) {
+		struct rvf_loader_opts lo = { 0 };
+		rvf_loader *nl;
+
+		while (x->busy)
+			pthread_cond_wait(&x->cv, &x->mu);
+		fprintf(stderr, "rvfd: %s: loading the XDP program for the new dimension\n", err);
+		lo.defer_fill = 1;
+		lo.ifname = x->ifname;
+		lo.port = x->port;
+		lo.mode = !strcmp(x->mode, "native")    ? RVF_XDP_MODE_NATIVE
+			  : !strcmp(x->mode, "generic") ? RVF_XDP_MODE_GENERIC
+							: RVF_XDP_MODE_AUTO;
+		rc = rvf_loader_open(s, &lo, &nl, err, sizeof(err));
+		if (rc == 0 && (rc = rvf_loader_attach(nl, err, sizeof(err))) != 0)
+			rvf_loader_close(nl);
+		if (rc == 0) {
+			rvf_loader_close(x->l);
+			x->l = nl;
+		}
+	}
+	if (rc >= 0) {
+		x->want = 1;
+		pthread_cond_broadcast(&x->cv);
+	}
+	pthread_mutex_unlock(&x->mu);
+	if (rc < 0)
 		fprintf(stderr, "rvfd: error: syncing the XDP maps: %s\n", err);
-	return rc;
+	return rc < 0 ? rc : 0;
+}
+
+int rvfd_xdp_cache_key(struct rvfd_xdp *x, uint64_t key[2])
+{
+	if (!x)
+		return -ENOENT;
+	pthread_mutex_lock(&x->mu);
+	rvf_loader_cache_key(x->l, key);
+	pthread_mutex_unlock(&x->mu);
+	return 0;
 }
 
 int rvfd_xdp_counters(struct rvfd_xdp *x, uint64_t out[RVF_C_MAX])
 {
 	int fd;
 
+	int rc;
+
 	if (!x)
 		return -ENOENT;
+	pthread_mutex_lock(&x->mu);
 	fd = rvf_loader_map_fd(x->l, "rvf_counters");
-	if (fd < 0)
-		return -ENOENT;
-	return sum_percpu(fd, out);
+	rc = fd < 0 ? -ENOENT : sum_percpu(fd, out);
+	pthread_mutex_unlock(&x->mu);
+	return rc;
 }
 
 int64_t rvfd_xdp_epoch(struct rvfd_xdp *x)
@@ -217,12 +366,19 @@ int64_t rvfd_xdp_epoch(struct rvfd_xdp *x)
 	uint32_t zero = 0;
 	int fd;
 
+	int64_t ep = -1;
+
 	if (!x)
 		return -1;
+	pthread_mutex_lock(&x->mu);
 	fd = rvf_loader_map_fd(x->l, "rvf_config");
-	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &c))
-		return -1;
-	return c.epoch;
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &zero, &c) == 0) {
+		struct rvf_xdp_slot p;
+
+		ep = rvf_loader_params(x->l, &p) == 0 ? p.epoch : c.epoch;
+	}
+	pthread_mutex_unlock(&x->mu);
+	return ep;
 }
 
 void rvfd_xdp_release(struct rvfd_xdp *x)
@@ -239,6 +395,13 @@ void rvfd_xdp_stop(struct rvfd_xdp *x)
 
 	if (!x)
 		return;
+	if (x->th_started) {
+		pthread_mutex_lock(&x->mu);
+		x->stop = 1;
+		pthread_cond_broadcast(&x->cv);
+		pthread_mutex_unlock(&x->mu);
+		pthread_join(x->th, NULL);
+	}
 	rvf_loader_close(x->l);
 	if (rvf_loader_detach(x->ifname, NULL, err, sizeof(err)))
 		fprintf(stderr, "rvfd: warning: detaching from %s: %s\n", x->ifname, err);
