@@ -310,35 +310,59 @@ static uint32_t auto_centroids(uint32_t n, uint32_t max_scan, uint32_t nprobe)
 	return c ? c : 1;
 }
 
-/* Appended vectors join the clusters of the last build: hint describes
- * the first hint->n vectors (same ids in the same live order), the rest
- * go to their nearest centroid. Refused (0) when the store is not an
- * append of the hinted one, another dimension/metric, or the clusters
- * drift out of balance (a cluster above twice the mean plus 16, or the
- * store doubled since k-means ran): k-means runs again then. */
+/* Vectors join the clusters of the last build: a vector whose id the hint
+ * holds keeps its cluster (looked up by id, so appends, deletes and another
+ * live order all work), the others go to their nearest centroid. Refused
+ * (0) for another dimension/metric, when fewer than half of the vectors
+ * are known, or when the clusters drift out of balance (a cluster above
+ * twice the mean plus 16, or the store doubled since k-means ran): k-means
+ * runs again then. */
 static int ivf_extend(const struct ldr_ivf *h, const uint64_t *ids, const float *v, uint32_t n,
 		      uint32_t dim, int metric, float *cent, uint32_t *asg, uint32_t *C)
 {
-	if (!h || !h->C || !h->cent || h->dim != dim || h->metric != metric || h->n > n ||
-	    h->C > *C + *C / 2 || (uint64_t)n > 2ull * h->n_kmeans ||
-	    memcmp(h->ids, ids, (size_t)h->n * sizeof *ids) != 0)
+	if (!h || !h->C || !h->cent || !h->n || h->dim != dim || h->metric != metric ||
+	    h->C > *C + *C / 2 || (uint64_t)n > 2ull * h->n_kmeans)
 		return 0;
-	uint32_t *cnt = calloc(h->C, sizeof *cnt), mx = 0;
-	if (!cnt)
-		return 0;
-	memcpy(cent, h->cent, (size_t)h->C * dim * sizeof(float));
-	memcpy(asg, h->asg, (size_t)h->n * sizeof *asg);
-	for (uint32_t i = h->n; i < n; i++)
-		asg[i] = nearest(cent, h->C, v + (size_t)i * dim, dim);
-	for (uint32_t i = 0; i < n; i++)
-		cnt[asg[i]]++;
+	uint32_t cap = 1;
+	while (cap < 2 * h->n)
+		cap <<= 1;
+	uint32_t *slot = malloc((size_t)cap * sizeof *slot), *cnt = calloc(h->C, sizeof *cnt);
+	uint32_t known = 0, mx = 0;
+	int ok = 0;
+	if (!slot || !cnt)
+		goto out;
+	memset(slot, 0xff, (size_t)cap * sizeof *slot);
+	for (uint32_t i = 0; i < h->n; i++) { /* open addressing, id -> index in h */
+		uint32_t j = (uint32_t)((h->ids[i] * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+		while (slot[j] != UINT32_MAX)
+			j = (j + 1) & (cap - 1);
+		slot[j] = i;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t j = (uint32_t)((ids[i] * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1), c = UINT32_MAX;
+		for (; slot[j] != UINT32_MAX; j = (j + 1) & (cap - 1))
+			if (h->ids[slot[j]] == ids[i]) {
+				c = h->asg[slot[j]];
+				break;
+			}
+		if (c < h->C)
+			known++;
+		else
+			c = nearest(h->cent, h->C, v + (size_t)i * dim, dim);
+		asg[i] = c;
+		cnt[c]++;
+	}
 	for (uint32_t c = 0; c < h->C; c++)
 		mx = cnt[c] > mx ? cnt[c] : mx;
+	ok = 2ull * known >= n && (uint64_t)mx <= 2ull * ((n + h->C - 1) / h->C) + 16;
+	if (ok) {
+		memcpy(cent, h->cent, (size_t)h->C * dim * sizeof(float));
+		*C = h->C;
+	}
+out:
+	free(slot);
 	free(cnt);
-	if ((uint64_t)mx > 2ull * ((n + h->C - 1) / h->C) + 16)
-		return 0;
-	*C = h->C;
-	return 1;
+	return ok;
 }
 
 void ldr_ivf_free(struct ldr_ivf *v)
