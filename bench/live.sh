@@ -5,7 +5,7 @@
 #      the first answer by XDP, for a 65,536 x 128 store (IVF);
 #   2. idle: a client queries without pause for IDLE seconds;
 #   3. ingest: the same client while `rvf ingest` adds RATE vectors/s (in
-#      batches every 0.5 s) for SECS seconds.
+#      batches every 2 s: one CLI run per batch) for SECS seconds.
 # Prints, for idle and ingest: queries, share answered by XDP, by cache, by
 # the daemon, unanswered, p50/p99 µs and the ratio ingest/idle; wrong answers
 # = cache answers that differ from the daemon's answer to the same query at
@@ -43,10 +43,11 @@ v = (c[rng.integers(0, 64, n)] + rng.standard_normal((n, 128))).astype(np.float3
 v.tofile(t + "/data.f32")
 q = (v[rng.choice(n, 256, replace=False)] + 0.2 * rng.standard_normal((256, 128))).astype(np.float32)
 np.save(t + "/q.npy", q)
-per = max(1, rate // 2)
-for j in range(int(secs * 2)):
+per = max(1, rate * 2)
+for j in range(int(secs / 2)):
     b = (c[rng.integers(0, 64, per)] + rng.standard_normal((per, 128))).astype(np.float32)
-    b.tofile("%s/b%d.f32" % (t, j))
+    json.dump([{"id": 10_000_000 + 100_000 * j + i, "vector": [float(x) for x in r]} for i, r in enumerate(b)],
+              open("%s/b%d.json" % (t, j), "w"))
 PY
 build/netbench/mkstore "$TMP/s.rvf" "$TMP/data.f32" 128 >/dev/null
 build/rvf embed-ebpf "$TMP/s.rvf" >/dev/null
@@ -65,10 +66,15 @@ host, port, q, t0 = sys.argv[1], int(sys.argv[2]), np.load(sys.argv[3]), float(s
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((host, port)); s.settimeout(0.01)
 first = None
 for rid in range(1, 100000):
-    s.send(H.pack(0x31515652, 1, 1, 0, rid, 128, 10, 0, 0, 0, 0, 0, 0) + q[rid % len(q)].astype("<f4").tobytes())
+    try:
+        s.send(H.pack(0x31515652, 1, 1, 0, rid, 128, 10, 0, 0, 0, 0, 0, 0) + q[rid % len(q)].astype("<f4").tobytes())
+    except ConnectionRefusedError:
+        time.sleep(0.01)
+        continue
     try:
         b = s.recv(65536)
-    except socket.timeout:
+    except (socket.timeout, ConnectionRefusedError):  # not bound yet: ICMP unreachable
+        time.sleep(0.01)
         continue
     h = H.unpack(b[:32])
     now = time.time() - t0
@@ -93,23 +99,21 @@ run_phase ingest "$SECS" &
 LPID=$!
 j=0
 next=$(date +%s.%N)
-while kill -0 "$LPID" 2>/dev/null && [ -e "$TMP/b$j.f32" ]; do
-	$PY - "$TMP/b$j.f32" "$TMP/b.json" "$j" <<'PY'
-import json, sys, numpy as np
-v = np.fromfile(sys.argv[1], dtype=np.float32).reshape(-1, 128)
-j = int(sys.argv[3])
-json.dump([{"id": 10_000_000 + 100_000 * j + i, "vector": [float(x) for x in r]} for i, r in enumerate(v)],
-          open(sys.argv[2], "w"))
-PY
-	build/rvf ingest "$TMP/s.rvf" -i "$TMP/b.json" --no-progress >/dev/null
+ti0=$next
+while kill -0 "$LPID" 2>/dev/null && [ -e "$TMP/b$j.json" ]; do
+	build/rvf ingest "$TMP/s.rvf" -i "$TMP/b$j.json" --no-progress >/dev/null
 	j=$((j + 1))
-	next=$(echo "$next + 0.5" | bc)
+	next=$(echo "$next + 2" | bc)
 	now=$(date +%s.%N)
 	d=$(echo "$next - $now" | bc)
 	case $d in -* | 0) ;; *) sleep "$d" ;; esac
 done
+ti1=$(date +%s.%N)
 wait "$LPID"
-echo "  ingested $j batches"
+echo "  ingested $j batches of $((RATE * 2)) vectors in $(echo "$ti1 - $ti0" | bc | cut -c1-5) s" \
+	"(target $RATE/s for $SECS s)"
+echo "  map sets with IVF kept (appended vectors joined the clusters): $(grep -c 'IVF incremental' "$TMP/rvfd.log")," \
+	"with k-means: $(grep -c 'IVF k-means' "$TMP/rvfd.log")"
 grep -c 'XDP maps published' "$TMP/rvfd.log" | sed 's/^/  map sets published: /'
 grep -E 'XDP maps published' "$TMP/rvfd.log" | sed -E 's/.*built in ([0-9]+) ms.*/\1/' |
 	sort -n | awk '{a[NR]=$1} END {if (NR) printf "  build time ms: min %d median %d max %d\n", a[1], a[int((NR+1)/2)], a[NR]}'

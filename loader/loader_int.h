@@ -33,6 +33,7 @@ struct ldr_ivf {
 	uint32_t *asg;    /* their clusters */
 	uint32_t n;
 	uint32_t n_kmeans; /* vectors when k-means last ran */
+	uint32_t max_kmeans; /* its largest cluster */
 };
 void ldr_ivf_free(struct ldr_ivf *v);
 

@@ -313,15 +313,17 @@ static uint32_t auto_centroids(uint32_t n, uint32_t max_scan, uint32_t nprobe)
 /* Vectors join the clusters of the last build: a vector whose id the hint
  * holds keeps its cluster (looked up by id, so appends, deletes and another
  * live order all work), the others go to their nearest centroid. Refused
- * (0) for another dimension/metric, when fewer than half of the vectors
- * are known, or when the clusters drift out of balance (a cluster above
- * twice the mean plus 16, or the store doubled since k-means ran): k-means
- * runs again then. */
+ * (0) for another dimension/metric, more clusters than this store would
+ * get, when fewer than half of the vectors are known, or when the
+ * clusters drift out of balance (an empty cluster, a cluster above twice
+ * the largest one k-means made plus 16, or the store doubled since k-means
+ * ran): k-means runs again then. */
 static int ivf_extend(const struct ldr_ivf *h, const uint64_t *ids, const float *v, uint32_t n,
 		      uint32_t dim, int metric, float *cent, uint32_t *asg, uint32_t *C)
 {
-	if (!h || !h->C || !h->cent || !h->n || h->dim != dim || h->metric != metric ||
-	    h->C > *C + *C / 2 || (uint64_t)n > 2ull * h->n_kmeans)
+	/* cent holds *C centroids: more than that, k-means again */
+	if (!h || !h->C || !h->cent || !h->n || h->dim != dim || h->metric != metric || h->C > *C ||
+	    (uint64_t)n > 2ull * h->n_kmeans)
 		return 0;
 	uint32_t cap = 1;
 	while (cap < 2 * h->n)
@@ -352,9 +354,13 @@ static int ivf_extend(const struct ldr_ivf *h, const uint64_t *ids, const float 
 		asg[i] = c;
 		cnt[c]++;
 	}
-	for (uint32_t c = 0; c < h->C; c++)
+	uint32_t empty = 0;
+	for (uint32_t c = 0; c < h->C; c++) {
 		mx = cnt[c] > mx ? cnt[c] : mx;
-	ok = 2ull * known >= n && (uint64_t)mx <= 2ull * ((n + h->C - 1) / h->C) + 16;
+		empty += cnt[c] == 0;
+	}
+	/* no empty cluster (as after k-means), balanced, mostly known */
+	ok = !empty && 2ull * known >= n && (uint64_t)mx <= 2ull * h->max_kmeans + 16;
 	if (ok) {
 		memcpy(cent, h->cent, (size_t)h->C * dim * sizeof(float));
 		*C = h->C;
@@ -418,7 +424,7 @@ int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint,
 	quant8_params p;
 	rvf_status st;
 	int e;
-	uint32_t n_kmeans = 0;
+	uint32_t n_kmeans = 0, max_kmeans = 0;
 
 	memset(&f, 0, sizeof f);
 	memset(&p, 0, sizeof p);
@@ -489,6 +495,7 @@ int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint,
 		if (ivf_extend(hint, f.ids, f.vecs, n, dim, metric, f.cent, f.asg, &C)) {
 			*reclustered = 0; /* appended vectors joined the clusters */
 			n_kmeans = hint->n_kmeans;
+			max_kmeans = hint->max_kmeans;
 		} else {
 			int k = kmeans(f.vecs, n, dim, C, f.cent, f.asg);
 			if (k < 0) {
@@ -499,6 +506,16 @@ int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint,
 			C = (uint32_t)k;
 			*reclustered = 1;
 			n_kmeans = n;
+			uint32_t *cnt = calloc(C ? C : 1, sizeof *cnt);
+			if (!cnt) {
+				e = -ENOMEM;
+				goto out;
+			}
+			for (uint32_t i = 0; i < n; i++)
+				cnt[f.asg[i]]++;
+			for (uint32_t c = 0; c < C; c++)
+				max_kmeans = cnt[c] > max_kmeans ? cnt[c] : max_kmeans;
+			free(cnt);
 		}
 		C = ldr_ivf_cap(l, f.asg, n, C);
 	}
@@ -640,6 +657,7 @@ int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint,
 		ivf_out->metric = metric;
 		ivf_out->n = n;
 		ivf_out->n_kmeans = n_kmeans;
+		ivf_out->max_kmeans = max_kmeans;
 		f.cent = NULL;
 		f.asg = NULL;
 		f.ids = NULL;
