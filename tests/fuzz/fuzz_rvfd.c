@@ -48,6 +48,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	st.nvec = 40;
 	if (rvfd_work_init(&w))
 		abort();
+	/* replies carry the query tag, as with XDP attached (PROTOCOL §7.2) */
+	w.qkey[0] = 0x0706050403020100ull;
+	w.qkey[1] = 0x0f0e0d0c0b0a0908ull;
+	w.have_qkey = 1;
 	return 0;
 }
 
