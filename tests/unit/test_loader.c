@@ -607,6 +607,8 @@ static void t_detach_missing(void)
 	char err[512] = "";
 	CU_ASSERT_EQUAL(rvf_loader_detach("rvfnosuch0", NULL, err, sizeof err), -ENODEV);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "interface rvfnosuch0 does not exist"));
+}
+
 /* Plants one cache entry (at the current cache_gen) and one pending entry. */
 static void plant_cache(rvf_loader *l)
 {
