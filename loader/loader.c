@@ -370,19 +370,28 @@ fail:
 	return e ? e : -EINVAL;
 }
 
-uint32_t ldr_ivf_cap(rvf_loader *l, const uint32_t *asg, uint32_t n, uint32_t C)
+uint32_t ldr_ivf_biggest(const uint32_t *asg, uint32_t n, uint32_t C, uint32_t *at)
 {
-	uint32_t *size = calloc(C ? C : 1, sizeof *size), big = 0, at = 0;
-	if (!size) {
-		ldr_warn(l, "IVF cluster sizes: %s: queries above max_scan go to the daemon", strerror(ENOMEM));
-		return 0;
-	}
+	uint32_t *size = calloc(C ? C : 1, sizeof *size), big = 0;
+	if (!size)
+		return UINT32_MAX;
 	for (uint32_t i = 0; i < n; i++)
 		if (asg[i] < C && ++size[asg[i]] > big) {
 			big = size[asg[i]];
-			at = asg[i];
+			if (at)
+				*at = asg[i];
 		}
 	free(size);
+	return big;
+}
+
+uint32_t ldr_ivf_cap(rvf_loader *l, const uint32_t *asg, uint32_t n, uint32_t C)
+{
+	uint32_t at = 0, big = ldr_ivf_biggest(asg, n, C, &at);
+	if (big == UINT32_MAX) {
+		ldr_warn(l, "IVF cluster sizes: %s: queries above max_scan go to the daemon", strerror(ENOMEM));
+		return 0;
+	}
 	if (big <= l->o.max_scan)
 		return C;
 	ldr_warn(l, "IVF cluster %u holds %u vectors, more than max_scan %u: no IVF in XDP, the daemon answers every query (raise --centroids or --max-scan)",

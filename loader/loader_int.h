@@ -88,6 +88,8 @@ int ldr_replace_xdp(rvf_loader *l, struct ldr_obj *nobj, char *err, size_t errle
 /* loader.c: the IVF cluster cap. Returns C, or 0 (no IVF: XDP hands the
  * queries to the daemon) with a warning when a cluster of asg holds more
  * than max_scan vectors. */
+/* Size of the largest of C clusters (UINT32_MAX without memory); *at its index. */
+uint32_t ldr_ivf_biggest(const uint32_t *asg, uint32_t n, uint32_t C, uint32_t *at);
 uint32_t ldr_ivf_cap(rvf_loader *l, const uint32_t *asg, uint32_t n, uint32_t C);
 
 /* trust.c: verified private copy of opts.store_path (see loader.h). */

@@ -492,7 +492,10 @@ int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint,
 			ldr_err(err, errlen, "IVF: %s", strerror(ENOMEM));
 			goto out;
 		}
-		if (ivf_extend(hint, f.ids, f.vecs, n, dim, metric, f.cent, f.asg, &C)) {
+		/* Appended vectors join the clusters unless that leaves one
+		 * larger than max_scan (then XDP could not scan it: k-means). */
+		if (ivf_extend(hint, f.ids, f.vecs, n, dim, metric, f.cent, f.asg, &C) &&
+		    ldr_ivf_biggest(f.asg, n, C, NULL) <= l->o.max_scan) {
 			*reclustered = 0; /* appended vectors joined the clusters */
 			n_kmeans = hint->n_kmeans;
 			max_kmeans = hint->max_kmeans;

@@ -668,15 +668,19 @@ static void t_sync_identity(void)
 {
 	if (!can_load())
 		return;
-	rvf_store *a = make_store("ida.rvf"), *b = make_store("idb.rvf");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	/* both signed once (open_loader signs a, the last store made), so
+	 * both are at the same epoch */
+	rvf_store *b = make_store("idb.rvf");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT_EQUAL_FATAL(sign_store(b), 0);
+	rvf_store *a = make_store("ida.rvf");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	rvf_loader *l = open_loader(a, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	rvf_status sa, sb;
 	CU_ASSERT_EQUAL(rvf_get_status(a, &sa), 0);
 	CU_ASSERT_EQUAL(rvf_get_status(b, &sb), 0);
 	CU_ASSERT_EQUAL_FATAL(sa.epoch, sb.epoch); /* the case that fooled (qhash, epoch, k) */
-	rvf_loader *l = open_loader(a, 0);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	char err[512] = "";
 	uint64_t key[2];
 	rvf_loader_cache_key(l, key);
@@ -756,10 +760,12 @@ static void t_stage(void)
 {
 	if (!can_load())
 		return;
-	rvf_store *s = make_store("stage.rvf"), *o = make_store("stage_other.rvf");
+	rvf_store *o = make_store("stage_other.rvf"), *s = make_store("stage.rvf"); /* s last: open_loader loads it */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
-	rvf_loader *l = open_loader(s, 50); /* IVF, k-means at open */
+	/* IVF (300 > 150), k-means at open; clusters small enough that the
+	 * appended vectors can join them within max_scan */
+	rvf_loader *l = open_loader(s, 150);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	char err[512] = "";
 	struct rvf_xdp_slot p0, p1;
