@@ -192,6 +192,9 @@ int rvfd_xdp_available(void);
  * Messages on stderr; returns 0 or -errno. */
 int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_store *s,
 		   struct rvfd_xdp **out);
+/* Starts the map builder thread (and the first build) in the serving
+ * process, after the privilege drop. */
+int rvfd_xdp_run(struct rvfd_xdp *x);
 /* After the store changed: refill the maps, bump the epoch. */
 int rvfd_xdp_sync(struct rvfd_xdp *x, rvf_store *s);
 /* Per-CPU rvf_counters summed. 0 or -errno. */

@@ -781,6 +781,11 @@ int main(int argc, char **argv)
 	if (drop_privileges(&d, &set, &rc))
 		return rc;
 	worker = d.priv.drop && d.xdp; /* the monitor detaches, not us */
+	if (d.xdp && rvfd_xdp_run(d.xdp)) {
+		if (!worker)
+			rvfd_xdp_stop(d.xdp);
+		return 1;
+	}
 	clock_gettime(CLOCK_REALTIME, &rt);
 	d.m.start_time = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9;
 	d.next_check = rvfd_mono() + RELOAD_INTERVAL;

@@ -273,14 +273,6 @@ int rvfd_xdp_start(const struct rvfd_xdp_opts *o, const char *store_path, rvf_st
 		: rvf_loader_tc_source(x->l) == RVF_OBJ_BUILTIN ? "build/bpf"
 								: "nowhere",
 		RVF_LOADER_PIN_ROOT, x->ifname);
-	rc = pthread_create(&x->th, NULL, worker, x);
-	if (rc) {
-		fprintf(stderr, "rvfd: error: starting the XDP map builder: %s\n", strerror(rc));
-		rc = -rc;
-		goto fail;
-	}
-	x->th_started = 1;
-	request_build(x);
 	*out = x;
 	return 0;
 fail:
@@ -289,6 +281,22 @@ fail:
 	rvf_loader_detach(x->ifname, NULL, err, sizeof(err));
 	free(x);
 	return rc;
+}
+
+/* Starts the map builder thread and its first build. Called in the process
+ * that serves, after the privilege drop: a thread started before the fork
+ * would not exist in the worker (the first maps were never published). */
+int rvfd_xdp_run(struct rvfd_xdp *x)
+{
+	int rc = pthread_create(&x->th, NULL, worker, x);
+
+	if (rc) {
+		fprintf(stderr, "rvfd: error: starting the XDP map builder: %s\n", strerror(rc));
+		return -rc;
+	}
+	x->th_started = 1;
+	request_build(x);
+	return 0;
 }
 
 /* Called by the daemon right after it switched to store s, before it
