@@ -596,10 +596,61 @@ static void test_reference_files_hash(void)
 	free(f);
 }
 
+/* An old manifest appended at the end used to roll the store back with no
+ * word, and the next write or compaction made the loss permanent (found by
+ * an outside attack on this issue). Open warns; every writer refuses. */
+static void test_appended_old_manifest(void)
+{
+	state a1, a2;
+	char *p = two_commits("rollback.rvf", &a1, &a2);
+	if (!p)
+		return;
+	size_t len;
+	uint8_t *orig = tu_slurp(p, &len);
+	long long last = orig ? last_seg(orig, len, 0x05) : -1;
+	long long prev = last > 0 ? last_seg(orig, (size_t)last + 63, 0x05) : -1;
+	if (!CHECK(prev > 0 && prev < last, "manifests not found")) {
+		free(orig);
+		free(p);
+		return;
+	}
+	uint64_t plen;
+	memcpy(&plen, orig + prev + 16, 8);
+	size_t mlen = 64 + (size_t)plen, nlen = len + mlen;
+	uint8_t *b = malloc(nlen);
+	memcpy(b, orig, len);
+	memcpy(b + len, orig + prev, mlen);
+	char *q = tu_tpath("durable", "rollback_copy.rvf");
+	write_file(q, b, nlen);
+	rvf_store *s = NULL;
+	if (CHECK(rvf_open(q, 0, &s) == RVF_OK, "open failed: %s", rvf_last_error())) {
+		CHECK(strstr(rvf_open_warning(s), "rolled back") != NULL, "no warning: '%s'",
+		      rvf_open_warning(s));
+		CHECK(ingest_range(s, 100, 1) == RVF_E_CORRUPT, "a write on a rolled-back file was accepted");
+		rvf_compact_result cr;
+		CHECK(rvf_compact(s, &cr) == RVF_E_CORRUPT, "compaction of a rolled-back file was accepted");
+		rvf_close(s);
+	}
+	size_t after;
+	uint8_t *c = tu_slurp(q, &after);
+	CHECK(c && after == nlen && !memcmp(c, b, nlen), "the file changed");
+	/* the untouched original: no warning */
+	if (CHECK(rvf_open(p, RVF_OPEN_READONLY, &s) == RVF_OK, "open: %s", rvf_last_error())) {
+		CHECK(!strstr(rvf_open_warning(s), "rolled back"), "false warning: '%s'", rvf_open_warning(s));
+		rvf_close(s);
+	}
+	free(c);
+	free(b);
+	free(q);
+	free(orig);
+	free(p);
+}
+
 RVF_SUITE(durability, {"reference_files_hash_every_segment", test_reference_files_hash}, {"zeroed_newest_manifest_opens_previous", test_zeroed_manifest},
 	  {"zeroed_hash_is_damage", test_zeroed_hash}, {"check_and_recover", test_check_recover},
 	  {"salvage_skips_torn_commit", test_salvage_skips_torn_commit},
 	  {"compact_keeps_owner_mode_symlink", test_compact_keeps_file},
 	  {"compact_refuses_owner_change", test_compact_refuses_owner_change},
 	  {"stale_compaction_tmp_removed", test_stale_tmp},
-	  {"reader_quiet_during_commits", test_reader_quiet_during_commit})
+	  {"reader_quiet_during_commits", test_reader_quiet_during_commit},
+	  {"appended_old_manifest_warns_and_refuses_writes", test_appended_old_manifest})

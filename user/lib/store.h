@@ -86,6 +86,8 @@ struct rvf_store {
 	char warning[512]; /* non-fatal open report (e.g. manifest fallback) */
 	uint64_t unhashed_end; /* rvf_unhashed_end of the file at open */
 	uint64_t damaged_manifest; /* newest manifest skipped as damaged, or UINT64_MAX */
+	uint64_t rollback_offset; /* an intact manifest of a higher epoch after the last listed data, 0 if none */
+	uint32_t rollback_epoch;
 	/* rvf_recover --output: listed segments that do not load are left out */
 	int salvage;
 	uint64_t salvage_dropped, salvage_first;

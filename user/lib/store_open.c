@@ -229,6 +229,57 @@ static void check_tail(rvf_store *s, uint64_t after, uint32_t epoch)
  * a warning naming it: a power cut can leave any prefix of the newest commit
  * (zeros or garbage after it), and the previous commit is then the last
  * durable state. */
+/* An appended copy of an older manifest must not silently roll the store
+ * back: between the end of the last segment the chosen manifest lists and
+ * the manifest itself only that commit's unlisted segments (witness,
+ * journal, older manifests) stand in a file we or the reference wrote. An
+ * intact manifest there with a higher epoch means the newest manifest goes
+ * back in time: remember it (warning; writers refuse). */
+static void check_rollback(rvf_store *s, const rvf_manifest *m, uint64_t at)
+{
+	const uint8_t *f = s->map;
+	uint64_t from = 0;
+
+	for (uint32_t k = 0; k < m->seg_count; k++) {
+		const rvf_dir_entry *e = &m->dir[k];
+		if (e->offset >= at || at - e->offset < RVF_SEG_HDR_SIZE)
+			continue;
+		rvf_seg_hdr h;
+		rvf_hdr_decode(f + e->offset, &h);
+		uint64_t end = e->offset + RVF_SEG_HDR_SIZE;
+		if (h.payload_length <= at - end)
+			end += h.payload_length;
+		if (end > from)
+			from = end;
+	}
+	for (uint64_t j = at; j-- > from;) {
+		if (f[j] != 0x53 || j + RVF_SEG_HDR_SIZE > at || f[j + 5] != RVF_SEG_MANIFEST ||
+		    rd32(f + j) != RVF_SEG_MAGIC)
+			continue;
+		rvf_seg_hdr h;
+		rvf_hdr_decode(f + j, &h);
+		if (h.payload_length > RVF_MANIFEST_MAX_PAYLOAD || h.payload_length > at - j - RVF_SEG_HDR_SIZE ||
+		    rvf_seg_damage(f, s->unhashed_end, j, &h))
+			continue;
+		rvf_manifest old;
+		if (rvf_manifest_decode(f + j + RVF_SEG_HDR_SIZE, h.payload_length, &old) != 0)
+			continue;
+		uint32_t e = old.epoch;
+		rvf_manifest_free(&old);
+		if (e > m->epoch && e > s->rollback_epoch) {
+			s->rollback_offset = j;
+			s->rollback_epoch = e;
+		}
+	}
+	if (s->rollback_offset)
+		snprintf(s->warning, sizeof s->warning,
+			 "%s: the newest manifest, at offset %llu, has epoch %u but the manifest at offset "
+			 "%llu has epoch %u: the file was rolled back (an old manifest appended?); writes are "
+			 "refused (`rvf check`, `rvf recover --output NEW`)",
+			 s->path, (unsigned long long)at, m->epoch, (unsigned long long)s->rollback_offset,
+			 s->rollback_epoch);
+}
+
 static int find_manifest(rvf_store *s, rvf_manifest *m)
 {
 	const uint8_t *f = s->map;
@@ -278,6 +329,7 @@ static int find_manifest(rvf_store *s, rvf_manifest *m)
 				 (unsigned long long)(size - i - RVF_SEG_HDR_SIZE - h.payload_length));
 		else
 			check_tail(s, i + RVF_SEG_HDR_SIZE + h.payload_length, m->epoch);
+		check_rollback(s, m, i);
 		return 0;
 	}
 	if (bad_why)

@@ -22,6 +22,11 @@ int store_writable(rvf_store *s)
 	if (s->frozen)
 		return rvf_fail(RVF_E_READONLY, "%s: the file is frozen (rvf freeze); derive a child to "
 				"change it", s->path);
+	if (s->rollback_offset) /* a write would make the rollback permanent */
+		return rvf_fail(RVF_E_CORRUPT, "%s: the newest manifest goes back to an older epoch than "
+				"the manifest at offset %llu (epoch %u): refusing to write (`rvf check`, "
+				"`rvf recover --output NEW`)", s->path,
+				(unsigned long long)s->rollback_offset, s->rollback_epoch);
 	return 0;
 }
 
