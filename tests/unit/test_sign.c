@@ -378,6 +378,12 @@ static void test_key_files(void)
 	CU_ASSERT_EQUAL(memcmp(seed, s2, 32), 0);
 	CU_ASSERT_EQUAL(rvf_key_read_public(pub, p2), 0);
 	CU_ASSERT_EQUAL(memcmp(pk, p2, 32), 0);
+	/* KEY.pub exists, KEY does not: refused, and no orphan KEY is left
+	 * beside a public key that is not its own (outside attack, issue 12) */
+	CU_ASSERT_EQUAL(remove(key), 0);
+	CU_ASSERT_EQUAL(rvf_key_write(key, s2, 0), RVF_E_EXISTS);
+	CU_ASSERT_NOT_EQUAL(access(key, F_OK), 0);
+	CU_ASSERT_EQUAL(rvf_key_write(key, seed, 1), 0);
 	char hx[65];
 	rvf_hex(pk, 32, hx);
 	memset(p2, 0, 32);

@@ -357,8 +357,10 @@ int rvf_key_write(const char *path, const uint8_t seed[32], int force)
 	rvf_hex(pk, 32, pubtxt);
 	pubtxt[64] = '\n';
 	int err = write_key_file(path, sec, ll + 66, 0600, force);
-	if (!err)
-		err = write_key_file(pub, pubtxt, 65, 0644, force);
+	/* KEY.pub taken: take back the KEY just linked, or it stays beside a
+	 * public key that is not its own */
+	if (!err && (err = write_key_file(pub, pubtxt, 65, 0644, force)) && !force)
+		unlink(path);
 	sodium_memzero(sec, sizeof sec);
 	free(pub);
 	return err;
