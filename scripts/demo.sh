@@ -32,6 +32,9 @@ fi
 PY=$(rvfd_python) || { echo "demo: needs python3 with numpy (make deps)" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/rvf-demo.XXXXXX)
+# rvfd serves as user nobody after set-up and reopens the store on every
+# change: the directory must let it in (mktemp makes it 0700).
+chmod 0755 "$TMP"
 RPID=
 NET_UP=
 cleanup() {
@@ -121,7 +124,7 @@ run "$RVF" create "$NS" -d 128
 run "$RVF" ingest "$NS" -i "$TMP/net.json"
 run "$RVF" embed-ebpf "$NS"
 
-step "Start rvfd in rvfd_s: XDP (generic mode) + tc on the veth, metrics on :9100 (on vCPU $CPU)"
+step "Start rvfd in rvfd_s: XDP (generic mode) + tc on the veth, metrics on 127.0.0.1:9100 (on vCPU $CPU)"
 printf '%s$ taskset -c %s nsenter --net=/run/netns/rvfd_s build/rvfd --file %s --iface rvfd_s --port 7878 --mode generic --metrics-port 9100%s\n' \
 	"$B" "$CPU" "$NS" "$R"
 taskset -c "$CPU" nsenter --net="/run/netns/$RVFD_NS_S" -- build/rvfd --file "$NS" --iface "$RVFD_NS_S" \
@@ -158,7 +161,7 @@ run nq "$SRV" -v "$(cat "$TMP/new.txt")" -k 3
 
 step "Counters: the pinned XDP/tc map, and the daemon's Prometheus endpoint"
 run "$RVF" stats "$RVFD_NS_S"
-run ns_c "$RVF" stats --metrics "$RVFD_IP_S:9100"
+run ns_s "$RVF" stats --metrics 127.0.0.1:9100 # metrics listen on loopback by default
 
 step "Latency, 200 queries per path, client and server on vCPU $CPU (bench/netbench/rvfbench)"
 lat() { # LABEL FLAGS...
