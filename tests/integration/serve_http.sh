@@ -409,6 +409,11 @@ CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: localhost:$PORT" "$B4/v1
 assert_eq "$CODE" 200 "Host localhost"
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: [::1]:$PORT" "$B4/v1/status")
 assert_eq "$CODE" 200 "Host [::1]"
+# anything after the port is not a loopback name (an outside test got 200)
+for h in "localhost:evil.com" "127.0.0.1:1@evil.com" "localhost:" "[::1]:x" "localhost:99999"; do
+	CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $h" "$B4/v1/status")
+	assert_eq "$CODE" 403 "Host $h"
+done
 
 # ids up to 2^64-1 over HTTP: exact in, exact out, deletable
 BIG=18446744073709551615

@@ -46,6 +46,17 @@ static enum route find_route(const char *url, int *path_known)
 }
 
 /* "localhost", "127.x.y.z" or "[::1]", each with an optional ":port". */
+/* "" or ":PORT" (1..65535 in decimal, nothing after). */
+static int host_port_ok(const char *p)
+{
+	if (!*p)
+		return 1;
+	if (*p++ != ':' || !*p || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+		return 0;
+	long v = strtol(p, NULL, 10);
+	return v >= 1 && v <= 65535;
+}
+
 static int host_is_loopback(const char *h)
 {
 	char name[256];
@@ -53,7 +64,7 @@ static int host_is_loopback(const char *h)
 
 	if (h[0] == '[') {
 		const char *e = strchr(h, ']');
-		if (!e || (e[1] && e[1] != ':'))
+		if (!e || !host_port_ok(e + 1))
 			return 0;
 		n = (size_t)(e - h - 1);
 		if (n >= sizeof name)
@@ -64,7 +75,7 @@ static int host_is_loopback(const char *h)
 		return inet_pton(AF_INET6, name, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 	}
 	n = strcspn(h, ":");
-	if (n >= sizeof name)
+	if (n >= sizeof name || !host_port_ok(h + n))
 		return 0;
 	memcpy(name, h, n);
 	name[n] = 0;
