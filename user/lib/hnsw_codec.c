@@ -9,58 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytebuf.h"
+
 #define RESTART 64u
 #define EXT_FIXED 24u
 
-/* ---- growable output buffer -------------------------------------------- */
-typedef struct {
-	uint8_t *p;
-	size_t n, cap;
-	int oom;
-} obuf;
-
-static uint8_t *ob_room(obuf *b, size_t k)
-{
-	if (b->oom)
-		return NULL;
-	if (b->n + k > b->cap) {
-		size_t c = b->cap ? b->cap : 4096;
-		uint8_t *t;
-		while (c < b->n + k)
-			c *= 2;
-		t = realloc(b->p, c);
-		if (!t) {
-			b->oom = 1;
-			return NULL;
-		}
-		b->p = t;
-		b->cap = c;
-	}
-	b->n += k;
-	return b->p + b->n - k;
-}
-
-static void ob_varint(obuf *b, uint64_t v)
-{
-	uint8_t tmp[10];
-	size_t k = 0;
-	uint8_t *o;
-
-	do {
-		tmp[k] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			tmp[k] |= 0x80;
-		k++;
-	} while (v);
-	if ((o = ob_room(b, k)) != NULL)
-		memcpy(o, tmp, k);
-}
-
-static void ob_pad64(obuf *b)
+static void ob_pad64(bytebuf *b)
 {
 	size_t k = (64 - b->n % 64) % 64;
-	uint8_t *o = ob_room(b, k);
+	uint8_t *o = bytebuf_room(b, k);
 
 	if (o)
 		memset(o, 0, k);
@@ -90,7 +47,7 @@ int hnsw_encode(const hnsw_index *x, const uint64_t *ids, uint8_t **payload, siz
 {
 	uint32_t n = x->count, rc_count, *rank = NULL, *tmp = NULL;
 	idnode *ord = NULL;
-	obuf b = {0};
+	bytebuf b = {0};
 	size_t a_start, x_start;
 	uint8_t *o;
 	int err = RVF_E_NOMEM;
@@ -121,7 +78,7 @@ int hnsw_encode(const hnsw_index *x, const uint64_t *ids, uint8_t **payload, siz
 	}
 	rc_count = (n + RESTART - 1) / RESTART;
 	/* header */
-	if (!(o = ob_room(&b, 72 + 4 * (size_t)rc_count)))
+	if (!(o = bytebuf_room(&b, 72 + 4 * (size_t)rc_count)))
 		goto out;
 	memset(o, 0, 72 + 4 * (size_t)rc_count);
 	o[0] = 0; /* HNSW */
@@ -139,24 +96,24 @@ int hnsw_encode(const hnsw_index *x, const uint64_t *ids, uint8_t **payload, siz
 
 		if (k % RESTART == 0)
 			wr32(b.p + 72 + 4 * (k / RESTART), (uint32_t)(b.n - a_start));
-		ob_varint(&b, (uint64_t)nl);
+		bytebuf_varint(&b, (uint64_t)nl);
 		for (int l = 0; l < nl; l++) {
 			const uint32_t *li = hnsw_list(x, node, l);
 			uint32_t c = li[0], prev = 0;
 			for (uint32_t i = 0; i < c; i++)
 				tmp[i] = rank[li[1 + i]];
 			qsort(tmp, c, sizeof *tmp, u32_cmp);
-			ob_varint(&b, c);
+			bytebuf_varint(&b, c);
 			for (uint32_t i = 0; i < c; i++) {
 				int delta = k % RESTART != 0 && i > 0;
-				ob_varint(&b, delta ? tmp[i] - prev : tmp[i]);
+				bytebuf_varint(&b, delta ? tmp[i] - prev : tmp[i]);
 				prev = tmp[i];
 			}
 		}
 	}
 	ob_pad64(&b);
 	x_start = b.n;
-	if (!(o = ob_room(&b, EXT_FIXED)))
+	if (!(o = bytebuf_room(&b, EXT_FIXED)))
 		goto out;
 	wr16(o, 1);
 	wr16(o + 2, (uint16_t)x->M0);
@@ -164,8 +121,8 @@ int hnsw_encode(const hnsw_index *x, const uint64_t *ids, uint8_t **payload, siz
 	wr64(o + 8, rank[x->entry]);
 	wr64(o + 16, n);
 	for (uint32_t k = 0; k < n; k++)
-		ob_varint(&b, k ? ord[k].id - ord[k - 1].id : ord[k].id);
-	if (!(o = ob_room(&b, 8)))
+		bytebuf_varint(&b, k ? ord[k].id - ord[k - 1].id : ord[k].id);
+	if (!(o = bytebuf_room(&b, 8)))
 		goto out;
 	wr32(o, (uint32_t)(b.n - 8 - x_start));
 	memcpy(o + 4, "RVIX", 4);
@@ -190,26 +147,6 @@ out:
 }
 
 /* ---- decoder ------------------------------------------------------------ */
-static int rdv(const uint8_t *p, size_t end, size_t *pos, uint64_t *v)
-{
-	uint64_t r = 0;
-
-	for (unsigned sh = 0; sh < 64; sh += 7) {
-		uint8_t c;
-		if (*pos >= end)
-			return -1;
-		c = p[(*pos)++];
-		if (sh == 63 && c > 1)
-			return -1;
-		r |= (uint64_t)(c & 0x7f) << sh;
-		if (!(c & 0x80)) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 typedef struct {
 	const uint8_t *p;
 	size_t a, x; /* adjacency [a, x) */
@@ -229,16 +166,16 @@ static int walk(const segview *s, int8_t *lev, hnsw_index *idx, uint32_t *buf)
 
 		if (restart && pos - s->a != rd32(s->p + 72 + 4 * (size_t)(k / RESTART)))
 			return -1;
-		if (rdv(s->p, s->x, &pos, &nl) || nl == 0 || nl > (uint64_t)s->maxl + 1)
+		if (bytebuf_read_varint(s->p, s->x, &pos, &nl) || nl == 0 || nl > (uint64_t)s->maxl + 1)
 			return -1;
 		if (lev)
 			lev[k] = (int8_t)(nl - 1);
 		for (uint32_t l = 0; l < nl; l++) {
 			uint64_t c, prev = 0;
-			if (rdv(s->p, s->x, &pos, &c) || c > (l ? s->m : s->m0))
+			if (bytebuf_read_varint(s->p, s->x, &pos, &c) || c > (l ? s->m : s->m0))
 				return -1;
 			for (uint32_t i = 0; i < c; i++) {
-				if (rdv(s->p, s->x, &pos, &v))
+				if (bytebuf_read_varint(s->p, s->x, &pos, &v))
 					return -1;
 				if (!restart && i > 0) {
 					if (v == 0 || v >= s->n)
@@ -328,7 +265,7 @@ int hnsw_decode(const uint8_t *p, size_t len, uint32_t dim, int metric, uint64_t
 	}
 	pos = s.x + EXT_FIXED;
 	for (uint32_t k = 0; k < s.n; k++) {
-		if (rdv(p, xend, &pos, &v))
+		if (bytebuf_read_varint(p, xend, &pos, &v))
 			goto fail;
 		if (k == 0) {
 			ids[0] = v;

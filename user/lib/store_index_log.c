@@ -17,6 +17,7 @@
  * which survive the slot moves of a reopen.
  */
 #include "errors.h"
+#include "bytebuf.h"
 #include "store_index.h"
 #include <stdlib.h>
 #include <string.h>
@@ -32,65 +33,6 @@ int ilog_policy(rvf_store *s)
 	if (l && l->session_policy)
 		return l->session_policy - 1;
 	return l ? l->policy : RVF_INDEX_AUTO;
-}
-
-/* ---- output buffer --------------------------------------------------------- */
-
-typedef struct {
-	uint8_t *p;
-	size_t n, cap;
-	int oom;
-} lbuf;
-
-static uint8_t *lb_room(lbuf *b, size_t k)
-{
-	if (b->oom)
-		return NULL;
-	if (b->n + k > b->cap) {
-		size_t c = b->cap ? b->cap * 2 : 4096;
-		while (c < b->n + k)
-			c *= 2;
-		uint8_t *t = realloc(b->p, c);
-		if (!t) {
-			b->oom = 1;
-			return NULL;
-		}
-		b->p = t;
-		b->cap = c;
-	}
-	b->n += k;
-	return b->p + b->n - k;
-}
-
-static void lb_varint(lbuf *b, uint64_t v)
-{
-	uint8_t t[10];
-	size_t k = 0;
-	do {
-		t[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
-	uint8_t *o = lb_room(b, k);
-	if (o)
-		memcpy(o, t, k);
-}
-
-static int rd_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
-{
-	uint64_t r = 0;
-	for (int sh = 0; sh < 64; sh += 7) {
-		if (*pos >= len)
-			return -1;
-		uint8_t c = p[(*pos)++];
-		if (sh == 63 && c > 1)
-			return -1;
-		r |= (uint64_t)(c & 0x7f) << sh;
-		if (!(c & 0x80)) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -123,9 +65,9 @@ static int ref_eq(const seg_ref *a, const seg_ref *b)
 /* Header + records of the changed nodes (nodes may be NULL when n = 0). */
 static int encode_log(const rvf_store *s, const struct index_log *l, const hnsw_index *g, const seg_ref *base,
 		      uint64_t base_len, const seg_ref *prev, uint32_t seq, const uint32_t *nodes, size_t n,
-		      lbuf *b)
+		      bytebuf *b)
 {
-	uint8_t *h = lb_room(b, LOG_HDR);
+	uint8_t *h = bytebuf_room(b, LOG_HDR);
 	if (!h)
 		return RVF_E_NOMEM;
 	memset(h, 0, LOG_HDR);
@@ -152,17 +94,17 @@ static int encode_log(const rvf_store *s, const struct index_log *l, const hnsw_
 		int lv = hnsw_level(g, nodes[i]);
 		if (lv < 0)
 			continue; /* insert failed after the change was noted */
-		lb_varint(b, s->ids[nodes[i]]);
-		lb_varint(b, (uint64_t)lv);
+		bytebuf_varint(b, s->ids[nodes[i]]);
+		bytebuf_varint(b, (uint64_t)lv);
 		for (int layer = 0; layer <= lv; layer++) {
 			uint32_t cnt;
 			const uint32_t *ln = hnsw_links(g, nodes[i], layer, &cnt);
 			for (uint32_t j = 0; j < cnt; j++)
 				tmp[j] = s->ids[ln[j]];
 			qsort(tmp, cnt, sizeof *tmp, u64_cmp);
-			lb_varint(b, cnt);
+			bytebuf_varint(b, cnt);
 			for (uint32_t j = 0; j < cnt; j++)
-				lb_varint(b, j ? tmp[j] - tmp[j - 1] : tmp[j]);
+				bytebuf_varint(b, j ? tmp[j] - tmp[j - 1] : tmp[j]);
 		}
 		nrec++;
 	}
@@ -260,7 +202,7 @@ static const char *apply_log(const rvf_store *s, hnsw_index *g, const log_view *
 		for (uint32_t r = 0; r < nrec; r++) {
 			uint64_t id, lv, cnt, d;
 			uint32_t node;
-			if (rd_varint(v->p, v->len, &pos, &id) || rd_varint(v->p, v->len, &pos, &lv) ||
+			if (bytebuf_read_varint(v->p, v->len, &pos, &id) || bytebuf_read_varint(v->p, v->len, &pos, &lv) ||
 			    lv > HNSW_MAX_LEVEL)
 				return "undecodable record";
 			if (slot_of(s, id, &node))
@@ -271,11 +213,11 @@ static const char *apply_log(const rvf_store *s, hnsw_index *g, const log_view *
 			if (pass == 0 && have >= 0 && (uint64_t)have != lv)
 				return "a node changed its level";
 			for (uint64_t layer = 0; layer <= lv; layer++) {
-				if (rd_varint(v->p, v->len, &pos, &cnt) || cnt > 2 * (uint64_t)hnsw_m(g))
+				if (bytebuf_read_varint(v->p, v->len, &pos, &cnt) || cnt > 2 * (uint64_t)hnsw_m(g))
 					return "undecodable record";
 				uint64_t prev = 0;
 				for (uint64_t j = 0; j < cnt; j++) {
-					if (rd_varint(v->p, v->len, &pos, &d) || (j && d == 0) || d > UINT64_MAX - prev)
+					if (bytebuf_read_varint(v->p, v->len, &pos, &d) || (j && d == 0) || d > UINT64_MAX - prev)
 						return "undecodable record";
 					prev = j ? prev + d : d;
 					if (pass == 1 && slot_of(s, prev, &links[j]))
@@ -403,7 +345,7 @@ int store_index_batch(rvf_store *s, seg_batch *b)
 	int ckpt = x && (x->need_checkpoint || overflow || !l->has_base);
 	if (!ckpt && !nch && !l->settings_dirty && (!x || x->persisted))
 		return 0;
-	lbuf lb = {0};
+	bytebuf lb = {0};
 	int err = 0;
 	seg_ref *prev = l->has_base && l->nchain ? &l->chain[l->nchain - 1] : NULL;
 	if (!ckpt && l->has_base) {
