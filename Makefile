@@ -50,7 +50,7 @@ RVFD_SRC := $(sort $(wildcard user/rvfd/*.c))
 RVFD_OBJ := $(RVFD_SRC:%.c=$(B)/obj/%.o)
 RVFD_BIN := $(if $(RVFD_SRC),$(B)/rvfd)
 
-.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean
+.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm
 all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ) $(B)/rvf-loadctl $(RVFD_BIN)
 
 # `make deps` installs every Debian package; other targets call it only when something is missing.
@@ -133,6 +133,10 @@ fuzz: $(FUZ_BIN)
 # Every harness for RVF_FUZZ_SECONDS (default 600) each, one after another.
 fuzz-long: $(FUZ_BIN)
 	RVF_TESTS_ONLY=fuzz: RVF_FUZZ_SECONDS=$${RVF_FUZZ_SECONDS:-600} scripts/run-tests.sh
+
+# rvf.wasm, the read + query core for JavaScript runtimes (bindings/wasm/).
+wasm: | check-deps
+	bindings/wasm/build.sh $(B)/wasm
 
 test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN)
 	scripts/run-tests.sh

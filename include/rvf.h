@@ -98,6 +98,10 @@ enum {
 
 int rvf_create(const char *path, const rvf_create_opts *opts, rvf_store **out);
 int rvf_open(const char *path, unsigned flags, rvf_store **out);
+/* Read-only store over len bytes of a whole .rvf file held in memory (no
+ * copy: data must stay valid and unchanged until rvf_close). A COW branch
+ * is refused (RVF_E_PARENT): its parent is another file. */
+int rvf_open_buffer(const void *data, size_t len, rvf_store **out);
 /* Non-fatal report from open ("" if none), e.g. that a torn newest manifest
  * was skipped and the previous one used. Callers should show it. */
 const char *rvf_open_warning(const rvf_store *s);

@@ -35,6 +35,9 @@ PACKAGES=(
 	libmicrohttpd-dev  # rvf serve (HTTP/JSON server)
 	qemu-system-x86    # rvf launch; kernel_launch.sh boots under TCG
 	curl               # serve_http.sh
+	wasi-libc          # rvf.wasm (bindings/wasm): C library for wasm32-wasi
+	lld                # wasm-ld, the wasm32 linker
+	libclang-rt-14-dev-wasm32 # compiler runtime for wasm32
 )
 # (All of the above exist in Debian 12 "bookworm"; checked with apt-cache policy.)
 

@@ -394,7 +394,7 @@ void hnsw_touch(hnsw_index *x, uint32_t n)
 		return;
 	}
 	while (__atomic_test_and_set(&x->chl_lock, __ATOMIC_ACQUIRE))
-		__builtin_ia32_pause();
+		hnsw_cpu_relax();
 	touch_locked(x, n);
 	__atomic_clear(&x->chl_lock, __ATOMIC_RELEASE);
 }

@@ -228,13 +228,20 @@ hnsw_pair hnsw_descend_from(const hnsw_index *x, const float *q, float qq, uint3
  * ep / top, using scratch s (reserved for x->cap nodes and efc). */
 void hnsw_link_node(hnsw_index *x, hnsw_scratch *s, uint32_t node, int lvl, uint32_t ep, int top);
 int hnsw_random_level(hnsw_index *x);
+/* Spin-wait hint: PAUSE on x86; other targets (wasm32) just spin. */
+static inline void hnsw_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
 static inline void hnsw_lock(const hnsw_index *x, uint32_t n)
 {
 	if (!x->locks)
 		return;
 	while (__atomic_test_and_set(&x->locks[n], __ATOMIC_ACQUIRE))
 		while (__atomic_load_n(&x->locks[n], __ATOMIC_RELAXED))
-			__builtin_ia32_pause();
+			hnsw_cpu_relax();
 }
 static inline void hnsw_unlock(const hnsw_index *x, uint32_t n)
 {

@@ -19,6 +19,7 @@ struct rvf_store {
 	int read_only;
 
 	const uint8_t *map; /* read-only mapping of the file, map_len bytes */
+	int map_borrowed;   /* map is the caller's buffer (rvf_open_buffer) */
 	uint64_t map_len;
 	uint64_t file_size; /* where the next segment is appended */
 
@@ -92,6 +93,9 @@ struct rvf_store {
 	int salvage;
 	uint64_t salvage_dropped, salvage_first;
 };
+
+/* store_load_cow depth of a store opened from a buffer: no parent lookup */
+#define COW_DEPTH_BUFFER (-1)
 
 /* store_open_depth flag (internal): open for salvage (see above) */
 #define STORE_OPEN_SALVAGE (1u << 16)

@@ -188,6 +188,9 @@ int store_load_cow(rvf_store *s, int depth)
 	const rvf_dir_entry *me = latest(s, RVF_SEG_MEMBERSHIP);
 	if (!cm)
 		return 0;
+	if (depth == COW_DEPTH_BUFFER)
+		return rvf_fail(RVF_E_PARENT, "%s: a COW branch: its parent is a file, open it by path",
+				s->path);
 	if (depth >= COW_MAX_DEPTH)
 		return rvf_fail(RVF_E_PARENT, "%s: COW parent chain deeper than %d (cyclic?)", s->path,
 				COW_MAX_DEPTH);

@@ -41,7 +41,7 @@ void rvf_close(rvf_store *s)
 		return;
 	/* first: a graph decode started by open may still read the mapping */
 	store_index_free(s);
-	if (s->map)
+	if (s->map && !s->map_borrowed)
 		munmap((void *)s->map, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd); /* also drops the flock */
@@ -557,6 +557,8 @@ int rvf_open(const char *path, unsigned flags, rvf_store **out)
 	return store_open_depth(path, flags, 0, out);
 }
 
+static int load_mapped(rvf_store *s, int depth);
+
 int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out)
 {
 	*out = NULL;
@@ -598,10 +600,25 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 	}
 	s->map = p;
 	s->map_len = s->file_size;
+	err = load_mapped(s, depth);
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	rvf_close(s);
+	return err;
+}
+
+/* Everything open does once the file's bytes are at s->map. */
+static int load_mapped(rvf_store *s, int depth)
+{
+	int err;
+
 	s->unhashed_end = rvf_unhashed_end(s->map, s->file_size);
 	rvf_manifest m;
 	if ((err = find_manifest(s, &m)))
-		goto fail;
+		return err;
 	store_index_prefetch(s, &m);
 	err = load_state(s, &m);
 	rvf_manifest_free(&m);
@@ -619,13 +636,33 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 		if (*end || rvf_set_auto_compact(s, r, mn))
 			err = rvf_fail(RVF_E_ARG, "RVF_AUTO_COMPACT=%s: expected RATIO or RATIO:MIN_DELETED", ac);
 	}
-	if (err)
-		goto fail;
+	return err;
+}
+
+/* A read-only store over bytes the caller owns (a file fetched over the
+ * network, a WebAssembly heap): nothing is copied, so data must outlive the
+ * store. A COW branch is refused: its parent is named by a path, and bytes
+ * from elsewhere must not make us open files. */
+int rvf_open_buffer(const void *data, size_t len, rvf_store **out)
+{
+	*out = NULL;
+	rvf_clear_error();
+	if (!data && len)
+		return rvf_fail(RVF_E_ARG, "rvf_open_buffer: NULL data");
+	rvf_store *s = store_alloc("<buffer>");
+	if (!s)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	s->read_only = 1;
+	s->map_borrowed = 1;
+	s->map = data;
+	s->map_len = s->file_size = len;
+	int err = load_mapped(s, COW_DEPTH_BUFFER);
+	if (err) {
+		rvf_close(s);
+		return err;
+	}
 	*out = s;
 	return 0;
-fail:
-	rvf_close(s);
-	return err;
 }
 
 const char *rvf_open_warning(const rvf_store *s) { return s->warning; }
