@@ -2,7 +2,7 @@
 CC      ?= gcc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
-PKGS    := jansson libsodium zlib libisal libbpf cunit libmicrohttpd
+PKGS    := jansson libsodium zlib libisal libbpf cunit libmicrohttpd nettle
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

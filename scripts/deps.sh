@@ -19,7 +19,8 @@ PACKAGES=(
 	libelf-dev         # libbpf's ELF dependency
 	zlib1g-dev         # CRC-32 reference values in tests; libbpf
 	libisal-dev        # CRC-32 content hash (ISA-L: ~8x zlib's speed)
-	libsodium-dev      # Ed25519 signatures, BLAKE2b
+	libsodium-dev      # Ed25519 signatures, BLAKE2b, SHA-256
+	nettle-dev         # SHAKE-256 content hashes of other writers
 	libcunit1-dev      # unit tests
 	pkg-config
 	libjansson-dev     # JSON input/output

@@ -87,11 +87,15 @@ void rvf_hdr_encode(uint8_t *b, uint8_t seg_type, uint64_t seg_id, const uint8_t
 /* ---- §4 content hash and §11.3 fold32 --------------------------------- */
 uint32_t rvf_crc32(const uint8_t *data, uint64_t len); /* CRC-32/ISO-HDLC */
 void rvf_content_hash(const uint8_t *payload, uint64_t len, uint8_t out[16]);
-/* 1 if hash equals the CRC-rotated hash of payload (all zero only for an
- * empty payload or a CRC of 0). An all-zero hash on other payloads is "not
- * set" only in the part of a file written by a writer that sets no hashes:
- * see rvf_unhashed_end. */
+/* Non-zero if hash is the CRC-rotated hash of payload (RVF_HASH_CRC; all
+ * zero only for an empty payload or a CRC of 0) or, as other writers set
+ * it, the first 16 bytes of its SHA-256 or SHAKE-256 (format_hash_alt.c;
+ * not in builds with RVF_NO_ALT_HASH, e.g. rvf.wasm). An all-zero hash on
+ * other payloads is "not set" only in the part of a file written by a
+ * writer that sets no hashes: see rvf_unhashed_end. */
+enum { RVF_HASH_CRC = 1, RVF_HASH_SHA256 = 2, RVF_HASH_SHAKE256 = 3 };
 int rvf_content_hash_ok(const uint8_t hash[16], const uint8_t *payload, uint64_t len);
+int rvf_content_hash_alt_ok(const uint8_t hash[16], const uint8_t *payload, uint64_t len);
 /* 1 if hash is all zero although payload is not empty ("not set"). */
 int rvf_hash_unset(const uint8_t hash[16], uint64_t len);
 /* Where the part of the file written by writers that set no content hashes

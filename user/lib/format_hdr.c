@@ -60,7 +60,13 @@ int rvf_content_hash_ok(const uint8_t hash[16], const uint8_t *payload, uint64_t
 	uint8_t want[16];
 
 	rvf_content_hash(payload, len, want);
-	return !memcmp(hash, want, 16);
+	if (!memcmp(hash, want, 16))
+		return RVF_HASH_CRC;
+#ifdef RVF_NO_ALT_HASH
+	return 0;
+#else
+	return rvf_content_hash_alt_ok(hash, payload, len);
+#endif
 }
 
 int rvf_hash_unset(const uint8_t hash[16], uint64_t len)
