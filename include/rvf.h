@@ -336,6 +336,11 @@ int rvf_embed_ebpf(rvf_store *s, const rvf_ebpf *prog, uint64_t *seg_id);
  * store's mapping, valid until the store is closed or written). */
 size_t rvf_ebpf_count(const rvf_store *s);
 int rvf_ebpf_get(const rvf_store *s, size_t i, rvf_ebpf *out);
+/* The raw payload of the i-th EBPF_SEG (64-byte header, program, BTF;
+ * content hash checked; pointers into the store's mapping) and, if si is
+ * not NULL, its directory entry. RVF_E_NOT_FOUND if there is no i-th one. */
+int rvf_ebpf_payload(const rvf_store *s, size_t i, const uint8_t **payload, uint64_t *len,
+		     rvf_segment_info *si);
 
 typedef struct {
 	uint8_t arch, kernel_type;

@@ -598,6 +598,19 @@ static void check_programs(const char *label, const rvf_store *s, const uint8_t 
 		CHECK(e.btf_size == blen && !memcmp(e.btf, btf, blen), "%s: BTF differs (size %zu)",
 		      label, e.btf_size);
 	}
+	/* the raw payload: 64-byte header, then program and BTF, as listed */
+	const uint8_t *raw = NULL;
+	uint64_t rlen = 0;
+	rvf_segment_info si = {0};
+	if (CHECK_OK(rvf_ebpf_payload(s, 0, &raw, &rlen, &si))) {
+		CHECK(rlen == 64 + plen + blen && si.payload_length == rlen && si.seg_type == 0x0F &&
+			      !memcmp(raw, "PBVR", 4) && !memcmp(raw + 64, prog, plen) &&
+			      !memcmp(raw + 64 + plen, btf, blen),
+		      "%s: eBPF raw payload (%llu bytes, type 0x%x)", label, (unsigned long long)rlen,
+		      si.seg_type);
+		CHECK(rvf_ebpf_payload(s, 1, &raw, &rlen, NULL) == RVF_E_NOT_FOUND,
+		      "%s: a second eBPF payload where there is one", label);
+	}
 	rvf_kernel k;
 	if (CHECK_OK(rvf_kernel_get(s, &k))) {
 		CHECK(k.arch == 1 && k.kernel_type == 2 && k.flags == 0x11 && k.api_port == 8080,

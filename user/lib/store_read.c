@@ -264,20 +264,33 @@ size_t rvf_kernel_count(const rvf_store *s)
 	return n;
 }
 
-int rvf_kernel_payload(const rvf_store *s, size_t i, const uint8_t **payload, uint64_t *len,
-		       rvf_segment_info *si)
+/* typed_payload plus the directory entry of that segment. */
+static int typed_payload_info(const rvf_store *s, uint8_t type, size_t i, const uint8_t **payload,
+			      uint64_t *len, rvf_segment_info *si)
 {
-	int err = typed_payload(s, RVF_SEG_KERNEL, i, payload, len);
+	int err = typed_payload(s, type, i, payload, len);
 	if (err || !si)
 		return err;
 	for (size_t j = 0, n = 0; j < s->ndir; j++)
-		if (s->dir[j].seg_type == RVF_SEG_KERNEL && n++ == i) {
+		if (s->dir[j].seg_type == type && n++ == i) {
 			si->seg_id = s->dir[j].seg_id;
 			si->offset = s->dir[j].offset;
 			si->payload_length = s->dir[j].payload_length;
-			si->seg_type = RVF_SEG_KERNEL;
+			si->seg_type = type;
 		}
 	return 0;
+}
+
+int rvf_kernel_payload(const rvf_store *s, size_t i, const uint8_t **payload, uint64_t *len,
+		       rvf_segment_info *si)
+{
+	return typed_payload_info(s, RVF_SEG_KERNEL, i, payload, len, si);
+}
+
+int rvf_ebpf_payload(const rvf_store *s, size_t i, const uint8_t **payload, uint64_t *len,
+		     rvf_segment_info *si)
+{
+	return typed_payload_info(s, RVF_SEG_EBPF, i, payload, len, si);
 }
 
 int rvf_kernel_get(const rvf_store *s, rvf_kernel *out)
