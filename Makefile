@@ -50,7 +50,7 @@ RVFD_SRC := $(sort $(wildcard user/rvfd/*.c))
 RVFD_OBJ := $(RVFD_SRC:%.c=$(B)/obj/%.o)
 RVFD_BIN := $(if $(RVFD_SRC),$(B)/rvfd)
 
-.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm
+.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm node
 all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ) $(B)/rvf-loadctl $(RVFD_BIN)
 
 # `make deps` installs every Debian package; other targets call it only when something is missing.
@@ -97,6 +97,27 @@ $(B)/rvf_tests: $(TST_OBJ) $(LIBS_N) $(BPF_OBJ)
 	$(CC) $(CFLAGS) -o $@ $(TST_OBJ) $(LIBS_N) $(LDLIBS)
 $(B)/asan/rvf_tests: $(TST_AOBJ) $(LIBS_A) $(BPF_OBJ)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(TST_AOBJ) $(LIBS_A) $(LDLIBS)
+
+# Library objects are position-independent, so the Node addon (and any
+# shared object) can link them; they are rebuilt when this file changes.
+$(LIB_OBJ): CFLAGS += -fPIC
+$(LIB_OBJ): Makefile
+
+# Node binding (bindings/node, Node-API in C): one shared object with the
+# library objects inside, exporting only the module entry points. The
+# headers come with the installed nodejs (no node-gyp, nothing downloaded).
+NODE_INC ?= /usr/include/node
+NODE_SRC := $(sort $(wildcard bindings/node/src/*.c))
+NODE_OBJ := $(NODE_SRC:%.c=$(B)/obj/%.o)
+NODE_ADDON := $(B)/node/rvf.node
+$(NODE_OBJ): CFLAGS += -fPIC -I$(NODE_INC)
+$(NODE_OBJ): $(wildcard bindings/node/src/*.h)
+node: $(NODE_ADDON)
+$(NODE_ADDON): $(NODE_OBJ) $(LIB_OBJ) bindings/node/exports.map
+	@test -f $(NODE_INC)/node_api.h || { echo "node_api.h not found in $(NODE_INC) (set NODE_INC)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $(NODE_OBJ) $(LIB_OBJ) -Wl,--version-script=bindings/node/exports.map \
+		-Wl,--as-needed $(LDLIBS)
 
 # BPF: CO-RE objects against a vmlinux.h generated from the running kernel's BTF.
 vmlinux/vmlinux.h: | check-deps
