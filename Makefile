@@ -159,7 +159,7 @@ fuzz-long: $(FUZ_BIN)
 wasm: | check-deps
 	bindings/wasm/build.sh $(B)/wasm
 
-test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN)
+test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN) $(NODE_ADDON)
 	scripts/run-tests.sh
 
 bench: all

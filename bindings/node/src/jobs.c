@@ -322,6 +322,17 @@ static napi_value queue(napi_env env, napi_value self, job *j)
 	return promise;
 }
 
+/* A Promise variant never throws: a bad argument rejects its Promise. */
+static napi_value rejected(napi_env env)
+{
+	napi_value exc = NULL, promise = NULL;
+	napi_deferred d;
+	if (napi_get_and_clear_last_exception(env, &exc) != napi_ok ||
+	    napi_create_promise(env, &d, &promise) != napi_ok || napi_reject_deferred(env, d, exc) != napi_ok)
+		return NULL;
+	return promise;
+}
+
 napi_value rvfn_job_call(napi_env env, napi_callback_info info, rvfn_job_kind kind, bool async)
 {
 	size_t argc = 3;
@@ -339,7 +350,7 @@ napi_value rvfn_job_call(napi_env env, napi_callback_info info, rvfn_job_kind ki
 	j->async = async;
 	if (!parse(env, argc, argv, j)) {
 		job_free(j);
-		return NULL;
+		return async ? rejected(env) : NULL;
 	}
 	if (async)
 		return queue(env, self, j);

@@ -1,0 +1,182 @@
+// binding.test.mjs — our Node binding on its own: the Promise variants, the
+// fixes the parity scenario does not reach (README "Further fixes"), and
+// that misuse gives errors, never a crash.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { randomVectors } from './scenario.mjs';
+
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { RvfDatabase } = require(path.join(ROOT, 'bindings', 'node'));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rvf-node-binding-'));
+const P = (f) => path.join(tmp, f);
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const rvfErr = (prefix) => (e) => e.code === 'GenericFailure' && e.message.startsWith(prefix);
+
+function exactTopK(vecs, dim, q, k) {
+  const d = [];
+  for (let i = 0; i < vecs.length / dim; i++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) { const x = Math.fround(vecs[i * dim + j] - q[j]); s = Math.fround(s + Math.fround(x * x)); }
+    d.push([s, i + 1]);
+  }
+  return d.sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, k).map((x) => x[1]);
+}
+
+test('Promise variants give the synchronous results, off the JS thread', async () => {
+  const db = RvfDatabase.create(P('async.rvf'), { dimension: 16 });
+  const n = 3000, vecs = randomVectors(n, 16, 11), ids = Array.from({ length: n }, (_, i) => i + 1);
+  let ticked = false;
+  setImmediate(() => { ticked = true; });
+  const p = db.ingestBatchAsync(vecs, ids);
+  assert.ok(p instanceof Promise);
+  vecs.fill(0); // the call works on its own copy
+  assert.deepStrictEqual(await p, { accepted: n, rejected: 0, epoch: 1 });
+  ticked = false;
+  setImmediate(() => { ticked = true; });
+  await db.buildIndexAsync({ m: 8, efConstruction: 64 });
+  assert.ok(ticked, 'the event loop ran while the index was built');
+  const q = randomVectors(1, 16, 99);
+  assert.deepStrictEqual(await db.queryAsync(q, 10), db.query(q, 10));
+  assert.notEqual(db.query(q, 1)[0].distance, 0); // the copied rows, not the zeroed array
+  assert.deepStrictEqual(await db.deleteAsync([1, 2, 99999]), { deleted: 2, epoch: 3 });
+  const c = await db.compactAsync();
+  assert.equal(c.segmentsCompacted, 2);
+  await assert.rejects(db.queryAsync(new Float32Array(3), 1), rvfErr('RVF error 0x0200: DimensionMismatch'));
+  await assert.rejects(db.deleteByFilterAsync('{"op":"x"}'), /Unknown filter op 'x'/); // rejects, never throws
+  await assert.rejects(db.queryAsync([1, 2], 1), (e) => e.code === 'InvalidArg');
+  // close() waits for calls in flight; the ones queued after it reject
+  const pending = [db.queryAsync(q, 5), db.ingestBatchAsync(randomVectors(1, 16, 5), [5])];
+  db.close();
+  for (const r of await Promise.allSettled(pending)) {
+    if (r.status === 'rejected') assert.equal(r.reason.message, 'Store is closed');
+  }
+  await assert.rejects(db.queryAsync(q, 1), (e) => e.message === 'Store is closed');
+});
+
+test('the index is built when asked (not by the first query) and persisted; read-only handles load it', () => {
+  const dim = 16, n = 3000, vecs = randomVectors(n, dim, 21);
+  const db = RvfDatabase.create(P('index.rvf'), { dimension: dim, m: 8, efConstruction: 32 });
+  db.ingestBatch(vecs, Array.from({ length: n }, (_, i) => i + 1));
+  assert.equal(db.indexStats().indexedVectors, 0); // no index below the AUTO threshold
+  db.buildIndex();
+  const st = db.indexStats();
+  assert.equal(st.indexedVectors, n);
+  assert.equal(st.m, 8);
+  assert.ok(st.layers >= 1);
+  db.close();
+  const ro = RvfDatabase.openReadonly(P('index.rvf'));
+  assert.deepStrictEqual(ro.indexStats(), st); // loaded at open, before any query
+  // efSearch is used as given (the reference raises it to 256)
+  const recall = (ef) => {
+    let hit = 0;
+    for (let i = 0; i < 40; i++) {
+      const q = randomVectors(1, dim, 500 + i);
+      const want = new Set(exactTopK(vecs, dim, q, 10));
+      hit += ro.query(q, 10, { efSearch: ef }).filter((h) => want.has(h.id)).length;
+    }
+    return hit / 400;
+  };
+  const low = recall(10), high = recall(400);
+  assert.ok(high >= 0.97, `recall at efSearch 400: ${high}`);
+  assert.ok(low < high, `efSearch 10 (${low}) searched as much as 400 (${high})`);
+  ro.close();
+});
+
+test('metadata: per-row split, rejected rows do not shift it, persisted', () => {
+  const db = RvfDatabase.create(P('meta.rvf'), { dimension: 2 });
+  const m = (v) => ({ fieldId: 0, valueType: 'u64', value: String(v) });
+  // row 2 (NaN) is rejected; row 3 keeps its own metadata
+  const r = db.ingestBatch(new Float32Array([1, 0, NaN, 0, 0, 1]), [1, 2, 3], [m(10), m(20), m(30)]);
+  assert.deepStrictEqual(r, { accepted: 2, rejected: 1, epoch: 1 });
+  const eq = (v) => db.query(new Float32Array([0, 0]), 10, { filter: JSON.stringify({ op: 'eq', fieldId: 0, valueType: 'u64', value: String(v) }) }).map((h) => h.id);
+  assert.deepStrictEqual(eq(30), [3]);
+  assert.deepStrictEqual(eq(20), []);
+  // per-row arrays
+  db.ingestBatch(new Float32Array([2, 2, 3, 3]), [4, 5], [[m(40), { fieldId: 1, valueType: 'string', value: 'x' }], []]);
+  assert.deepStrictEqual(eq(40), [4]);
+  assert.throws(() => db.ingestBatch(new Float32Array([1, 1, 2, 2]), [6, 7], [m(1), m(2), m(3)]),
+    (e) => e.code === 'GenericFailure' && /multiple of ids length/.test(e.message));
+  assert.throws(() => db.ingestBatch(new Float32Array([1, 1]), [6], [{ fieldId: 70000, valueType: 'u64', value: '1' }]),
+    /fieldId 70000/);
+  db.close();
+  const ro = RvfDatabase.openReadonly(P('meta.rvf'));
+  assert.deepStrictEqual(ro.query(new Float32Array([0, 0]), 10, { filter: '{"op":"eq","fieldId":1,"valueType":"string","value":"x"}' }).map((h) => h.id), [4]);
+  ro.close();
+});
+
+test('options out of range are refused (the reference wraps them)', () => {
+  assert.throws(() => RvfDatabase.create(P('d.rvf'), { dimension: 70000 }), rvfErr('RVF error 0x0105: InvalidManifest'));
+  assert.throws(() => RvfDatabase.create(P('d.rvf'), { dimension: -1 }), rvfErr('RVF error 0x0105: InvalidManifest'));
+  assert.throws(() => RvfDatabase.create(P('d.rvf'), { dimension: 4, profile: 300 }), rvfErr('RVF error 0x0105: InvalidManifest'));
+  assert.ok(!fs.existsSync(P('d.rvf')));
+  const db = RvfDatabase.create(P('p.rvf'), { dimension: 4, metric: 'ip', profile: 3 });
+  assert.throws(() => db.derive(P('c.rvf'), { dimension: 7 }), rvfErr('RVF error 0x0602: LineageBroken'));
+  const c = db.derive(P('c.rvf'), { dimension: 4, metric: 'inner_product' });
+  assert.equal(c.metric(), 'inner_product');
+  assert.equal(c.status().profileId, 3);
+  c.close();
+  db.close();
+});
+
+test('freeze() is persisted: the reopened file refuses writes', () => {
+  const db = RvfDatabase.create(P('f.rvf'), { dimension: 2 });
+  db.ingestBatch(new Float32Array([1, 2]), [1]);
+  assert.equal(db.freeze(), 1);
+  assert.throws(() => db.ingestBatch(new Float32Array([1, 2]), [2]), rvfErr('RVF error 0x0305: ReadOnly'));
+  db.close();
+  const re = RvfDatabase.open(P('f.rvf'));
+  assert.throws(() => re.delete([1]), rvfErr('RVF error 0x0305: ReadOnly'));
+  assert.equal(re.query(new Float32Array([1, 2]), 1)[0].id, 1);
+  re.close();
+});
+
+test('branch() reads through to its parent; derive() starts empty', () => {
+  const db = RvfDatabase.create(P('par.rvf'), { dimension: 2 });
+  db.ingestBatch(new Float32Array([0, 0, 1, 1]), [1, 2]);
+  const b = db.branch(P('br.rvf'));
+  const d = db.derive(P('dv.rvf'));
+  assert.deepStrictEqual(b.query(new Float32Array([0, 0]), 5).map((h) => h.id), [1, 2]);
+  assert.deepStrictEqual(d.query(new Float32Array([0, 0]), 5), []);
+  assert.equal(b.lineageDepth(), 1);
+  assert.equal(b.parentId(), db.fileId());
+  b.close(); d.close(); db.close();
+});
+
+test('misuse throws, never crashes', () => {
+  const db = RvfDatabase.create(P('m.rvf'), { dimension: 2 });
+  const bad = [
+    () => db.query(new Float64Array(2), 1),
+    () => db.query(new Float32Array(2)),
+    () => db.query(new Float32Array(2), 1, { efSearch: 'x' }),
+    () => db.ingestBatch(new Float32Array(2), [{}]),
+    () => db.ingestBatch(new Float32Array(2), [1], [null]),
+    () => db.ingestBatch(new Float32Array(2), [1], 'meta'),
+    () => db.embedEbpf(1, 2, 3),
+    () => db.embedKernel(),
+    () => db.derive(),
+    () => db.deleteByFilter(),
+    () => RvfDatabase.create(P('n\0ul.rvf'), { dimension: 2 }),
+    () => RvfDatabase.prototype.status.call({}),
+    () => RvfDatabase.open(P('m.rvf')),
+  ];
+  for (const f of bad) assert.throws(f, (e) => e instanceof Error && typeof e.message === 'string' && e.message.length > 0);
+  assert.deepStrictEqual(db.query(new Float32Array(2), 4294967295), []); // huge k on an empty store
+  assert.equal(db.extractKernel(), null);
+  assert.equal(db.extractEbpf(), null);
+  db.close();
+  assert.throws(() => db.close(), (e) => e.message === 'Store is already closed');
+});
+
+test('a handle that is never closed releases its lock when collected', { skip: !global.gc && 'needs --expose-gc' }, async () => {
+  (() => { RvfDatabase.create(P('gc.rvf'), { dimension: 2 }); })();
+  for (let i = 0; i < 5; i++) { global.gc(); await new Promise((r) => setImmediate(r)); }
+  const db = RvfDatabase.open(P('gc.rvf'));
+  db.close();
+});
