@@ -16,28 +16,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { runScenario } from './scenario.mjs';
+import { loadReference, loadOurs, ROOT } from './reference.mjs';
 
-const require = createRequire(import.meta.url);
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
 const README = path.join(ROOT, 'bindings', 'node', 'README.md');
-
-function loadReference() {
-  if (process.env.RVF_REF_NODE) return { lib: require(process.env.RVF_REF_NODE) };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rvf-node-ref-'));
-  fs.copyFileSync(path.join(ROOT, 'tests', 'interop', 'package.json'), path.join(dir, 'package.json'));
-  try {
-    execFileSync('npm', ['ping'], { cwd: dir, stdio: 'pipe', timeout: 60000 });
-  } catch (e) {
-    return { skip: 'npm registry unreachable: ' + String(e.stderr || e.message).split('\n').slice(-3).join(' ') };
-  }
-  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'pipe', timeout: 600000 });
-  return { lib: require(path.join(dir, 'node_modules', '@ruvector', 'rvf-node')) };
-}
 
 // ---- normalisation -----------------------------------------------------------
 const isHits = (v) => Array.isArray(v) && v.every((h) => h && typeof h === 'object' && 'id' in h && 'distance' in h);
@@ -204,7 +186,7 @@ if (ref.skip) {
 }
 
 test('parity with @ruvector/rvf-node 0.2.3, step by step', { skip: ref.skip }, () => {
-  const ours = require(path.join(ROOT, 'bindings', 'node')).RvfDatabase;
+  const ours = loadOurs().RvfDatabase;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rvf-node-parity-'));
   try {
     const ctx = { ours: runScenario(ours, path.join(tmp, 'ours')), ref: runScenario(ref.lib.RvfDatabase, path.join(tmp, 'ref')) };
