@@ -180,3 +180,12 @@ test('a handle that is never closed releases its lock when collected', { skip: !
   const db = RvfDatabase.open(P('gc.rvf'));
   db.close();
 });
+
+test('index.d.ts declares exactly the methods the addon has', () => {
+  const dts = fs.readFileSync(path.join(ROOT, 'bindings', 'node', 'index.d.ts'), 'utf8');
+  const cls = dts.slice(dts.indexOf('export declare class RvfDatabase'));
+  const declared = new Set([...cls.matchAll(/^\s+(?:static )?([a-zA-Z]+)\(/gm)].map((m) => m[1]));
+  const actual = new Set([...Object.getOwnPropertyNames(RvfDatabase.prototype), 'create', 'open', 'openReadonly']);
+  actual.delete('constructor');
+  assert.deepStrictEqual([...declared].sort(), [...actual].sort());
+});

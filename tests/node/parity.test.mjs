@@ -212,3 +212,11 @@ test('parity with @ruvector/rvf-node 0.2.3, step by step', { skip: ref.skip }, (
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('every method of the reference exists here (verifyWitness aside, README)', { skip: ref.skip }, () => {
+  const ours = loadOurs().RvfDatabase, theirs = ref.lib.RvfDatabase;
+  const names = (C) => [...Object.getOwnPropertyNames(C.prototype), ...Object.getOwnPropertyNames(C)]
+    .filter((n) => typeof (C.prototype[n] ?? C[n]) === 'function' && n !== 'constructor');
+  const missing = names(theirs).filter((n) => !names(ours).includes(n));
+  assert.deepStrictEqual(missing, ['verifyWitness']);
+});
