@@ -50,7 +50,7 @@ RVFD_SRC := $(sort $(wildcard user/rvfd/*.c))
 RVFD_OBJ := $(RVFD_SRC:%.c=$(B)/obj/%.o)
 RVFD_BIN := $(if $(RVFD_SRC),$(B)/rvfd)
 
-.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm node
+.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm node node-asan
 all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ) $(B)/rvf-loadctl $(RVFD_BIN)
 
 # `make deps` installs every Debian package; other targets call it only when something is missing.
@@ -100,8 +100,8 @@ $(B)/asan/rvf_tests: $(TST_AOBJ) $(LIBS_A) $(BPF_OBJ)
 
 # Library objects are position-independent, so the Node addon (and any
 # shared object) can link them; they are rebuilt when this file changes.
-$(LIB_OBJ): CFLAGS += -fPIC
-$(LIB_OBJ): Makefile
+$(LIB_OBJ) $(LIB_AOBJ): CFLAGS += -fPIC
+$(LIB_OBJ) $(LIB_AOBJ): Makefile
 
 # Node binding (bindings/node, Node-API in C): one shared object with the
 # library objects inside, exporting only the module entry points. The
@@ -110,14 +110,23 @@ NODE_INC ?= /usr/include/node
 NODE_SRC := $(sort $(wildcard bindings/node/src/*.c))
 NODE_OBJ := $(NODE_SRC:%.c=$(B)/obj/%.o)
 NODE_ADDON := $(B)/node/rvf.node
-$(NODE_OBJ): CFLAGS += -fPIC -I$(NODE_INC)
-$(NODE_OBJ): $(wildcard bindings/node/src/*.h)
+# The same under ASan/UBSan (it:node_parity loads it into node with the
+# sanitizer runtimes preloaded).
+NODE_AOBJ := $(NODE_SRC:%.c=$(B)/asan/%.o)
+NODE_AADDON := $(B)/asan/node/rvf.node
+$(NODE_OBJ) $(NODE_AOBJ): CFLAGS += -fPIC -I$(NODE_INC)
+$(NODE_OBJ) $(NODE_AOBJ): $(wildcard bindings/node/src/*.h)
 node: $(NODE_ADDON)
+node-asan: $(NODE_AADDON)
 $(NODE_ADDON): $(NODE_OBJ) $(LIB_OBJ) bindings/node/exports.map
 	@test -f $(NODE_INC)/node_api.h || { echo "node_api.h not found in $(NODE_INC) (set NODE_INC)" >&2; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -o $@ $(NODE_OBJ) $(LIB_OBJ) -Wl,--version-script=bindings/node/exports.map \
 		-Wl,--as-needed $(LDLIBS)
+$(NODE_AADDON): $(NODE_AOBJ) $(LIB_AOBJ) bindings/node/exports.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -shared -o $@ $(NODE_AOBJ) $(LIB_AOBJ) \
+		-Wl,--version-script=bindings/node/exports.map $(LDLIBS)
 
 # BPF: CO-RE objects against a vmlinux.h generated from the running kernel's BTF.
 vmlinux/vmlinux.h: | check-deps
@@ -159,7 +168,7 @@ fuzz-long: $(FUZ_BIN)
 wasm: | check-deps
 	bindings/wasm/build.sh $(B)/wasm
 
-test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN) $(NODE_ADDON)
+test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN) $(NODE_ADDON) $(NODE_AADDON)
 	scripts/run-tests.sh
 
 bench: all

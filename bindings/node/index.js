@@ -14,7 +14,7 @@ function findAddon() {
     path.join(__dirname, '..', '..', 'build', 'node', 'rvf.node'),
   ].filter(Boolean);
   for (const p of candidates) {
-    if (fs.existsSync(p)) return p;
+    if (fs.existsSync(p)) return path.resolve(p);
   }
   throw new Error(
     'rvf native addon not found (looked in ' + candidates.join(', ') +
