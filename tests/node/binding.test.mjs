@@ -189,3 +189,42 @@ test('index.d.ts declares exactly the methods the addon has', () => {
   actual.delete('constructor');
   assert.deepStrictEqual([...declared].sort(), [...actual].sort());
 });
+
+test('damaged files give errors (or the previous commit), never a crash', () => {
+  const src = P('good.rvf');
+  const db = RvfDatabase.create(src, { dimension: 4 });
+  db.ingestBatch(randomVectors(20, 4, 3), Array.from({ length: 20 }, (_, i) => i + 1),
+    Array.from({ length: 20 }, (_, i) => ({ fieldId: 0, valueType: 'u64', value: String(i) })));
+  db.embedKernel(0, 1, 0, Buffer.from('kernel'), 80, 'x');
+  db.embedEbpf(1, 2, 4, Buffer.alloc(16, 0x95));
+  db.delete([3]);
+  db.close();
+  const good = fs.readFileSync(src);
+  let errors = 0, opened = 0;
+  for (let i = 0; i < 60; i++) {
+    const bad = Buffer.from(good);
+    const pos = Math.floor((i * 7919) % bad.length);
+    if (i % 3 === 2) bad.fill(0xff, pos, Math.min(bad.length, pos + 16)); else bad[pos] ^= 0x5a;
+    const f = P(`bad${i}.rvf`);
+    fs.writeFileSync(f, i % 5 === 4 ? bad.subarray(0, pos) : bad);
+    try {
+      const h = RvfDatabase.openReadonly(f);
+      opened++;
+      try {
+        h.status(); h.segments(); h.query(new Float32Array(4), 5);
+        h.query(new Float32Array(4), 5, { filter: '{"op":"ge","fieldId":0,"valueType":"u64","value":"3"}' });
+        h.extractKernel(); h.extractEbpf();
+      } catch (e) {
+        assert.equal(e.code, 'GenericFailure', e.message);
+        errors++;
+      } finally {
+        h.close();
+      }
+    } catch (e) {
+      assert.equal(e.code, 'GenericFailure', e.message);
+      assert.match(e.message, /^RVF error 0x0[0-9a-f]{3}: /);
+      errors++;
+    }
+  }
+  assert.ok(errors > 0 && opened > 0, `errors ${errors}, opened ${opened}`);
+});

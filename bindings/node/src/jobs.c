@@ -14,7 +14,6 @@
 typedef struct {
 	rvfn_job_kind kind;
 	rvfn_db *db;
-	bool async;
 	napi_ref self;
 	napi_async_work work;
 	napi_deferred deferred;
@@ -347,7 +346,6 @@ napi_value rvfn_job_call(napi_env env, napi_callback_info info, rvfn_job_kind ki
 		return rvfn_throw_msg(env, RVFN_GENERIC, "out of memory");
 	j->kind = kind;
 	j->db = db;
-	j->async = async;
 	if (!parse(env, argc, argv, j)) {
 		job_free(j);
 		return async ? rejected(env) : NULL;

@@ -100,12 +100,14 @@ napi_value rvfn_embed_kernel(napi_env env, napi_callback_info info)
 			.api_port = (uint16_t)port, .image = img, .image_size = ilen,
 			.cmdline = cmd, .cmdline_len = cmd ? strlen(cmd) : 0};
 	uint64_t id = 0;
-	int rc;
+	int rc = 0;
 	pthread_mutex_lock(&db->mu);
-	rc = db->s ? rvf_embed_kernel(db->s, &k, &id) : 1;
+	bool closed = !db->s;
+	if (!closed)
+		rc = rvf_embed_kernel(db->s, &k, &id);
 	pthread_mutex_unlock(&db->mu);
 	free(cmd);
-	if (rc == 1)
+	if (closed)
 		return rvfn_throw_msg(env, RVFN_GENERIC, "Store is closed");
 	return rc ? rvfn_throw_rvf(env, rc) : rvfn_num(env, (double)id);
 }
@@ -132,8 +134,11 @@ napi_value rvfn_extract_kernel(napi_env env, napi_callback_info info)
 	}
 	if (rc) {
 		rvfn_unlock(db);
-		if (why)
-			return rvfn_throw_msg(env, RVFN_GENERIC, "RVF error 0x0104: TruncatedSegment (kernel segment)");
+		if (why) {
+			rvfn_err e;
+			rvfn_err_set(&e, RVFN_GENERIC, "RVF error 0x0104: TruncatedSegment (kernel segment: %s)", why);
+			return rvfn_throw(env, &e);
+		}
 		return rvfn_throw_rvf(env, rc);
 	}
 	bool ok = napi_create_object(env, &o) == napi_ok && put_buf(env, o, "header", p, 128) &&
@@ -165,11 +170,13 @@ napi_value rvfn_embed_ebpf(napi_env env, napi_callback_info info)
 		      .max_dimension = (uint16_t)maxdim, .program = prog, .program_size = plen,
 		      .btf = blen ? btf : NULL, .btf_size = blen};
 	uint64_t id = 0;
-	int rc;
+	int rc = 0;
 	pthread_mutex_lock(&db->mu);
-	rc = db->s ? rvf_embed_ebpf(db->s, &e, &id) : 1;
+	bool closed = !db->s;
+	if (!closed)
+		rc = rvf_embed_ebpf(db->s, &e, &id);
 	pthread_mutex_unlock(&db->mu);
-	if (rc == 1)
+	if (closed)
 		return rvfn_throw_msg(env, RVFN_GENERIC, "Store is closed");
 	return rc ? rvfn_throw_rvf(env, rc) : rvfn_num(env, (double)id);
 }
