@@ -26,6 +26,7 @@ PACKAGES=(
 	libjansson-dev     # JSON input/output
 	nodejs             # interop tests against @ruvector/rvf-node
 	npm                # see is_present: nodesource's nodejs provides it
+	libnode-dev        # node_api.h for the Node binding (make node); see is_present
 	iproute2           # veth / netns for XDP integration tests
 	ethtool            # XDP/veth statistics
 	jq                 # JSON checks in shell tests
@@ -48,6 +49,11 @@ is_present() {
 	# "Provides: npm, Conflicts: npm", so Debian's npm package can never be
 	# installed beside it: the npm command is what counts.
 	if [ "$1" = npm ] && command -v npm >/dev/null 2>&1; then
+		return 0
+	fi
+	# node_api.h: nodesource's nodejs ships it in /usr/include/node, Debian's
+	# nodejs in libnode-dev; either will do.
+	if [ "$1" = libnode-dev ] && [ -f /usr/include/node/node_api.h ]; then
 		return 0
 	fi
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)
