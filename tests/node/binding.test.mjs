@@ -228,3 +228,18 @@ test('damaged files give errors (or the previous commit), never a crash', () => 
   }
   assert.ok(errors > 0 && opened > 0, `errors ${errors}, opened ${opened}`);
 });
+
+test('process.exit while a Promise call runs: no crash, the store opens after', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const f = P('exit.rvf');
+  const script = `const { RvfDatabase } = require(${JSON.stringify(path.join(ROOT, 'bindings', 'node'))});
+    const db = RvfDatabase.create(${JSON.stringify(f)}, { dimension: 64 });
+    const v = new Float32Array(64 * 20000).map((_, i) => Math.sin(i));
+    db.ingestBatchAsync(v, Array.from({ length: 20000 }, (_, i) => i));
+    setImmediate(() => process.exit(3));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: process.env });
+  assert.equal(r.status, 3, r.stderr);
+  const db = RvfDatabase.openReadonly(f);
+  assert.ok([0, 20000].includes(db.status().totalVectors)); // the commit happened whole or not at all
+  db.close();
+});

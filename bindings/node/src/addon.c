@@ -12,9 +12,14 @@ typedef struct {
 } rvfn_module;
 static const char construct_token = 0;
 
+/* Also reached at environment teardown (process.exit) while a Promise call
+ * may still run on the pool: wait for it before closing. */
 static void db_free(rvfn_db *db)
 {
+	pthread_mutex_lock(&db->mu);
 	rvf_close(db->s);
+	db->s = NULL;
+	pthread_mutex_unlock(&db->mu);
 	pthread_mutex_destroy(&db->mu);
 	free(db);
 }
