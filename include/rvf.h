@@ -184,7 +184,19 @@ typedef struct {
 	int quant;                /* 0 none, 1 sq8, 2 binary: scan the codes of
 				   * rvf_quantize, rerank a shortlist exactly */
 	uint32_t rerank;          /* shortlist size, 0 = 4*k */
+	struct rvf_query_info *info; /* optional: which path answered */
 } rvf_query_opts;
+
+/* What answered a query (rvf_query_opts.info): the HNSW index (with the
+ * efSearch it used), the SQ8/binary codes (with the shortlist size), or the
+ * exact scan (also when the index or codes could not: filters, too few
+ * live nodes, no quantizer). */
+enum { RVF_QPATH_EXACT = 0, RVF_QPATH_INDEX = 1, RVF_QPATH_QUANT = 2 };
+typedef struct rvf_query_info {
+	int path;           /* RVF_QPATH_* */
+	uint32_t ef_search; /* RVF_QPATH_INDEX: efSearch used */
+	uint32_t rerank;    /* RVF_QPATH_QUANT: shortlist reranked exactly */
+} rvf_query_info;
 
 int rvf_query_ex(const rvf_store *s, const float *query, uint32_t dim, const rvf_query_opts *o,
 		 rvf_hit *out, size_t *nout);
@@ -205,6 +217,8 @@ typedef struct {
 				  * journals, superseded index segments,
 				  * unlisted segments, deleted records */
 	int read_only;
+	int frozen;              /* rvf_freeze: every writer refuses */
+	uint64_t visible_vectors; /* what a query can return: own live + inherited */
 } rvf_status;
 
 int rvf_get_status(const rvf_store *s, rvf_status *st);

@@ -95,4 +95,49 @@ static inline int rvf_elf_section(const uint8_t *b, size_t n, const char *name, 
 	}
 	return -1;
 }
+/* The hook an object's code sections are for, from their names as libbpf
+ * reads them (SEC("xdp"), SEC("xdp.frags"), SEC("tc"), SEC("tcx/ingress"),
+ * SEC("classifier")): RVF_ELF_HOOK_XDP or _TC, RVF_ELF_HOOK_NONE when no
+ * executable section names a hook, RVF_ELF_HOOK_MIXED when both appear. */
+enum { RVF_ELF_HOOK_NONE = 0, RVF_ELF_HOOK_XDP = 1, RVF_ELF_HOOK_TC = 2, RVF_ELF_HOOK_MIXED = 3 };
+
+static inline int rvf_elf_hook_of(const char *nm, size_t max)
+{
+	static const char *const xdp[] = {"xdp"}, *const tc[] = {"tc", "tcx", "classifier"};
+	for (int t = 0; t < 2; t++) {
+		const char *const *pre = t ? tc : xdp;
+		size_t np = t ? 3 : 1;
+		for (size_t i = 0; i < np; i++) {
+			size_t l = strlen(pre[i]);
+			if (l < max && !memcmp(nm, pre[i], l) && (nm[l] == 0 || nm[l] == '/' || nm[l] == '.'))
+				return t ? RVF_ELF_HOOK_TC : RVF_ELF_HOOK_XDP;
+		}
+	}
+	return RVF_ELF_HOOK_NONE;
+}
+
+static inline int rvf_elf_hook(const uint8_t *b, size_t n)
+{
+	if (rvf_elf_check(b, n) != RVF_ELF_BPF)
+		return RVF_ELF_HOOK_NONE;
+	uint64_t shoff = rvf_elf_u64(b + 40);
+	uint16_t shentsize = rvf_elf_u16(b + 58), shnum = rvf_elf_u16(b + 60);
+	uint16_t shstrndx = rvf_elf_u16(b + 62);
+	if (shstrndx >= shnum)
+		return RVF_ELF_HOOK_NONE;
+	const uint8_t *ss = b + shoff + (uint64_t)shstrndx * shentsize;
+	uint64_t str_off = rvf_elf_u64(ss + 24), str_len = rvf_elf_u64(ss + 32);
+	if (str_off > n || str_len > n - str_off)
+		return RVF_ELF_HOOK_NONE;
+	int hooks = RVF_ELF_HOOK_NONE;
+	for (uint16_t i = 0; i < shnum; i++) {
+		const uint8_t *sh = b + shoff + (uint64_t)i * shentsize;
+		uint32_t nm = rvf_elf_u32(sh), type = rvf_elf_u32(sh + 4);
+		uint64_t flags = rvf_elf_u64(sh + 8);
+		if (type != 1 /* SHT_PROGBITS */ || !(flags & 4 /* SHF_EXECINSTR */) || nm >= str_len)
+			continue;
+		hooks |= rvf_elf_hook_of((const char *)b + str_off + nm, (size_t)(str_len - nm));
+	}
+	return hooks;
+}
 #endif

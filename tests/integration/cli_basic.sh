@@ -195,7 +195,7 @@ grep -qE '^  File size:           [0-9]+ bytes$' "$T/st.txt" || fail "status Fil
 ok
 run_ok "$RVF" status "$S" --json >"$T/st.json"
 assert_eq "$(keys "$T/st.json")" \
-	"dead_bytes,dead_space_ratio,dimension,ef_search,epoch,file_size,index,index_policy,index_rebuild_needed,metric,profile_id,read_only,total_segments,total_vectors" \
+	"dead_bytes,dead_space_ratio,dimension,ef_search,epoch,file_size,frozen,index,index_policy,index_rebuild_needed,metric,profile_id,read_only,total_segments,total_vectors,visible_vectors" \
 	"status keys"
 json_eq "$T/st.json" .read_only true
 json_eq "$T/st.json" .dead_space_ratio 0.75

@@ -32,6 +32,7 @@ int cmd_query(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_segments(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_net_query(int argc, char **argv); /* cli_netquery.c */
 int cmd_embed_ebpf(int argc, char **argv);   /* cli_ebpf.c */

@@ -1,4 +1,4 @@
-/* cli_admin.c — read-only reports: `rvf status PATH` and `rvf inspect PATH`.
+/* cli_admin.c — read-only reports: `rvf status`, `rvf inspect`, `rvf segments`.
  * Both open the store read-only, so they work beside an active writer. */
 #include <getopt.h>
 #include <stdio.h>
@@ -99,6 +99,8 @@ int cmd_status(int argc, char **argv)
 			json_object_set_new(o, "index_rebuild_needed", json_boolean(is.rebuild_needed));
 			json_object_set_new(o, "profile_id", json_integer(st.profile_id));
 			json_object_set_new(o, "read_only", json_boolean(st.read_only));
+			json_object_set_new(o, "frozen", json_boolean(st.frozen));
+			json_object_set_new(o, "visible_vectors", cli_json_u64(st.visible_vectors));
 			json_object_set_new(o, "index", index_json(s));
 		}
 		rc = cli_json_print(o);
@@ -114,6 +116,11 @@ int cmd_status(int argc, char **argv)
 		cli_kv("Dimension", "%u", st.dimension);
 		cli_kv("Metric", "%s", rvf_metric_name(st.metric));
 		cli_kv("Dead bytes", "%llu", (unsigned long long)st.dead_bytes);
+		if (st.inherited_vectors)
+			cli_kv("Visible vectors", "%llu (%llu own + %llu from the parent)",
+			       (unsigned long long)st.visible_vectors, (unsigned long long)st.total_vectors,
+			       (unsigned long long)(st.visible_vectors - st.total_vectors));
+		cli_kv("Frozen", "%s", st.frozen ? "yes (every writer refuses)" : "no");
 		rvf_index_stats is;
 		rvf_get_index_stats(s, &is);
 		if (is.present)
@@ -208,6 +215,35 @@ static void inspect_text(const char *path, const rvf_store *s, const rvf_status 
 	putchar('\n');
 	cli_kv("Lineage depth", "%u", id->lineage_depth);
 	cli_kv("Is root", "%s", identity_is_root(id) ? "true" : "false");
+}
+
+/* `rvf segments PATH`: the current manifest's directory, as the npm CLI's
+ * `segments` lists it (also in `inspect`). */
+int cmd_segments(int argc, char **argv)
+{
+	const char *path = NULL;
+	rvf_store *s = NULL;
+	rvf_status st;
+	rvf_segment_info si;
+	int json, rc;
+
+	rc = open_ro("segments", argc, argv, &json, &s, &st, &path);
+	if (rc)
+		return rc;
+	if (json) {
+		rc = cli_json_print(segments_json(s));
+	} else {
+		size_t n = rvf_segment_count(s);
+		printf("Segments (%zu):\n", n);
+		for (size_t i = 0; i < n; i++)
+			if (!rvf_segment_get(s, i, &si))
+				printf("  [%zu] type=0x%02x %-10s seg_id=%llu offset=%llu size=%llu\n", i,
+				       si.seg_type, rvf_segment_type_name(si.seg_type),
+				       (unsigned long long)si.seg_id, (unsigned long long)si.offset,
+				       (unsigned long long)si.payload_length);
+	}
+	rvf_close(s);
+	return rc;
 }
 
 int cmd_inspect(int argc, char **argv)

@@ -150,6 +150,27 @@ out:
 	return rc;
 }
 
+/* --program without --program-type: the hook its code sections name. */
+static int type_from_sections(const char *program, const char **type)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	int e = rvf_read_file(program, &b, &n);
+	if (e)
+		return cli_fail("%s: %s", program, strerror(-e));
+	int k = rvf_elf_check(b, n), hook = rvf_elf_hook(b, n);
+	free(b);
+	if (k != RVF_ELF_BPF)
+		return cli_fail("%s: %s: pass --program-type xdp|tc (and --force to store it)", program,
+				rvf_elf_kind_str(k));
+	if (hook == RVF_ELF_HOOK_XDP || hook == RVF_ELF_HOOK_TC) {
+		*type = hook == RVF_ELF_HOOK_XDP ? "xdp" : "tc";
+		return 0;
+	}
+	return cli_usage("embed-ebpf", "%s: %s; pass --program-type xdp|tc", program,
+			 hook ? "has both XDP and tc code sections" : "no code section names an XDP or tc hook");
+}
+
 int cmd_embed_ebpf(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -198,8 +219,8 @@ int cmd_embed_ebpf(int argc, char **argv)
 	memset(items, 0, sizeof items);
 	if (type && strcmp(type, "xdp") && strcmp(type, "tc"))
 		return cli_usage("embed-ebpf", "invalid value '%s' for '--program-type' (xdp | tc)", type);
-	if (program && !type)
-		return cli_usage("embed-ebpf", "--program needs --program-type xdp|tc");
+	if (program && !type && (rc = type_from_sections(program, &type)))
+		return rc;
 	if (!program && btf)
 		return cli_usage("embed-ebpf", "--btf needs --program");
 	if ((rc = cli_open_store(path, flags, &s)))

@@ -45,14 +45,20 @@ static int derive(const char *cmd, int argc, char **argv, int branch)
 	static const struct option opts[] = {
 		{"empty", no_argument, NULL, OPT_EMPTY},
 		{"derivation-type", required_argument, NULL, 't'},
+		{"type", required_argument, NULL, 't'},
+		{"output", required_argument, NULL, 'o'},
 		{"json", no_argument, NULL, OPT_JSON},
 		{NULL, 0, NULL, 0},
 	};
 	int json = 0, opt;
+	const char *out = NULL;
 	opterr = 0;
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":t:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":t:o:", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'o':
+			out = optarg;
+			break;
 		case OPT_EMPTY:
 			branch = 0;
 			break;
@@ -73,9 +79,11 @@ static int derive(const char *cmd, int argc, char **argv, int branch)
 			return cli_bad_option(cmd, argv, opt);
 		}
 	}
-	if (argc - optind != 2)
-		return cli_usage(cmd, "expected PARENT and CHILD paths");
-	const char *parent = argv[optind], *child = argv[optind + 1];
+	/* PARENT CHILD, or PARENT --output CHILD as the reference's README has it */
+	if (argc - optind != (out ? 1 : 2))
+		return cli_usage(cmd, out ? "expected PARENT and --output CHILD, not a CHILD path too"
+					  : "expected PARENT and CHILD paths (or PARENT --output CHILD)");
+	const char *parent = argv[optind], *child = out ? out : argv[optind + 1];
 	rvf_store *p, *c;
 	int rc = cli_open_store(parent, RVF_OPEN_READONLY, &p);
 	if (rc)

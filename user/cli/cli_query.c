@@ -93,9 +93,24 @@ int cli_dim_mismatch(const char *path, const char *what, size_t got, uint32_t di
 			rvf_strerror(RVF_E_DIMENSION), what, got, path, dim);
 }
 
+/* Which path answered: users tuning --ef-search or --quant see what took
+ * effect (an index is skipped for filtered queries, codes without a
+ * quantizer). */
+static void print_query_path(const rvf_query_info *in, const struct cli_qopts *qo)
+{
+	if (in->path == RVF_QPATH_INDEX)
+		printf("Search: index (HNSW, efSearch %u)\n", in->ef_search);
+	else if (in->path == RVF_QPATH_QUANT)
+		printf("Search: quantized (%s codes, %u candidates reranked exactly)\n",
+		       qo->quant == RVF_QUANT_BINARY ? "binary" : "sq8", in->rerank);
+	else
+		printf("Search: exact scan%s\n", qo->exact ? "" : qo->filter ? " (filtered)" : "");
+}
+
 static int query_one(const char *path, const char *vec_s, const struct cli_qopts *qo, int json)
 {
-	rvf_query_opts o = { 0 };
+	rvf_query_info info = { .path = RVF_QPATH_EXACT };
+	rvf_query_opts o = { .info = &info };
 	rvf_store *s = NULL;
 	rvf_hit *hits = NULL;
 	float *q = NULL;
@@ -136,11 +151,14 @@ static int query_one(const char *path, const char *vec_s, const struct cli_qopts
 		}
 	}
 	if (json) {
+		/* the reference's keys exactly; the path is in the text output */
 		rc = cli_json_print(json_pack("{s:I, s:o}", "count", (json_int_t)nout, "results",
 					      cli_json_hits_meta(s, hits, nout, qo->with_meta)));
 	} else {
 		printf("Query results (%zu neighbors):\n", nout);
 		cli_print_hit_lines(s, hits, nout, qo->with_meta);
+		if (k) /* k 0 or an empty store: nothing was searched */
+			print_query_path(&info, qo);
 	}
 	if (qrc == RVF_E_TIMEOUT)
 		rc = cli_fail("query timed out after %u ms: the %zu results above are partial",

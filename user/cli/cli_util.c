@@ -182,14 +182,37 @@ static int one_id(const char *item, void *dst)
 	return 0;
 }
 
+/* "1,2,3" or, as users of JSON type it, "[1, 2, 3]": the list inside one
+ * pair of brackets (whitespace around them allowed). */
+static int bracketed_list(const char *s, const char *what, void *out, size_t elem, size_t *n,
+			  int (*one)(const char *item, void *dst))
+{
+	const char *b = s, *e = s + strlen(s);
+	while (isspace((unsigned char)*b))
+		b++;
+	while (e > b && isspace((unsigned char)e[-1]))
+		e--;
+	int open = e > b && *b == '[', close = e > b && e[-1] == ']';
+	if (open != close || (open && e - b < 2))
+		return cli_fail("Invalid %s '%s': unbalanced brackets", what, s);
+	if (!open)
+		return split_list(s, out, elem, n, one);
+	char *inner = trimmed(b + 1, (size_t)(e - b - 2));
+	if (!inner)
+		return cli_fail("out of memory");
+	int rc = split_list(inner, out, elem, n, one);
+	free(inner);
+	return rc;
+}
+
 int cli_parse_vector(const char *s, float **out, size_t *n)
 {
-	return split_list(s, out, sizeof(float), n, one_float);
+	return bracketed_list(s, "vector", out, sizeof(float), n, one_float);
 }
 
 int cli_parse_ids(const char *s, uint64_t **out, size_t *n)
 {
-	return split_list(s, out, sizeof(uint64_t), n, one_id);
+	return bracketed_list(s, "ID list", out, sizeof(uint64_t), n, one_id);
 }
 
 void cli_kv(const char *key, const char *fmt, ...)

@@ -51,9 +51,9 @@ static const struct cli_cmd cmds[] = {
 	  "Verify the store's signature (exit 1 on failure)", cmd_verify },
 	{ "verify-attestation", "rvf verify-attestation [OPTIONS] <PATH>",
 	  "Verify embedded kernels: image hash and KernelBinding", cmd_verify_attestation },
-	{ "derive", "rvf derive [OPTIONS] <PARENT> <CHILD>",
+	{ "derive", "rvf derive [OPTIONS] <PARENT> <CHILD|--output CHILD>",
 	  "Create a child that reads through to PARENT (--empty: lineage only)", cmd_derive },
-	{ "branch", "rvf branch [OPTIONS] <PARENT> <CHILD>",
+	{ "branch", "rvf branch [OPTIONS] <PARENT> <CHILD|--output CHILD>",
 	  "Copy-on-write child of PARENT (same as derive)", cmd_branch },
 	{ "freeze", "rvf freeze [OPTIONS] <PATH>",
 	  "Make the file read-only for every later writer", cmd_freeze },
@@ -67,6 +67,8 @@ static const struct cli_cmd cmds[] = {
 	  "Full integrity scan (exit 1 naming the first bad offset)", cmd_check },
 	{ "recover", "rvf recover [OPTIONS] <PATH>",
 	  "Roll back to the last good commit (after a backup), or salvage with --output", cmd_recover },
+	{ "segments", "rvf segments [OPTIONS] <PATH>",
+	  "List the segments of the current state", cmd_segments },
 };
 
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -134,6 +136,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --program <OBJ>     Object file to embed [default: the built xdp + tc objects\n"
 	"                          for the store's dimension]\n"
 	"      --program-type <T>  xdp (type 0, attach XdpIngress) | tc (type 1, attach TcEgress)\n"
+	"                          [default: from the object's section names, SEC(\"xdp\") / SEC(\"tc\")]\n"
 	"      --max-dim <D>       Max dimension in the header [default: the store's]\n"
 	"      --btf <FILE>        BTF blob to store [default: the object's .BTF section]\n"
 	"      --force             Store a payload that is not an ELF BPF object\n"
@@ -206,11 +209,13 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --strict            Fail when a KernelBinding cannot be verified\n"
 	"      --json              Output as JSON\n",
 	"      --empty              Lineage only: the child does not read the parent\n"
+	"  -o, --output <CHILD>     The child's path (instead of the second argument)\n"
 	"  -t, --derivation-type <T> clone|filter|merge|quantize|reindex|transform|snapshot\n"
-	"                            (accepted for compatibility, not stored)\n"
+	"                            (also --type; accepted for compatibility, not stored)\n"
 	"      --json               Output as JSON\n",
 	"      --empty              Lineage only: the child does not read the parent\n"
-	"  -t, --derivation-type <T> accepted for compatibility, not stored\n"
+	"  -o, --output <CHILD>     The child's path (instead of the second argument)\n"
+	"  -t, --derivation-type <T> (also --type) accepted for compatibility, not stored\n"
 	"      --json               Output as JSON\n",
 	"      --wait               Wait for another writer's lock\n"
 	"      --wait-timeout <S>   Wait at most S seconds (implies --wait), then exit 1\n"
@@ -230,6 +235,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json              Output as JSON\n",
 	"  -o, --output <NEW>      Salvage every intact segment into NEW instead of\n"
 	"                          rolling PATH back in place (PATH.bak first)\n"
+	"      --json              Output as JSON\n",
 	"      --json              Output as JSON\n",
 };
 

@@ -471,6 +471,8 @@ int store_index_query(const rvf_store *s, const float *q, const rvf_query_opts *
 	size_t ef = o->ef_search ? o->ef_search : s->ilog && s->ilog->ef_search ? s->ilog->ef_search : IDX_MIN_EF;
 	if (!o->ef_search && ef < k)
 		ef = k;
+	if (o->info)
+		o->info->ef_search = (uint32_t)(ef < k ? k : ef); /* hnsw_search_ex raises ef to k */
 	rvf_topk_item *items = malloc(k * sizeof *items);
 	hnsw_scratch *sc = pool_get(x);
 	if (!items || !sc) {

@@ -365,6 +365,8 @@ int store_quant_query(const rvf_store *s, const float *q, const rvf_query_opts *
 		R = k;
 	if (R > live)
 		R = live;
+	if (o->info)
+		o->info->rerank = (uint32_t)(R > UINT32_MAX ? UINT32_MAX : R);
 	uint32_t dim = s->dim;
 	int ip = s->metric == RVF_METRIC_IP;
 	uint8_t *uq = malloc(x->cstride);

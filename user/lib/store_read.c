@@ -35,18 +35,28 @@ int rvf_query_ex(const rvf_store *s, const float *q, uint32_t dim, const rvf_que
 			return rvf_fail(RVF_E_ARG, "query component %u is not a finite number", i);
 	size_t live = s->nslots - s->ndeleted;
 	size_t k = o->k > live ? live : o->k;
+	if (o->info)
+		*o->info = (rvf_query_info){.path = RVF_QPATH_EXACT};
 	if (k == 0)
 		return 0;
 	if (o->quant && !o->exact && s->quant) {
 		int r = store_quant_query(s, q, o, k, out, nout);
-		if (r <= 0)
+		if (r <= 0) {
+			if (o->info)
+				o->info->path = RVF_QPATH_QUANT;
 			return r;
+		}
 	}
 	if (s->index && !o->exact && !o->filter && !o->quant) {
 		int r = store_index_query(s, q, o, k, out, nout);
-		if (r <= 0)
+		if (r <= 0) {
+			if (o->info)
+				o->info->path = RVF_QPATH_INDEX;
 			return r;
+		}
 	}
+	if (o->info)
+		*o->info = (rvf_query_info){.path = RVF_QPATH_EXACT};
 	return query_exact(s, q, k, o->filter, out, nout);
 }
 
@@ -108,6 +118,8 @@ int rvf_get_status(const rvf_store *s, rvf_status *st)
 	st->dead_space_ratio = local ? (double)(s->ndeleted - s->ndeleted_inh) / (double)local : 0.0;
 	st->dead_bytes = store_dead_bytes(s);
 	st->read_only = s->read_only;
+	st->frozen = s->frozen;
+	st->visible_vectors = s->nslots - s->ndeleted;
 	return 0;
 }
 
