@@ -13,7 +13,7 @@
 # first. Logs go to build/test-logs/. Prints a summary table and, as the very
 # last line, "N passed, N failed"; exits non-zero if any step failed.
 #
-# Environment: RVF_FUZZ_SECONDS (15; `make fuzz-long` sets 600), RVF_IT_TIMEOUT (600 s per integration
+# Environment: RVF_NET_LOCK (flock file for the network/BPF steps), RVF_FUZZ_SECONDS (15; `make fuzz-long` sets 600), RVF_IT_TIMEOUT (600 s per integration
 # script), RVF_TESTS_ONLY (substring: run only steps whose name contains it).
 set -uo pipefail
 shopt -s nullglob
@@ -61,6 +61,12 @@ describe_rc() {
 	else echo "exit $rc"; fi
 }
 
+# RVF_NET_LOCK=FILE: steps that load BPF, create namespaces or bind ports run
+# under `flock FILE`, so several checkouts can test on one machine at once.
+netlock() {
+	if [ -n "${RVF_NET_LOCK:-}" ]; then flock "$RVF_NET_LOCK" "$@"; else "$@"; fi
+}
+
 # ---- unit tests (plain and sanitised) -------------------------------------
 run_unit() { # NAME BINARY [env...]
 	local name=$1 bin=$2 rc t0 dt
@@ -73,7 +79,7 @@ run_unit() { # NAME BINARY [env...]
 		return
 	fi
 	t0=$SECONDS
-	env "$@" timeout -k 10 900 "$bin" 2>&1 | tee "$LOGDIR/$name.log"
+	netlock env "$@" timeout -k 10 900 "$bin" 2>&1 | tee "$LOGDIR/$name.log"
 	rc=${PIPESTATUS[0]}
 	dt=$((SECONDS - t0))
 	if [ "$rc" -eq 0 ]; then
@@ -104,7 +110,11 @@ for t in tests/integration/*.sh; do
 		continue
 	fi
 	t0=$SECONDS
-	timeout -k 10 "$IT_TIMEOUT" "$t" </dev/null 2>&1 | tee "$LOGDIR/${name#it:}.it.log"
+	if grep -qE 'need_root|ip netns|rvfd|serve|net-query|rvf-net' "$t"; then
+		netlock timeout -k 10 "$IT_TIMEOUT" "$t" </dev/null 2>&1 | tee "$LOGDIR/${name#it:}.it.log"
+	else
+		timeout -k 10 "$IT_TIMEOUT" "$t" </dev/null 2>&1 | tee "$LOGDIR/${name#it:}.it.log"
+	fi
 	rc=${PIPESTATUS[0]}
 	dt=$((SECONDS - t0))
 	case $rc in
