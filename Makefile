@@ -50,7 +50,7 @@ RVFD_SRC := $(sort $(wildcard user/rvfd/*.c))
 RVFD_OBJ := $(RVFD_SRC:%.c=$(B)/obj/%.o)
 RVFD_BIN := $(if $(RVFD_SRC),$(B)/rvfd)
 
-.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm node node-asan
+.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm node node-asan python
 all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ) $(B)/rvf-loadctl $(RVFD_BIN)
 
 # `make deps` installs every Debian package; other targets call it only when something is missing.
@@ -168,7 +168,18 @@ fuzz-long: $(FUZ_BIN)
 wasm: | check-deps
 	bindings/wasm/build.sh $(B)/wasm
 
-test: all $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN) $(NODE_ADDON) $(NODE_AADDON)
+# Python binding (bindings/python): the extension rvf._rvf and the rvf
+# package in build/python (PYTHONPATH=build/python), built by Debian's
+# interpreter from build/librvf.a.
+PYTHON ?= /usr/bin/python3
+PY_SRC := $(wildcard bindings/python/src/*.[ch] bindings/python/rvf/*.py) bindings/python/setup.py
+python: $(B)/python/.built
+$(B)/python/.built: $(B)/librvf.a $(PY_SRC) include/rvf.h
+	cd bindings/python && RVF_NO_MAKE=1 $(PYTHON) setup.py -q build --force --build-base ../../$(B)/python-build \
+		--build-lib ../../$(B)/python
+	@touch $@
+
+test: all python $(B)/asan/rvf $(B)/asan/rvf_tests $(FUZ_BIN) $(NODE_ADDON) $(NODE_AADDON)
 	scripts/run-tests.sh
 
 bench: all

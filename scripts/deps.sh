@@ -31,7 +31,11 @@ PACKAGES=(
 	ethtool            # XDP/veth statistics
 	jq                 # JSON checks in shell tests
 	python3            # data generation in demo/tests
-	python3-numpy      # .npy fixtures
+	python3-numpy      # .npy fixtures; the Python binding (bindings/python)
+	python3-dev        # Python binding: Python.h
+	python3-setuptools # Python binding: build (setup.py / pip --no-build-isolation)
+	python3-pytest     # Python binding: tests
+	python3-pip        # Python binding: `pip install --no-build-isolation bindings/python`
 	gnuplot-nox        # benchmark plots
 	python3-hnswlib    # ANN baseline for benchmarks
 	libmicrohttpd-dev  # rvf serve (HTTP/JSON server)
