@@ -279,6 +279,44 @@ static PyObject *store_index(rvfpy_store *self, PyObject *args, PyObject *kw)
 	return index_dict(&st);
 }
 
+PyDoc_STRVAR(configure_index_doc,
+"configure_index(policy=None, ef_search=None)\n\n"
+"Store index defaults in the file (one commit): policy 'auto' (build the\n"
+"HNSW index once an ingest leaves >= 20000 live vectors), 'on' (at the first\n"
+"ingest) or 'off' (never); ef_search: the default of queries. None keeps a\n"
+"setting.");
+
+static PyObject *store_configure_index(rvfpy_store *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "policy", "ef_search", NULL };
+	const char *policy = NULL;
+	PyObject *efo = Py_None;
+	uint32_t ef;
+	int pol = -1, err = 0, closed;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|zO:configure_index", kwlist, &policy, &efo))
+		return NULL;
+	if (policy) {
+		if (!strcmp(policy, "auto"))
+			pol = RVF_INDEX_AUTO;
+		else if (!strcmp(policy, "on"))
+			pol = RVF_INDEX_ON;
+		else if (!strcmp(policy, "off"))
+			pol = RVF_INDEX_OFF;
+		else
+			return rvfpy_raise_msg(RVF_E_ARG, "policy must be 'auto', 'on' or 'off', got '%s'", policy);
+	}
+	if (rvfpy_opt_u32(efo, "ef_search", 1, 0, &ef))
+		return NULL;
+	CHECK_OPEN(self);
+	WITH_STORE(self, 1, closed, err = rvf_index_configure(self->s, pol, ef));
+	if (closed)
+		return rvfpy_raise_closed();
+	if (err)
+		return rvfpy_raise(err, NULL);
+	Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(derive_doc,
 "derive(child_path, branch=False) -> Store\n\n"
 "Create child_path derived from this store (new file id, lineage to this\n"
@@ -632,6 +670,7 @@ static PyMethodDef store_methods[] = {
 	{ "delete_filter", (PyCFunction)store_delete_filter, METH_O, delete_filter_doc },
 	{ "compact", (PyCFunction)store_compact, METH_NOARGS, compact_doc },
 	{ "index", KW(store_index), index_doc },
+	{ "configure_index", KW(store_configure_index), configure_index_doc },
 	{ "derive", KW(store_derive), derive_doc },
 	{ "get_metadata", KW(store_get_metadata), get_metadata_doc },
 	{ "status", (PyCFunction)store_status, METH_NOARGS, status_doc },
