@@ -3,6 +3,9 @@
 #
 #   unit         build/rvf_tests (CUnit; exit code = number of failed tests)
 #   asan-unit    build/asan/rvf_tests under ASan/UBSan with leak detection
+#   python       pytest bindings/python/tests against build/python (`make
+#                python`), with Debian's /usr/bin/python3; skipped only when
+#                python3-numpy is missing
 #   it:NAME      tests/integration/NAME.sh (exit 0 pass, 77 skip, else fail)
 #   fuzz:NAME    build/fuzz/NAME for RVF_FUZZ_SECONDS (default 15) seconds,
 #                seeded from a scratch copy of tests/fuzz/seeds/NAME/ and, if
@@ -97,6 +100,35 @@ run_unit() { # NAME BINARY [env...]
 run_unit unit build/rvf_tests
 run_unit asan-unit build/asan/rvf_tests \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# ---- Python binding (bindings/python) -------------------------------------
+run_python() {
+	local name=python py=/usr/bin/python3 rc t0 dt log=$LOGDIR/python.log summary
+	selected "$name" || return 0
+	banner "$name: pytest bindings/python/tests"
+	if ! "$py" -c 'import numpy' 2>/dev/null; then
+		echo "!!! SKIPPED: $name — python3-numpy is not installed (scripts/deps.sh --install)"
+		record "$name" SKIP 0 "python3-numpy missing"
+		return
+	fi
+	if [ ! -d build/python/rvf ]; then
+		echo "missing build/python/rvf (run 'make python' or 'make test')"
+		record "$name" FAIL 0 "module not built"
+		return
+	fi
+	t0=$SECONDS
+	PYTHONDONTWRITEBYTECODE=1 timeout -k 10 900 "$py" -m pytest -q -p no:cacheprovider \
+		bindings/python/tests </dev/null 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	dt=$((SECONDS - t0))
+	summary=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | tail -n 1 | tr -d '=' | cut -c1-60)
+	if [ "$rc" -eq 0 ]; then
+		record "$name" PASS "$dt" "$summary"
+	else
+		record "$name" FAIL "$dt" "${summary:-$(describe_rc "$rc")}"
+	fi
+}
+run_python
 
 # ---- integration scripts --------------------------------------------------
 for t in tests/integration/*.sh; do
