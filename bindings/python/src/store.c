@@ -95,7 +95,8 @@ PyDoc_STRVAR(ingest_doc,
 "float32 and C-contiguous, converted otherwise. metadata: None or n dicts\n"
 "{field_id: value} (int >= 0 -> u64, int < 0 -> i64, float -> f64, str, bool,\n"
 "or (type, value) with type 'u64', 'i64', 'f64', 'string', 'bool'); None rows\n"
-"have no metadata. A known id is replaced (vector and metadata).\n"
+"have no metadata. A known id is replaced (vector and metadata). Rows with a\n"
+"NaN or infinite component are not written and counted as rejected.\n"
 "Returns {'accepted', 'rejected', 'epoch'}.");
 
 static PyObject *store_ingest(rvfpy_store *self, PyObject *args, PyObject *kw)
@@ -522,6 +523,7 @@ PyDoc_STRVAR(get_metadata_doc,
 static PyObject *store_get_metadata(rvfpy_store *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "id", "typed", NULL };
+	PyObject *ido;
 	unsigned long long id;
 	int typed = 0, err = 0;
 	const rvf_field *fields = NULL;
@@ -529,8 +531,17 @@ static PyObject *store_get_metadata(rvfpy_store *self, PyObject *args, PyObject 
 	PyObject *d = NULL;
 	PyThreadState *ts;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "K|p:get_metadata", kwlist, &id, &typed))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:get_metadata", kwlist, &ido, &typed))
 		return NULL;
+	if (!PyLong_Check(ido) || PyBool_Check(ido)) {
+		PyErr_Format(PyExc_TypeError, "id must be an int, got %.100s", Py_TYPE(ido)->tp_name);
+		return NULL;
+	}
+	id = PyLong_AsUnsignedLongLong(ido);
+	if (id == (unsigned long long)-1 && PyErr_Occurred()) {
+		PyErr_Clear();
+		return rvfpy_raise_msg(RVF_E_ARG, "id %S is not in 0..2**64-1", ido);
+	}
 	CHECK_OPEN(self);
 	/* The field pointers are valid until the next write: build the dict
 	 * with the shared lock still held (taken without the GIL). */

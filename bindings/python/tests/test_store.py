@@ -97,6 +97,10 @@ def test_metadata_and_filters(path, rng):
         with pytest.raises(rvf.NotFoundError) as e:
             s.get_metadata(12345)
         assert e.value.code == rvf.E_NOT_FOUND and "12345" in str(e.value)
+        with pytest.raises(rvf.ArgumentError, match="0..2"):
+            s.get_metadata(-1)
+        with pytest.raises(TypeError):
+            s.get_metadata("7")
     with rvf.open(path, readonly=True) as s:  # persisted
         assert s.get_metadata(8) == {0: big}
         assert s.get_metadata(10)[1] == "even"
@@ -188,6 +192,11 @@ def test_readonly_and_lock(path, rng):
             ro.ingest([1], [1, 2, 3, 4])
         assert e.value.code == rvf.E_READONLY
         assert ro.status()["read_only"] is True
+        for write in (lambda: ro.delete([1]), ro.compact, ro.index,
+                      lambda: ro.delete_filter({"eq": {"field": 0, "value": 1}}),
+                      lambda: ro.configure_index(policy="on")):
+            with pytest.raises(rvf.ReadOnlyError):
+                write()
     with rvf.open(path) as w:
         with pytest.raises(rvf.LockedError):
             rvf.open(path)
