@@ -7,6 +7,13 @@
  * Every function returns RVF_OK (0) or a negative rvf_err. After a failure,
  * rvf_last_error() gives a sentence for the calling thread naming the file
  * and, where it applies, the byte offset. A failed open never changes the file.
+ *
+ * Threads: a call on a store needs it alone, except that rvf_query,
+ * rvf_query_ex, rvf_get_meta, rvf_live_count, rvf_dimension, rvf_get_metric
+ * and rvf_path may run at the same time from several threads on one store
+ * while no other call runs on it (tests/unit/test_concurrent_read.c). A
+ * caller sharing a store between threads therefore holds a read/write lock
+ * (the Python binding does).
  */
 #ifndef RVF_H
 #define RVF_H
