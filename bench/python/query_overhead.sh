@@ -22,6 +22,6 @@ W=build/bench/python
 mkdir -p "$W"
 make -s build/librvf.a python
 gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/python/query_overhead.c build/librvf.a \
-	$(pkg-config --libs jansson libsodium libisal zlib) -lm -lpthread -o "$W/query_overhead"
+	$(pkg-config --libs jansson libsodium libisal zlib nettle) -lm -lpthread -o "$W/query_overhead"
 PYTHONPATH=build/python /usr/bin/python3 bench/python/query_overhead.py "$W/query_overhead" "$W" \
 	"$N" "$DIM" "$NQ" "$K" "$REPS"

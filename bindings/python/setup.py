@@ -20,7 +20,7 @@ from setuptools import Extension, setup
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 # Libraries librvf.a calls into (see `nm -u build/librvf.a`).
-PKGS = ["jansson", "libsodium", "libisal", "zlib"]
+PKGS = ["jansson", "libsodium", "libisal", "zlib", "nettle"]
 
 
 def librvf_archive():
