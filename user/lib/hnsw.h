@@ -106,6 +106,22 @@ int hnsw_set_links(hnsw_index *idx, uint32_t node, int layer, const uint32_t *li
 		   uint32_t count);
 int hnsw_set_entry(hnsw_index *idx, uint32_t node);
 
+/* Deleted nodes for the inserts and relinks that follow: nodes with
+ * tomb[n] != 0 still route their searches but are not chosen as links of
+ * the new node (a link to a node no query returns wastes one of the M
+ * slots; a revived node is re-linked). tomb must cover every node while
+ * set; NULL (the default) clears it. The index keeps only the pointer. */
+void hnsw_set_tombstones(hnsw_index *idx, const uint8_t *tomb);
+
+/* Link repair (a node's vector changed; tests). hnsw_relink sets node's
+ * list at layer to the neighbour-selection heuristic's choice (as an
+ * insert makes it) among cands: n distinct present nodes having that
+ * layer, node excluded. hnsw_link_to adds the link from -> to at layer,
+ * shrinking from's full list with the same heuristic. Both need the
+ * storage set. Return 0, RVF_E_ARG, RVF_E_NOMEM. */
+int hnsw_relink(hnsw_index *idx, uint32_t node, int layer, const uint32_t *cands, size_t n);
+int hnsw_link_to(hnsw_index *idx, uint32_t from, uint32_t to, int layer);
+
 /* Renumber nodes: node i becomes map[i] (i < hnsw_capacity; map injective
  * on present nodes, values < new_capacity; absent nodes' entries ignored).
  * Use after hnsw_decode to move segment nodes to store slots; slots that
@@ -197,6 +213,7 @@ struct hnsw_index {
 	 * lists (NULL otherwise: no locking) */
 	uint8_t *locks;
 	uint8_t chl_lock; /* guards chl while locks != NULL */
+	const uint8_t *tomb; /* hnsw_set_tombstones */
 };
 
 static inline const float *hnsw_vec(const hnsw_index *x, uint32_t n)

@@ -180,7 +180,9 @@ void hnsw_link_node(hnsw_index *x, hnsw_scratch *s, uint32_t node, int lvl, uint
 	hnsw_pair cur = hnsw_descend_from(x, q, qq, ep, maxl, top, NULL);
 
 	for (int layer = top; layer >= 0; layer--) {
-		size_t nr = hnsw_search_layer(x, s, q, qq, &cur, 1, layer, x->efc, NULL, 0, NULL, &dummy);
+		size_t nr = hnsw_search_layer(x, s, q, qq, &cur, 1, layer, x->efc, x->tomb, 0, NULL, &dummy);
+		if (nr == 0 && x->tomb) /* only deleted nodes around: link those */
+			nr = hnsw_search_layer(x, s, q, qq, &cur, 1, layer, x->efc, NULL, 0, NULL, &dummy);
 		hnsw_pair *w = s->tmp, *work = s->tmp + nr;
 		uint32_t *l;
 		size_t kept;
@@ -228,6 +230,59 @@ int hnsw_insert(hnsw_index *x, uint32_t node)
 		x->entry = node;
 		x->max_level = lvl;
 	}
+	return 0;
+}
+
+void hnsw_set_tombstones(hnsw_index *x, const uint8_t *tomb)
+{
+	x->tomb = tomb;
+}
+
+static int relink_args(const hnsw_index *x, uint32_t node, int layer)
+{
+	return x->base && !x->sqn_stale && node < x->cap && layer >= 0 && layer <= x->level[node];
+}
+
+int hnsw_relink(hnsw_index *x, uint32_t node, int layer, const uint32_t *cands, size_t n)
+{
+	uint32_t *l;
+	hnsw_pair *w;
+	size_t kept;
+
+	if (!relink_args(x, node, layer))
+		return RVF_E_ARG;
+	for (size_t i = 0; i < n; i++)
+		if (cands[i] >= x->cap || x->level[cands[i]] < layer || cands[i] == node)
+			return RVF_E_ARG;
+	w = malloc((n ? n : 1) * sizeof *w);
+	if (!w)
+		return RVF_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		w[i].id = cands[i];
+		w[i].d = node_dist(x, node, cands[i]);
+	}
+	qsort(w, n, sizeof *w, pair_cmp);
+	kept = select_heuristic(x, w, n, layer ? x->M : x->M0);
+	l = hnsw_list(x, node, layer);
+	for (size_t i = 0; i < kept; i++)
+		l[1 + i] = w[i].id;
+	l[0] = (uint32_t)kept;
+	hnsw_touch(x, node);
+	free(w);
+	return 0;
+}
+
+int hnsw_link_to(hnsw_index *x, uint32_t from, uint32_t to, int layer)
+{
+	hnsw_pair *work;
+
+	if (!relink_args(x, from, layer) || to >= x->cap || x->level[to] < layer || to == from)
+		return RVF_E_ARG;
+	work = malloc(((size_t)(layer ? x->M : x->M0) + 1) * sizeof *work);
+	if (!work)
+		return RVF_E_NOMEM;
+	link_back_locked(x, from, to, layer, work);
+	free(work);
 	return 0;
 }
 

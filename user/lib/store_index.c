@@ -373,9 +373,13 @@ int store_index_ingested(rvf_store *s, size_t first_new_slot)
 	/* new slots are contiguous and absent from the graph; big batches are
 	 * linked on every core */
 	const struct index_log *l = s->ilog;
-	if (s->nslots > first_new_slot &&
-	    hnsw_insert_parallel(x->g, (uint32_t)first_new_slot, (uint32_t)(s->nslots - first_new_slot),
-				 idx_threads(s), l ? l->progress : NULL, l ? l->progress_ctx : NULL)) {
+	hnsw_set_tombstones(x->g, s->deleted); /* new nodes link live ones */
+	int err = s->nslots > first_new_slot
+			  ? hnsw_insert_parallel(x->g, (uint32_t)first_new_slot, (uint32_t)(s->nslots - first_new_slot),
+						 idx_threads(s), l ? l->progress : NULL, l ? l->progress_ctx : NULL)
+			  : 0;
+	hnsw_set_tombstones(x->g, NULL);
+	if (err) {
 		/* An index missing vectors would give wrong answers. */
 		drop_graph(s, "out of memory updating the HNSW index");
 		return 0;

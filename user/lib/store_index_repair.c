@@ -8,29 +8,81 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Re-links the nodes of upserted slots (their vector changed, their links
- * were chosen for the old one): new layer-0 (and upper-layer) neighbours
- * from a graph search for the new vector, and back-links from those
- * neighbours (appended, or replacing their farthest link when closer).
- * Links that still point at the node from its old neighbourhood stay (they
- * only cost a detour). */
+/* Nodes whose lists point at a moved node (an upserted slot: its links
+ * and in-links were chosen for the old vector) lose that link; each such
+ * list is chosen again with the insert heuristic among its other links and
+ * the moved node's old links at that layer (2-hop repair, as at
+ * compaction). Without this, an old neighbour keeps a link into the moved
+ * node's new place instead of the nodes the heuristic pruned for it, and
+ * its neighbourhood falls apart (recall after churn, docs/index.md). */
+static int repair_in_links(hnsw_index *g, const uint8_t *moved, uint32_t *stamp, uint32_t *cand,
+			   size_t ccap)
+{
+	uint32_t cap = hnsw_capacity(g), ep = 0;
+	for (uint32_t a = 0; a < cap; a++) {
+		int lv = hnsw_level(g, a);
+		if (lv < 0 || moved[a])
+			continue; /* moved nodes get new lists afterwards */
+		for (int l = 0; l <= lv; l++) {
+			uint32_t cnt, nc = 0;
+			const uint32_t *ln = hnsw_links(g, a, l, &cnt);
+			int hit = 0;
+			for (uint32_t j = 0; j < cnt; j++)
+				hit |= moved[ln[j]];
+			if (!hit)
+				continue;
+			if (++ep == 0)
+				return RVF_E_ARG; /* 2^32 repaired lists: cannot happen below HNSW_MAX_NODES * 32 */
+			stamp[a] = ep;
+			for (uint32_t j = 0; j < cnt; j++)
+				if (!moved[ln[j]] && stamp[ln[j]] != ep) {
+					stamp[ln[j]] = ep;
+					cand[nc++] = ln[j];
+				}
+			for (uint32_t j = 0; j < cnt; j++) {
+				uint32_t c2;
+				if (!moved[ln[j]])
+					continue;
+				const uint32_t *l2 = hnsw_links(g, ln[j], l, &c2);
+				for (uint32_t t = 0; t < c2 && nc < ccap; t++)
+					if (!moved[l2[t]] && stamp[l2[t]] != ep) {
+						stamp[l2[t]] = ep;
+						cand[nc++] = l2[t];
+					}
+			}
+			int err = hnsw_relink(g, a, l, cand, nc);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* Re-links the nodes of upserted slots: first the lists that pointed at
+ * them (repair_in_links), then their own lists, chosen with the insert
+ * heuristic among the ef_construction nearest nodes of a graph search for
+ * the new vector, and back-links from those neighbours (shrinking a full
+ * list with the same heuristic). */
 int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n)
 {
 	struct store_index *x = s->index;
 	if (!x || !n)
 		return 0;
 	hnsw_index *g = x->g;
-	uint32_t M = hnsw_m(g), M0 = 2 * M;
+	uint32_t M = hnsw_m(g), M0 = 2 * M, cap = hnsw_capacity(g);
 	size_t ef = hnsw_ef_construction(g) > M0 + 1 ? hnsw_ef_construction(g) : M0 + 1;
-	rvf_topk_item *res = malloc((M0 + 1) * sizeof *res);
-	uint32_t *links = malloc((M0 + 1) * sizeof *links);
+	size_t ccap = (size_t)M0 * (M0 + 1);
+	rvf_topk_item *res = malloc((ef + 1) * sizeof *res);
+	uint32_t *links = malloc((ef + 1) * sizeof *links);
+	uint32_t *cand = malloc(ccap * sizeof *cand);
+	uint32_t *stamp = calloc(cap ? cap : 1, sizeof *stamp);
+	uint8_t *moved = calloc(cap ? cap : 1, 1);
 	hnsw_scratch *sc = hnsw_scratch_new();
-	int err = !res || !links || !sc ? RVF_E_NOMEM : 0;
+	int err = !res || !links || !cand || !stamp || !moved || !sc ? RVF_E_NOMEM : 0;
 	x->persisted = 0;
 	if (!err && s->metric == RVF_METRIC_COSINE) {
 		/* The cached norms of the upserted nodes are stale; an identity
 		 * renumber makes set_storage recompute them (O(nodes)). */
-		uint32_t cap = hnsw_capacity(g);
 		uint32_t *id = malloc((cap ? cap : 1) * sizeof *id);
 		for (uint32_t i = 0; id && i < cap; i++)
 			id[i] = i;
@@ -40,6 +92,14 @@ int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n)
 	}
 	if (!err)
 		idx_storage(s, x);
+	size_t nmoved = 0;
+	for (size_t u = 0; !err && u < n; u++)
+		if (slots[u] < cap && hnsw_level(g, slots[u]) >= 0 && !moved[slots[u]]) {
+			moved[slots[u]] = 1;
+			nmoved++;
+		}
+	if (!err && nmoved && hnsw_count(g) > nmoved)
+		err = repair_in_links(g, moved, stamp, cand, ccap);
 	for (size_t u = 0; !err && u < n; u++) {
 		uint32_t node = slots[u];
 		int lv = hnsw_level(g, node);
@@ -47,57 +107,35 @@ int store_index_upserted(rvf_store *s, const uint32_t *slots, size_t n)
 			continue;
 		const float *v = s->vecs + (size_t)node * s->stride;
 		size_t nr = 0;
-		int r = hnsw_search_ex(g, sc, v, M0 + 1, ef, NULL, 0, res, &nr, NULL);
+		/* live neighbours only (tombstones route, no query returns them) */
+		int r = hnsw_search_ex(g, sc, v, ef + 1, ef, s->deleted, 0, res, &nr, NULL);
 		if (r < 0) {
 			err = r;
 			break;
 		}
 		for (int l = 0; !err && l <= lv; l++) {
-			uint32_t max = l ? M : M0, cnt = 0;
-			for (size_t j = 0; j < nr && cnt < max; j++) {
+			uint32_t cnt = 0;
+			for (size_t j = 0; j < nr; j++) {
 				uint32_t nb = (uint32_t)res[j].id;
 				if (nb != node && hnsw_level(g, nb) >= l)
 					links[cnt++] = nb;
 			}
 			if (!cnt && l)
 				continue; /* keep the old upper-layer links */
-			if ((err = hnsw_set_links(g, node, l, links, cnt)))
+			if ((err = hnsw_relink(g, node, l, links, cnt)))
 				break;
-			/* Back-links. */
-			uint32_t nbl[HNSW_MAX_M * 2 + 1];
-			for (uint32_t j = 0; !err && j < cnt; j++) {
-				uint32_t nb = links[j], c2;
-				const uint32_t *l2 = hnsw_links(g, nb, l, &c2);
-				int have = 0;
-				for (uint32_t t = 0; t < c2; t++)
-					have |= l2[t] == node;
-				if (have)
-					continue;
-				memcpy(nbl, l2, c2 * sizeof *nbl);
-				const float *vb = s->vecs + (size_t)nb * s->stride;
-				if (c2 < max) {
-					nbl[c2++] = node;
-				} else {
-					float dn = rvf_dist_exact((int)s->metric, vb, v, s->dim), worst = -1;
-					uint32_t wi = 0;
-					for (uint32_t t = 0; t < c2; t++) {
-						float d = rvf_dist_exact((int)s->metric, vb,
-									 s->vecs + (size_t)nbl[t] * s->stride, s->dim);
-						if (d > worst) {
-							worst = d;
-							wi = t;
-						}
-					}
-					if (!(dn < worst))
-						continue;
-					nbl[wi] = node;
-				}
-				err = hnsw_set_links(g, nb, l, nbl, c2);
-			}
+			uint32_t kept;
+			const uint32_t *nl = hnsw_links(g, node, l, &kept);
+			memcpy(links, nl, kept * sizeof *links);
+			for (uint32_t j = 0; !err && j < kept; j++)
+				err = hnsw_link_to(g, links[j], node, l);
 		}
 	}
 	free(res);
 	free(links);
+	free(cand);
+	free(stamp);
+	free(moved);
 	hnsw_scratch_free(sc);
 	if (err)
 		return rvf_fail(err, "%s: re-linking upserted vectors in the HNSW index failed", s->path);
