@@ -24,7 +24,7 @@ W=$T/crash_writer
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude -Iuser/lib \
 	$(pkg-config --cflags jansson libsodium zlib 2>/dev/null) \
 	-o "$W" tests/crash/crash_writer.c build/librvf.a \
-	-ljansson -lsodium -lz -lisal -lbpf -lm -lpthread 2>"$T/cc.err" ||
+	-ljansson -lsodium -lz -lisal -lbpf -lnettle -lm -lpthread 2>"$T/cc.err" ||
 	{ cat "$T/cc.err" >&2; fail "cannot build tests/crash/crash_writer.c"; }
 ok
 
