@@ -176,6 +176,63 @@ static void test_tombstones(void)
 	free(qs);
 }
 
+/* Nodes inserted while tombstones are set never link a deleted node (they
+ * still route); hnsw_relink keeps a heuristic subset of its candidates,
+ * hnsw_link_to adds a link; both refuse bad nodes. */
+static void test_tombstone_links(void)
+{
+	const uint32_t dim = 16;
+	const size_t n = 3000, half = 1500, nq = 100;
+	float *v = clustered(n, dim, 21), *qs = clustered(nq, dim, 22);
+	uint8_t *skip = calloc(n, 1);
+	hnsw_index *x = hnsw_new(dim, RVF_METRIC_L2, 12, 100, 5);
+	size_t bad = 0;
+
+	hnsw_set_storage(x, v, dim);
+	for (size_t i = 0; i < half; i++)
+		CU_ASSERT_EQUAL_FATAL(hnsw_insert(x, (uint32_t)i), 0);
+	for (size_t i = 0; i < half; i++)
+		skip[i] = rnd() % 10 < 3;
+	hnsw_set_tombstones(x, skip);
+	for (size_t i = half; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(hnsw_insert(x, (uint32_t)i), 0);
+	hnsw_set_tombstones(x, NULL);
+	for (size_t i = half; i < n; i++) {
+		uint32_t cnt;
+		const uint32_t *l = hnsw_links(x, (uint32_t)i, 0, &cnt);
+		CU_ASSERT(cnt > 0);
+		for (uint32_t j = 0; j < cnt; j++)
+			bad += skip[l[j]];
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(recall(x, v, n, dim, RVF_METRIC_L2, qs, nq, 64, skip) >= 0.9);
+
+	/* relink node 0 among 100 candidates: a non-empty subset, <= 2M */
+	uint32_t cand[100], cnt, self = 0, absent = (uint32_t)n + 5;
+	for (uint32_t i = 0; i < 100; i++)
+		cand[i] = 1 + i;
+	CU_ASSERT_EQUAL(hnsw_relink(x, 0, 0, cand, 100), 0);
+	const uint32_t *l = hnsw_links(x, 0, 0, &cnt);
+	CU_ASSERT(cnt >= 1 && cnt <= 24);
+	for (uint32_t j = 0; j < cnt; j++)
+		CU_ASSERT(l[j] >= 1 && l[j] <= 100);
+	CU_ASSERT_EQUAL(hnsw_relink(x, 0, 0, &self, 1), RVF_E_ARG);
+	CU_ASSERT_EQUAL(hnsw_relink(x, 0, 0, &absent, 1), RVF_E_ARG);
+	CU_ASSERT_EQUAL(hnsw_relink(x, 0, HNSW_MAX_LEVEL + 1, cand, 1), RVF_E_ARG);
+	/* link_to: appended when there is room, never twice */
+	CU_ASSERT_EQUAL(hnsw_relink(x, 0, 0, cand, 1), 0);
+	CU_ASSERT_EQUAL(hnsw_link_to(x, 0, 2999, 0), 0);
+	CU_ASSERT_EQUAL(hnsw_link_to(x, 0, 2999, 0), 0);
+	l = hnsw_links(x, 0, 0, &cnt);
+	CU_ASSERT(cnt == 2 && l[0] == 1 && l[1] == 2999);
+	CU_ASSERT_EQUAL(hnsw_link_to(x, 0, 0, 0), RVF_E_ARG);
+	CU_ASSERT_EQUAL(hnsw_link_to(x, 0, absent, 0), RVF_E_ARG);
+	hnsw_free(x);
+	free(skip);
+	free(v);
+	free(qs);
+}
+
 static double ms_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -661,6 +718,7 @@ static void test_corruption(void)
 
 RVF_SUITE(hnsw, {"recall@10 l2 5k x 32", test_recall_l2}, {"recall@10 ip 5k x 32", test_recall_ip},
 	  {"recall@10 cosine 5k x 32", test_recall_cosine}, {"tombstones", test_tombstones},
+	  {"inserts never link tombstones; relink, link_to", test_tombstone_links},
 	  {"time budget", test_deadline}, {"ef respected", test_ef}, {"api edges", test_api_edges},
 	  {"decode reference f_hnsw", test_ref_decode}, {"reference edge files p30-p35", test_ref_edge_files},
 	  {"encode/decode round trip", test_roundtrip}, {"truncations and byte flips", test_corruption})

@@ -31,8 +31,10 @@ static int repair_in_links(hnsw_index *g, const uint8_t *moved, uint32_t *stamp,
 				hit |= moved[ln[j]];
 			if (!hit)
 				continue;
-			if (++ep == 0)
-				return RVF_E_ARG; /* 2^32 repaired lists: cannot happen below HNSW_MAX_NODES * 32 */
+			if (++ep == 0) { /* stamps wrapped: start over */
+				memset(stamp, 0, (size_t)cap * sizeof *stamp);
+				ep = 1;
+			}
 			stamp[a] = ep;
 			for (uint32_t j = 0; j < cnt; j++)
 				if (!moved[ln[j]] && stamp[ln[j]] != ep) {
