@@ -126,6 +126,17 @@ static inline uint32_t next_epoch(hnsw_scratch *s)
 	return s->epoch;
 }
 
+/* Every cache line of node n's vector (at most 32: 2 KiB, 512-d). */
+static inline void prefetch_vec(const hnsw_index *x, uint32_t n, uint32_t lines)
+{
+	const char *p = (const char *)hnsw_vec(x, n);
+
+	if (lines > 32)
+		lines = 32;
+	for (uint32_t i = 0; i < lines; i++)
+		__builtin_prefetch(p + 64 * (size_t)i);
+}
+
 size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, float qq,
 			 const hnsw_pair *eps, size_t neps, int layer, size_t ef,
 			 const uint8_t *skip, uint64_t deadline, uint64_t *ndist, int *timed_out)
@@ -134,6 +145,7 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 	size_t nc = 0, nr = 0, steps = 0;
 	uint64_t nd = 0;
 	float bound = INFINITY;
+	uint32_t pf_lines = (x->dim * (uint32_t)sizeof(float) + 63) / 64;
 
 	for (size_t i = 0; i < neps; i++) {
 		if (vis[eps[i].id] == ep)
@@ -155,6 +167,8 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 
 		if (c.d > bound)
 			break;
+		if (nc) /* the likely next candidate's list, while this one is scanned */
+			__builtin_prefetch(hnsw_list(x, s->cand[0].id, layer));
 		if (deadline && (++steps & 15) == 0 && now_ns() > deadline) {
 			*timed_out = 1;
 			break;
@@ -171,18 +185,13 @@ size_t hnsw_search_layer(const hnsw_index *x, hnsw_scratch *s, const float *q, f
 		}
 		hnsw_unlock(x, c.id);
 		if (nt)
-			__builtin_prefetch(hnsw_vec(x, todo[0]));
+			prefetch_vec(x, todo[0], pf_lines);
 		for (uint32_t i = 0; i < nt; i++) {
 			uint32_t n = todo[i];
 			float d;
 
-			if (i + 1 < nt) {
-				const float *pv = hnsw_vec(x, todo[i + 1]);
-				__builtin_prefetch(pv);
-				__builtin_prefetch(pv + 16);
-				__builtin_prefetch(pv + 32);
-				__builtin_prefetch(pv + 48);
-			}
+			if (i + 1 < nt)
+				prefetch_vec(x, todo[i + 1], pf_lines);
 			d = hnsw_qdist(x, q, qq, n);
 			nd++;
 			if (nr < ef || d < bound) {
