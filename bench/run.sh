@@ -17,7 +17,7 @@
 # Build lines used (after `make build/librvf.a build/rvf`):
 #   gcc -std=c11 -D_GNU_SOURCE -O2 bench/gen_data.c -lm -o build/bench/gen_data
 #   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude bench/bench_ingest.c build/librvf.a \
-#       -ljansson -lsodium -lz -lisal -lbpf -lm -lpthread -o build/bench/bench_ingest
+#       -ljansson -lsodium -lnettle -lz -lisal -lbpf -lm -lpthread -o build/bench/bench_ingest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -62,7 +62,7 @@ say "== build"
 make -s build/librvf.a build/rvf
 $CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra bench/gen_data.c -lm -o $B/gen_data
 $CC -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Iinclude bench/bench_ingest.c build/librvf.a \
-	-ljansson -lsodium -lz -lisal -lbpf -lm -lpthread -o $B/bench_ingest
+	-ljansson -lsodium -lnettle -lz -lisal -lbpf -lm -lpthread -o $B/bench_ingest
 
 # ---- data -------------------------------------------------------------------
 say "== data: $N x $DIM clustered float32 + $NQ queries (seed 42)"

@@ -13,7 +13,7 @@
 # Knobs: N=100000 NQ=1000 M=16 EFC=200
 # Build line:
 #   gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iuser/lib bench/ann/ann_bench.c \
-#       build/librvf.a -lisal -lm -lpthread -o build/bench/ann_bench
+#       build/librvf.a -lisal -lsodium -lnettle -lm -lpthread -o build/bench/ann_bench
 # Outputs: bench/results/ann_<set>.md, ann_raw.jsonl, ann_recall_qps.png
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,7 +28,7 @@ mkdir -p "$W" "$RES"
 
 make -s build/librvf.a
 gcc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Iuser/lib bench/ann/ann_bench.c \
-	build/librvf.a -lisal -lm -lpthread -o build/bench/ann_bench
+	build/librvf.a -lisal -lsodium -lnettle -lm -lpthread -o build/bench/ann_bench
 
 RAW=$RES/ann_raw.jsonl
 : >"$RAW"

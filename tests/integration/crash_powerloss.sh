@@ -25,7 +25,7 @@ P=$T/powerloss
 cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude \
 	$(pkg-config --cflags jansson libsodium zlib 2>/dev/null) \
 	-o "$P" tests/crash/powerloss.c build/librvf.a \
-	-ljansson -lsodium -lz -lisal -lbpf -lm -lpthread 2>"$T/cc.err" ||
+	-ljansson -lsodium -lnettle -lz -lisal -lbpf -lm -lpthread 2>"$T/cc.err" ||
 	{ cat "$T/cc.err" >&2; fail "cannot build tests/crash/powerloss.c"; }
 ok
 "$P" "$T" >"$T/pl.out" 2>"$T/pl.err" || fail "$(cat "$T/pl.err" "$T/pl.out")"
