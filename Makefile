@@ -50,14 +50,27 @@ RVFD_SRC := $(sort $(wildcard user/rvfd/*.c))
 RVFD_OBJ := $(RVFD_SRC:%.c=$(B)/obj/%.o)
 RVFD_BIN := $(if $(RVFD_SRC),$(B)/rvfd)
 
-.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm node node-asan python
-all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ) $(B)/rvf-loadctl $(RVFD_BIN)
+# Shared libraries, installed archives, man pages, make install / uninstall.
+.DEFAULT_GOAL := all
+include mk/shared.mk mk/install.mk
 
-# `make deps` installs every Debian package; other targets call it only when something is missing.
+.PHONY: all deps check-deps test unit asan-unit integration fuzz fuzz-long interop demo bench clean wasm node node-asan python
+all: check-deps $(B)/rvf $(B)/librvf.a $(B)/rvf_tests $(BPF_OBJ) $(B)/rvf-loadctl $(RVFD_BIN) \
+     $(SHARED_LIBS) $(MAN_PAGES)
+
+# `make deps` installs every Debian package. The goals that provision a
+# fresh machine (deps, test, demo, bench, fuzz, wasm, node) install what is missing;
+# every other goal (plain `make`, `make install`) never runs apt-get: it
+# stops naming the missing build packages.
+PROVISION_GOALS := deps test demo bench fuzz fuzz-long wasm node node-asan python
 deps:
 	scripts/deps.sh --install
 check-deps:
+ifneq ($(filter $(PROVISION_GOALS),$(MAKECMDGOALS)),)
 	@scripts/deps.sh --check || scripts/deps.sh --install
+else
+	@scripts/deps.sh --check-build
+endif
 
 $(B)/obj/%.o: %.c $(HDRS) | check-deps
 	@mkdir -p $(dir $@)

@@ -25,6 +25,13 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden: what this header declares
+ * is its whole exported interface (librvf.so exports exactly these
+ * functions; mk/shared.mk). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 typedef enum {
 	RVF_OK = 0,
 	RVF_E_IO = -1,           /* read/write/fsync/mmap failed (errno in message) */
@@ -575,6 +582,10 @@ typedef struct {
  * intact segment of the newest intact commit (damaged ones left out), the
  * intact witnesses, compacted. The damaged file is not changed. */
 int rvf_recover(const char *path, const char *output, rvf_recover_result *res);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

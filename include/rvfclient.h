@@ -17,6 +17,15 @@
 
 #include "rvf_wire.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Built with -fvisibility=hidden: this header is librvfclient's whole
+ * exported interface (mk/shared.mk). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
 typedef struct rvf_client rvf_client;
 
 typedef struct {
@@ -107,5 +116,12 @@ int rvf_client_parse_reply(const void *buf, size_t len, uint32_t req_id, uint32_
 
 const char *rvf_client_status_str(unsigned status);
 const char *rvf_client_path_str(unsigned path); /* "xdp", "cache", "daemon", "none" */
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
+#ifdef __cplusplus
+}
+#endif
 
 #endif

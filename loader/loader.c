@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -193,21 +194,28 @@ void ldr_obj_free(struct ldr_obj *o)
 	memset(o, 0, sizeof *o);
 }
 
-static void default_bpf_dir(char *buf, size_t len)
+void rvf_loader_bpf_dir(char *buf, size_t len)
 {
 	const char *e = getenv("RVF_BPF_DIR");
+	char exe[PATH_MAX], *dir;
+	struct stat st;
+	ssize_t n;
+
 	if (e && *e) {
 		snprintf(buf, len, "%s", e);
 		return;
 	}
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {
 		snprintf(buf, len, "build/bpf");
 		return;
 	}
 	exe[n] = 0;
-	snprintf(buf, len, "%s/bpf", dirname(exe));
+	dir = dirname(exe);
+	snprintf(buf, len, "%s/bpf", dir);
+	if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+		return;
+	snprintf(buf, len, "%s/../lib/rvf/bpf", dir);
 }
 
 /* Sets a .rodata variable of vsz bytes through the object's BTF (no
@@ -503,7 +511,7 @@ int rvf_loader_open(const rvf_store *s, const struct rvf_loader_opts *opts, rvf_
 	if (l->o.bpf_dir)
 		snprintf(l->bpf_dir, sizeof l->bpf_dir, "%s", l->o.bpf_dir);
 	else
-		default_bpf_dir(l->bpf_dir, sizeof l->bpf_dir);
+		rvf_loader_bpf_dir(l->bpf_dir, sizeof l->bpf_dir);
 	l->o.bpf_dir = l->bpf_dir;
 	if (!l->o.max_scan)
 		l->o.max_scan = RVF_LOADER_DEF_MAX_SCAN;

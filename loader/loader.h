@@ -9,8 +9,7 @@
  * lines, see rvf_loader_warnings().
  *
  * Object source: by default the built-in objects of `bpf_dir` (default
- * "<dir of /proc/self/exe>/bpf", or $RVF_BPF_DIR): rvf_xdp_d<dim>.bpf.o and
- * rvf_tc.bpf.o. The store's EBPF_SEGs (program_type 0 XdpDistance whose
+ * rvf_loader_bpf_dir()): rvf_xdp_d<dim>.bpf.o and rvf_tc.bpf.o. The store's EBPF_SEGs (program_type 0 XdpDistance whose
  * max_dimension equals the store's dimension; program_type 1 TcFilter; ELF64
  * little-endian EM_BPF objects) are used only with ebpf_from_store, and only
  * when `rvf sign` signed the store's current state with trust_key: the
@@ -192,6 +191,12 @@ int rvf_loader_parse_cidr(const char *cidr, uint32_t *prefixlen, uint8_t addr[16
 
 /* ---- introspection --------------------------------------------------- */
 const char *rvf_loader_warnings(const rvf_loader *l); /* "" if none */
+/* Directory of the built-in BPF objects: $RVF_BPF_DIR if set; else
+ * "<dir of the running binary>/bpf" when that is a directory (the build
+ * tree: build/rvf beside build/bpf); else the installed layout
+ * "<dir of the binary>/../lib/rvf/bpf" (make install: PREFIX/bin/rvf,
+ * PREFIX/sbin/rvfd, PREFIX/lib/rvf/bpf). */
+void rvf_loader_bpf_dir(char *buf, size_t len);
 /* Verifier / libbpf log of the last failed load on this thread ("" if none). */
 const char *rvf_loader_last_log(void);
 enum rvf_obj_source rvf_loader_xdp_source(const rvf_loader *l);

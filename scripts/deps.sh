@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # deps.sh — check for / install every Debian package rvf needs.
 #
-#   scripts/deps.sh --check     exit 0 iff every package below is installed
-#   scripts/deps.sh --install   apt-get update + install the missing ones,
-#                               and mount bpffs on /sys/fs/bpf if it is absent
+#   scripts/deps.sh --check        exit 0 iff every package below is installed
+#   scripts/deps.sh --check-build  exit 0 iff the packages `make` / `make install`
+#                                  need are installed; else name them (never installs)
+#   scripts/deps.sh --install      apt-get update + install the missing ones,
+#                                  and mount bpffs on /sys/fs/bpf if it is absent
 #
-# Every build runs `scripts/deps.sh --check || scripts/deps.sh --install`, so a
-# clean machine (CI) provisions itself. Why each package is needed: README.md.
+# `make deps`, `make test`, `make demo` and `make bench` run
+# `scripts/deps.sh --check || scripts/deps.sh --install`, so a clean machine
+# (CI) provisions itself; plain `make` and `make install` only run
+# --check-build. Why each package is needed: README.md.
 set -euo pipefail
 
 PACKAGES=(
@@ -44,7 +48,12 @@ PACKAGES=(
 	wasi-libc          # rvf.wasm (bindings/wasm): C library for wasm32-wasi
 	lld                # wasm-ld, the wasm32 linker
 	libclang-rt-14-dev-wasm32 # compiler runtime for wasm32
+	scdoc              # man pages rvf(1), rvfd(8) from docs/man/*.scd
 )
+# What `make` and `make install` need (a subset of the above).
+BUILD_PACKAGES=(build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	libisal-dev libsodium-dev libcunit1-dev pkg-config libjansson-dev
+	libmicrohttpd-dev scdoc)
 # (All of the above exist in Debian 12 "bookworm"; checked with apt-cache policy.)
 
 is_present() {
@@ -80,6 +89,16 @@ mount_bpffs() {
 }
 
 case "${1:-}" in
+--check-build)
+	m=()
+	for p in "${BUILD_PACKAGES[@]}"; do is_present "$p" || m+=("$p"); done
+	if [ "${#m[@]}" -gt 0 ]; then
+		echo "deps.sh: error: missing Debian package(s) needed to build: ${m[*]}" >&2
+		echo "deps.sh: install them with 'make deps' (apt-get install ${m[*]})" >&2
+		exit 1
+	fi
+	exit 0
+	;;
 --check)
 	m=$(missing_packages | tr '\n' ' ')
 	if [ -n "$m" ]; then
@@ -117,7 +136,7 @@ case "${1:-}" in
 	fi
 	;;
 *)
-	echo "usage: $0 --check | --install" >&2
+	echo "usage: $0 --check | --check-build | --install" >&2
 	exit 2
 	;;
 esac

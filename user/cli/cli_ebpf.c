@@ -6,7 +6,7 @@
  *       the format spec §13: xdp -> program_type 0 XdpDistance, attach 0
  *       XdpIngress; tc -> program_type 1 TcFilter, attach 2 TcEgress).
  *       Without --program: the project's built objects for the store's
- *       dimension (<dir of the rvf binary>/bpf or $RVF_BPF_DIR:
+ *       dimension (rvf_loader_bpf_dir(): $RVF_BPF_DIR, build/bpf, PREFIX/lib/rvf/bpf:
  *       rvf_xdp_d<D>.bpf.o and rvf_tc.bpf.o). The object must be an ELF64
  *       little-endian EM_BPF object unless --force. The BTF blob stored
  *       after the program is --btf FILE, else the object's .BTF section.
@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +31,7 @@
 #include "../../loader/rvf_elf.h"
 #include "cli.h"
 #include "fileio.h"
-#ifdef RVF_LOADER
 #include "../../loader/loader.h"
-#endif
 
 enum { OPT_JSON = 256, OPT_PROGRAM, OPT_TYPE, OPT_MAXDIM, OPT_BTF, OPT_FORCE, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_NETNS };
 
@@ -50,25 +47,6 @@ static const char *kind_name(uint8_t pt)
 	case 0xff: return "custom";
 	}
 	return "unknown";
-}
-
-static void bpf_dir(char *buf, size_t len)
-{
-	const char *e = getenv("RVF_BPF_DIR");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (e && *e) {
-		snprintf(buf, len, "%s", e);
-		return;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0) {
-		snprintf(buf, len, "build/bpf");
-		return;
-	}
-	exe[n] = 0;
-	snprintf(buf, len, "%s/bpf", dirname(exe));
 }
 
 struct embed_item {
@@ -234,7 +212,7 @@ int cmd_embed_ebpf(int argc, char **argv)
 		nitems = 1;
 	} else {
 		char dir[PATH_MAX];
-		bpf_dir(dir, sizeof dir);
+		rvf_loader_bpf_dir(dir, sizeof dir);
 		if (!type || !strcmp(type, "xdp")) {
 			snprintf(items[nitems].path, sizeof items[nitems].path, "%s/rvf_xdp_d%u.bpf.o", dir, dim);
 			items[nitems].type = 0;
