@@ -4,8 +4,9 @@
  * verifier's processed instructions and the load time of every object.
  *
  * Build and run (root, from the repository root, after `make`):
- *   gcc -O2 -std=c11 -D_GNU_SOURCE -mavx2 -Iinclude -Iuser/lib -Itests/unit \
- *       -o build/bench_xdp bench/bench_xdp.c user/lib/quant8.c tests/unit/xdp_frames.c -lbpf -lm
+ *   gcc -O2 -std=c11 -D_GNU_SOURCE -mavx2 -Iinclude -Iuser/lib -Iloader -Itests/unit \
+ *       -o build/bench_xdp bench/bench_xdp.c user/lib/quant8.c loader/quant8_xdp.c \
+ *       tests/unit/xdp_frames.c -lbpf -lm
  *   build/bench_xdp [cpu]        # pins itself to cpu (default 1)
  *
  * Kernel figures: BPF_PROG_TEST_RUN with repeat = 1 (the reply is written
@@ -20,7 +21,7 @@
  * "64 queries cycled" rows: 64 different queries (near other stored vectors)
  * in turn instead of one repeated query.
  */
-#include "quant8.h"
+#include "quant8_xdp.h"
 #include "rvf.h"
 #include "rvf_wire.h"
 #include "xdp_frames.h"

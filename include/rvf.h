@@ -416,6 +416,17 @@ int rvf_keygen(uint8_t seed[32], uint8_t pubkey[32]);
 /* Public key of a seed. */
 void rvf_key_public(const uint8_t seed[32], uint8_t pubkey[32]);
 
+/* Key files (docs/SECURITY.md §2.1), as `rvf keygen` writes them: KEY holds
+ * the label line "RVF-ED25519-SECRET-KEY" and the seed as 64 hex digits
+ * (mode 0600), KEY.pub the public key as 64 hex digits. rvf_key_write
+ * writes both through a temp file and link/rename (never through a
+ * symlink; force: replace existing files). rvf_key_read_secret refuses a
+ * public key, rvf_key_read_public a secret one; path_or_hex may also be the
+ * 64 hex digits themselves. */
+int rvf_key_write(const char *path, const uint8_t seed[32], int force);
+int rvf_key_read_secret(const char *path, uint8_t seed[32]);
+int rvf_key_read_public(const char *path_or_hex, uint8_t pubkey[32]);
+
 typedef struct {
 	uint64_t crypto_seg_id;
 	uint64_t crypto_offset;   /* header offset of the new CRYPTO_SEG */
@@ -482,6 +493,51 @@ typedef struct {
  * passes (state_current = 0 is reported). Returns 0 (see r->valid) or a
  * negative rvf_err when the file cannot be read. */
 int rvf_verify_signature(const char *path, const uint8_t *pubkey, int allow_append, rvf_sig_report *r);
+
+/* Witness chain and content hashes (docs/SECURITY.md §1), read from the raw
+ * file (a damaged file is reported segment by segment, never opened as a
+ * store). Link algorithms: */
+enum { RVF_WALG_FOLD32 = 0, RVF_WALG_BLAKE2B = 1 };
+#define RVF_VERIFY_MAX_ISSUES 64
+
+typedef struct {
+	uint64_t seg_id;
+	uint64_t offset;  /* header offset in the file */
+	uint8_t seg_type; /* 0 for damage between segments */
+	char reason[160];
+} rvf_verify_issue;
+
+typedef struct {
+	int valid;              /* no issue at all */
+	int chain_valid;        /* every witness link matches */
+	uint64_t entries;       /* witness segments found (decodable or not) */
+	uint64_t restarts;      /* zero prev_hash after the first witness */
+	uint64_t links_fold32;  /* verified non-zero links, per algorithm */
+	uint64_t links_blake2b;
+	uint64_t witnesses_blake2b; /* witnesses carrying the BLAKE2b mark */
+	uint64_t witnesses_covering; /* ... with a coverage block (§1.2) */
+	uint64_t covered;           /* coverage entries checked */
+	uint64_t covered_bad;       /* covered payloads that changed (or are gone) */
+	uint64_t covered_compacted; /* covered segments gone in a later compaction */
+	uint64_t segments;      /* segments walked */
+	uint64_t hash_bad;      /* segments whose content hash does not match */
+	uint64_t hash_unset;    /* segments with an all-zero content hash */
+	int has_manifest;
+	uint64_t manifest_offset;
+	uint64_t listed;        /* directory entries of the current manifest */
+	uint64_t listed_bad;    /* ... that are missing, mistyped or hash-bad */
+	uint64_t damaged_bytes; /* bytes not belonging to any complete segment */
+	uint8_t head[32];       /* H(last witness payload): the chain head */
+	int head_alg;           /* RVF_WALG_* of the head */
+	uint64_t first_ts, last_ts;
+	size_t nissues;         /* issues recorded (capped) */
+	uint64_t issues_total;  /* issues found */
+	rvf_verify_issue issues[RVF_VERIFY_MAX_ISSUES]; /* file order; [0] is first bad */
+} rvf_witness_report;
+
+/* 0 (report filled; r->valid says the verdict) or a negative rvf_err when
+ * the file cannot be read. */
+int rvf_verify_witness(const char *path, rvf_witness_report *r);
 
 /* Kernel attestation: image hash (fold32, as the reference), layout, and
  * our KernelBinding (BLAKE2b of the bound manifest and policy). */

@@ -3,7 +3,7 @@
 #include "loader_int.h"
 #include "rvf_elf.h"
 #include "rvf_wire.h"
-#include "fileio.h"
+#include "rvf_frontend.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>

@@ -4,9 +4,9 @@
  * offsets) when the store is larger than max_scan, chooses the scan mode
  * (RVF_SCAN_BIN above bin_min vectors) and publishes the result with a
  * single config write. */
-#include "distance.h"
+#include "rvf_frontend.h"
 #include "loader_int.h"
-#include "quant8.h"
+#include "quant8_xdp.h"
 #include "rvf_wire.h"
 
 #include <bpf/bpf.h>
@@ -466,7 +466,7 @@ int ldr_fill_maps(rvf_loader *l, const rvf_store *s, const struct ldr_ivf *hint,
 		ldr_err(err, errlen, "quantizer parameters: %s", strerror(-e));
 		goto out;
 	}
-	int usable = p.xdp_ok;
+	int usable = p.fx_ok;
 	struct rvf_xdp_quant q;
 	memset(&q, 0, sizeof q);
 	if (usable && quant8_fill_xdp(&p, &q) != 0)

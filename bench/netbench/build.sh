@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PKG="jansson libsodium nettle zlib libisal libbpf cunit"
 CF="-std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Iinclude -Iuser/lib -Iloader"
-LIBS="build/librvfclient.a build/librvf.a $(pkg-config --libs $PKG 2>/dev/null || echo -ljansson -lsodium -lnettle -lz -lisal -lbpf) -lm -lpthread"
+LIBS="build/librvfclient.a build/librvfloader.a build/librvf.a $(pkg-config --libs $PKG 2>/dev/null || echo -ljansson -lsodium -lnettle -lz -lisal -lbpf) -lm -lpthread"
 mkdir -p build/netbench
 for t in xdp_ref rvfbench mkstore; do
 	if [ ! -x build/netbench/$t ] || [ bench/netbench/$t.c -nt build/netbench/$t ] ||

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant8.h"
+#include "quant8_xdp.h"
 #include "rvf.h"
 #include "rvfclient.h"
 

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "loader.h"
-#include "sign.h"
+#include "rvf.h"
 
 static int usage(void)
 {

@@ -95,7 +95,7 @@ static void t_corpus_placeholder(void)
 #include <linux/bpf.h>
 
 #include "../../loader/loader.h"
-#include "quant8.h"
+#include "quant8_xdp.h"
 #include "rvf_wire.h"
 #include "xdp_frames.h"
 

@@ -169,7 +169,7 @@ static void test_kernels_equal(void)
 			QCHECK(!memcmp(ref, got, sizeof ref), "dim %u: %s differs from scalar", dim, sq8_name(lv));
 		}
 		/* hamming = quant8_hamming */
-		uint32_t bw = RVF_BIN_WORDS(dim);
+		uint32_t bw = QUANT8_BIN_WORDS(dim);
 		uint64_t *bins = calloc(n * bw, 8), *qb = calloc(bw, 8);
 		uint32_t h[37];
 		for (size_t i = 0; i < n; i++)

@@ -10,7 +10,7 @@
 #include "fileio.h"
 #include "testreg.h"
 
-#include "quant8.h"
+#include "quant8_xdp.h"
 #include "rvf.h"
 #include "rvf_qdigest.h"
 #include "rvf_wire.h"
@@ -649,7 +649,7 @@ static void test_quant8_reference(void)
 	CU_ASSERT_EQUAL(p.off[0], 1.0f);
 	CU_ASSERT_EQUAL(p.off[1], 3.0f);
 	CU_ASSERT_EQUAL(p.scale, (float)(2.0 / 127));
-	CU_ASSERT(p.xdp_ok);
+	CU_ASSERT(p.fx_ok);
 	uint8_t u[2];
 	CU_ASSERT_EQUAL(quant8_quantize(&p, v, u), 0);
 	CU_ASSERT(u[0] == 1 && u[1] == 128 - 64); /* -127, round(-1/(2/127)) = -64 (-63.5 away) */

@@ -30,7 +30,7 @@
 
 #include "../../loader/rvf_elf.h"
 #include "cli.h"
-#include "fileio.h"
+#include "rvf_frontend.h"
 #include "../../loader/loader.h"
 
 enum { OPT_JSON = 256, OPT_PROGRAM, OPT_TYPE, OPT_MAXDIM, OPT_BTF, OPT_FORCE, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_NETNS };

@@ -29,7 +29,7 @@
 
 #include "cli.h"
 #include "input.h"
-#include "meta.h"
+#include "rvf_frontend.h"
 #include "progress.h"
 
 enum { OPT_JSON = 256, OPT_FORMAT, OPT_NOPROG };

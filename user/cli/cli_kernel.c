@@ -43,8 +43,7 @@
 
 #include "cli.h"
 #include "cli_kernel.h"
-#include "fileio.h"
-#include "format.h"
+#include "rvf_frontend.h"
 
 
 enum {

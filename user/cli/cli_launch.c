@@ -42,7 +42,7 @@
 
 #include "cli.h"
 #include "cli_kernel.h"
-#include "witness.h"
+#include "rvf_frontend.h"
 
 enum {
 	OPT_INITRAMFS = 256, OPT_VCPUS, OPT_TIMEOUT, OPT_QEMU, OPT_SERIAL, OPT_KERNEL, OPT_APPEND,

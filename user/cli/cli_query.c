@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "meta.h"
+#include "rvf_frontend.h"
 
 enum { OPT_JSON = 256, OPT_META, OPT_EF, OPT_TIMEOUT, OPT_EXACT, OPT_QUANT, OPT_RERANK };
 

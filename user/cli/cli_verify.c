@@ -5,10 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "attest.h"
+#include "rvf_frontend.h"
 #include "cli.h"
-#include "sign.h"
-#include "witness.h"
 
 enum { OPT_JSON = 256, OPT_FORCE, OPT_KEY, OPT_PUBKEY, OPT_ALLOW_APPEND, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_STRICT };
 
@@ -438,7 +436,7 @@ static json_t *kernel_json(const rvf_kernel_attest *k)
 	return o;
 }
 
-static const char *yn(int v) { return v < 0 ? "not checked" : v ? "MATCH" : "MISMATCH"; }
+static const char *yes_no(int v) { return v < 0 ? "not checked" : v ? "MATCH" : "MISMATCH"; }
 
 int cmd_verify_attestation(int argc, char **argv)
 {
@@ -495,7 +493,7 @@ int cmd_verify_attestation(int argc, char **argv)
 		printf("KERNEL_SEG id %llu at offset %llu:\n", (unsigned long long)k->seg_id,
 		       (unsigned long long)k->offset);
 		cli_kv("Magic valid", "%s", k->magic_ok ? "yes" : "NO");
-		cli_kv("Content hash", "%s", yn(k->content_hash_ok));
+		cli_kv("Content hash", "%s", yes_no(k->content_hash_ok));
 		if (k->layout_ok) {
 			cli_kv("Image size", "%llu bytes", (unsigned long long)k->image_size);
 			cli_kv("Layout", "cmdline_offset %llu (%s)", (unsigned long long)k->cmdline_offset,
@@ -504,7 +502,7 @@ int cmd_verify_attestation(int argc, char **argv)
 			cli_kv("Stored image hash", "%s", h);
 			rvf_hex(k->computed_hash, 32, h);
 			cli_kv("Computed (fold32)", "%s", h);
-			cli_kv("Image hash", "%s", yn(k->image_hash_ok));
+			cli_kv("Image hash", "%s", yes_no(k->image_hash_ok));
 		}
 		if (k->has_binding) {
 			cli_kv("Binding version", "%u (min runtime %u)", k->binding_version, k->min_runtime_version);
@@ -513,10 +511,10 @@ int cmd_verify_attestation(int argc, char **argv)
 			rvf_hex(k->policy_hash, 32, h);
 			cli_kv("Policy hash", "%s", h);
 			if (k->binding_ours) {
-				cli_kv("Image BLAKE2b", "%s", yn(k->image_b2b_ok));
-				cli_kv("Policy hash check", "%s", yn(k->policy_ok));
+				cli_kv("Image BLAKE2b", "%s", yes_no(k->image_b2b_ok));
+				cli_kv("Policy hash check", "%s", yes_no(k->policy_ok));
 				cli_kv("Manifest check", "%s", k->binding_status == RVF_BIND_STALE ? "bound manifest gone"
-											  : yn(k->manifest_ok));
+											  : yes_no(k->manifest_ok));
 			} else {
 				cli_kv("Binding hashes", "not verifiable (reference algorithm unknown)");
 			}

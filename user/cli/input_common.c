@@ -12,7 +12,7 @@
 
 #include "input.h"
 #include "json_u64.h"
-#include "meta.h"
+#include "rvf_frontend.h"
 
 #define IN_CHUNK (1u << 20)
 

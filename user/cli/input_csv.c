@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "input.h"
-#include "meta.h"
+#include "rvf_frontend.h"
 
 enum { C_ID, C_VECTOR, C_VCOMP, C_META, C_METAJSON };
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "meta.h"
+#include "rvf_frontend.h"
 #include "serve.h"
 
 /* ---- request parsing helpers ---------------------------------------------- */

@@ -127,7 +127,7 @@ int quant8_params_init(quant8_params *p, const float *vecs, size_t n, uint32_t d
 	if (metric == RVF_METRIC_COSINE)
 		f /= 2;
 	p->factor = (float)f;
-	int ok = dim <= RVF_XDP_MAX_DIM && metric != RVF_METRIC_IP;
+	int ok = metric != RVF_METRIC_IP;
 	for (uint32_t d = 0; d < dim; d++) {
 		if (fx_f32(f2u(p->off[d]), p->scale_exp, &p->off_fx[d]) ||
 		    p->off_fx[d] >= (1ll << 50) || p->off_fx[d] <= -(1ll << 50))
@@ -138,7 +138,7 @@ int quant8_params_init(quant8_params *p, const float *vecs, size_t n, uint32_t d
 	uint32_t fe = (f2u(p->factor) >> 23) & 0xff;
 	if (fe < 24 || fe > 200)
 		ok = 0;
-	p->xdp_ok = ok;
+	p->fx_ok = ok;
 	return 0;
 }
 
@@ -148,19 +148,6 @@ void quant8_params_free(quant8_params *p)
 	free(p->off_fx);
 	p->off = NULL;
 	p->off_fx = NULL;
-}
-
-int quant8_fill_xdp(const quant8_params *p, struct rvf_xdp_quant *out)
-{
-	memset(out, 0, sizeof *out);
-	if (!p->xdp_ok || p->dim > RVF_XDP_MAX_DIM)
-		return -EINVAL;
-	out->scale_bits = f2u(p->scale);
-	out->dist_bits = f2u(p->factor);
-	out->dim = p->dim;
-	for (uint32_t d = 0; d < p->dim; d++)
-		out->off[d] = p->off_fx[d];
-	return 0;
 }
 
 int quant8_quantize_raw(const quant8_params *p, const float *x, uint8_t *u)
@@ -208,7 +195,7 @@ int quant8_quantize_i8(const quant8_params *p, const int8_t *i, float qscale, ui
 
 void quant8_pack3(const uint8_t *u, uint32_t dim, uint64_t *w)
 {
-	for (uint32_t t = 0; t < RVF_PACK3_WORDS(dim); t++) {
+	for (uint32_t t = 0; t < QUANT8_PACK3_WORDS(dim); t++) {
 		uint64_t a = u[3 * t], b = 3 * t + 1 < dim ? u[3 * t + 1] : 0,
 			 c = 3 * t + 2 < dim ? u[3 * t + 2] : 0;
 		w[t] = a | b << 22 | c << 44;
@@ -217,7 +204,7 @@ void quant8_pack3(const uint8_t *u, uint32_t dim, uint64_t *w)
 
 void quant8_pack3_query(const uint8_t *u, uint32_t dim, uint64_t *qw)
 {
-	for (uint32_t t = 0; t < RVF_PACK3_WORDS(dim); t++) {
+	for (uint32_t t = 0; t < QUANT8_PACK3_WORDS(dim); t++) {
 		uint64_t a = u[3 * t], b = 3 * t + 1 < dim ? u[3 * t + 1] : 0,
 			 c = 3 * t + 2 < dim ? u[3 * t + 2] : 0;
 		qw[t] = c | b << 22 | a << 44;
@@ -232,16 +219,9 @@ uint32_t quant8_norm(const uint8_t *u, uint32_t dim)
 	return s;
 }
 
-void quant8_vec_entry(const uint8_t *u, uint32_t dim, uint64_t id, void *out)
-{
-	struct rvf_xdp_vec_hdr h = {.id = id, .norm = quant8_norm(u, dim), .pad = 0};
-	memcpy(out, &h, sizeof h);
-	quant8_pack3(u, dim, (uint64_t *)((char *)out + sizeof h));
-}
-
 void quant8_bin(const uint8_t *u, uint32_t dim, uint64_t *b)
 {
-	memset(b, 0, RVF_BIN_WORDS(dim) * sizeof *b);
+	memset(b, 0, QUANT8_BIN_WORDS(dim) * sizeof *b);
 	for (uint32_t d = 0; d < dim; d++)
 		b[d >> 6] |= (uint64_t)(u[d] >> 7) << (d & 63);
 }
@@ -249,7 +229,7 @@ void quant8_bin(const uint8_t *u, uint32_t dim, uint64_t *b)
 uint32_t quant8_hamming(const uint64_t *a, const uint64_t *b, uint32_t dim)
 {
 	uint32_t h = 0;
-	for (uint32_t t = 0; t < RVF_BIN_WORDS(dim); t++)
+	for (uint32_t t = 0; t < QUANT8_BIN_WORDS(dim); t++)
 		h += (uint32_t)__builtin_popcountll(a[t] ^ b[t]);
 	return h;
 }
@@ -285,7 +265,7 @@ int quant8_exact_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint8
 int quant8_bin_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint32_t *ranges,
 		    uint32_t nranges, const uint8_t *qu, uint32_t R, uint32_t k, uint64_t *keys)
 {
-	uint32_t bw = RVF_BIN_WORDS(dim), m = 0;
+	uint32_t bw = QUANT8_BIN_WORDS(dim), m = 0;
 	uint64_t *tmp = malloc((n ? n : 1) * sizeof *tmp), *qb = malloc(bw * 8), *vb = malloc(bw * 8);
 	uint64_t *cand = malloc((R ? R : 1) * sizeof *cand);
 	int ret = -1;
@@ -330,7 +310,7 @@ uint32_t quant8_l2_pack3(const uint64_t *w, uint32_t vnorm, const uint64_t *qw, 
 			 uint32_t dim)
 {
 	uint64_t dot = 0;
-	for (uint32_t t = 0; t < RVF_PACK3_WORDS(dim); t++)
+	for (uint32_t t = 0; t < QUANT8_PACK3_WORDS(dim); t++)
 		dot += (w[t] * qw[t]) >> 44;
 	return (uint32_t)(vnorm + qnorm - 2 * dot);
 }
@@ -370,7 +350,7 @@ uint32_t quant8_dist_bits(uint32_t l2, uint32_t fb)
 int quant8_bin_calibrate(const uint8_t *u, uint32_t m, uint32_t dim, uint32_t nq, uint32_t k,
 			 double target, const uint32_t *Rs, int nR, double *recall)
 {
-	uint32_t bw = RVF_BIN_WORDS(dim), rmax = 0;
+	uint32_t bw = QUANT8_BIN_WORDS(dim), rmax = 0;
 	int ret = -1;
 	if (nR <= 0 || nR > 8 || m < 2 || k == 0)
 		return 0;

@@ -1,5 +1,7 @@
 /* quant8.h — THE int8 quantizer of the XDP fast path, shared by the loader
- * (fills the BPF maps), the tests/benchmarks (C reference) and, by
+ * (fills the BPF maps; the map layout is the loader's business:
+ * loader/quant8_xdp.h), the store's SQ8 scan, the tests/benchmarks (C
+ * reference) and, by
  * construction, bpf/rvf_xdp.bpf.c (which re-implements quant8_fx /
  * quant8_round / quant8_dist_bits with the same integer operations; the
  * "xdp" unit suite checks the two agree bit for bit).
@@ -37,7 +39,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rvf_wire.h"
+/* u64 words of one vector's codes: PACK3 (3 bytes a word) and 1-bit. The
+ * XDP maps use the same sizes (RVF_PACK3_WORDS / RVF_BIN_WORDS of
+ * rvf_wire.h; loader/quant8_xdp.c asserts they agree). */
+#define QUANT8_PACK3_WORDS(dim) (((dim) + 2) / 3)
+#define QUANT8_BIN_WORDS(dim) (((dim) + 63) / 64)
 
 typedef struct {
 	uint32_t dim;
@@ -48,16 +54,16 @@ typedef struct {
 	uint64_t S;          /* scale in fixed point: 2 * mantissa, [2^24, 2^25) */
 	float *off;          /* dim offsets (midranges) */
 	int64_t *off_fx;     /* dim offsets in fixed point */
-	int xdp_ok;          /* 1 if the XDP program can use these parameters */
+	int fx_ok;           /* 1 if the fixed-point form holds (offsets within
+			      * +-2^50, a factor with room both ways, not IP):
+			      * what the XDP program needs besides its maximum
+			      * dimension (quant8_fill_xdp checks that) */
 } quant8_params;
 
 /* Parameters from n vectors (row-major, n x dim). For cosine the vectors are
  * normalized first (on a copy). Returns 0 or -errno (-EINVAL, -ENOMEM). */
 int quant8_params_init(quant8_params *p, const float *vecs, size_t n, uint32_t dim, int metric);
 void quant8_params_free(quant8_params *p);
-
-/* Fill the rvf_quant map value. -EINVAL when !p->xdp_ok or dim too large. */
-int quant8_fill_xdp(const quant8_params *p, struct rvf_xdp_quant *out);
 
 /* In-place L2 normalization (zero vectors stay zero). */
 void quant8_normalize(float *v, uint32_t dim);
@@ -78,17 +84,17 @@ int quant8_quantize_raw(const quant8_params *p, const float *x, uint8_t *u);
 int quant8_quantize_i8(const quant8_params *p, const int8_t *i, float qscale, uint8_t *u);
 
 /* PACK3 */
-void quant8_pack3(const uint8_t *u, uint32_t dim, uint64_t *w);       /* RVF_PACK3_WORDS(dim) */
+void quant8_pack3(const uint8_t *u, uint32_t dim, uint64_t *w);       /* QUANT8_PACK3_WORDS(dim) */
 void quant8_pack3_query(const uint8_t *u, uint32_t dim, uint64_t *qw); /* reversed lanes */
 uint32_t quant8_norm(const uint8_t *u, uint32_t dim);                 /* sum u^2 */
-/* 1-bit code: RVF_BIN_WORDS(dim) words (one rvf_bins entry). */
+/* 1-bit code: QUANT8_BIN_WORDS(dim) words (one rvf_bins entry). */
 void quant8_bin(const uint8_t *u, uint32_t dim, uint64_t *b);
 uint32_t quant8_hamming(const uint64_t *a, const uint64_t *b, uint32_t dim);
 /* Two-stage search over n vectors (row-major offset-binary bytes, base) or
  * over the index ranges [ranges[2j], ranges[2j+1]) when nranges > 0 (IVF
  * members): the R smallest hamming keys, reranked by exact int L2. Writes
  * up to k keys int_l2 << 32 | index (ascending) and returns their count.
- * R is used as given (XDP raises it to k and caps it; see rvf_wire.h).
+ * R is used as given (XDP raises it to k and caps it: the wire protocol).
  * -1 on allocation failure. */
 int quant8_bin_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint32_t *ranges,
 		    uint32_t nranges, const uint8_t *qu, uint32_t R, uint32_t k, uint64_t *keys);
@@ -104,8 +110,6 @@ int quant8_bin_calibrate(const uint8_t *u, uint32_t m, uint32_t dim, uint32_t nq
 /* Exact int8 top-k (keys int_l2 << 32 | index) over all n vectors. */
 int quant8_exact_topk(const uint8_t *base, uint32_t n, uint32_t dim, const uint8_t *qu, uint32_t k,
 		      uint64_t *keys);
-/* One rvf_vecs / rvf_cents entry (RVF_XDP_VEC_SIZE(dim) bytes). */
-void quant8_vec_entry(const uint8_t *u, uint32_t dim, uint64_t id, void *out);
 
 /* Exact integer L2 between two offset-binary vectors (reference). */
 uint32_t quant8_l2(const uint8_t *a, const uint8_t *b, uint32_t dim);

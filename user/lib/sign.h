@@ -9,7 +9,8 @@
  * signature, the prefix digest, and that the file's current state is still
  * the signed one (nothing but the signature commit appended).
  *
- * The public part (rvf_keygen, rvf_sign, rvf_verify_signature) is in rvf.h.
+ * The public part (rvf_keygen, key files, rvf_sign, rvf_verify_signature)
+ * is in rvf.h.
  */
 #ifndef RVF_SIGN_H
 #define RVF_SIGN_H
@@ -45,7 +46,8 @@ void rvf_sig_message(const uint8_t *mh, const uint8_t *head, uint8_t *msg);
 uint64_t rvf_sig_footer_len(const uint8_t *f, size_t len, uint64_t off, uint16_t flags,
 			    uint64_t payload_length);
 
-/* Key files (docs/SECURITY.md §2.1): KEY holds the label line
+/* Key files (docs/SECURITY.md §2.1; rvf_key_write / rvf_key_read_secret /
+ * rvf_key_read_public are public: rvf.h): KEY holds the label line
  * RVF_KEY_SECRET_LABEL and the 32-byte seed as 64 hex digits (mode 0600),
  * KEY.pub the public key as 64 hex digits. A secret key is never taken from
  * a file without the label unless KEY.pub next to it holds its public key
@@ -53,9 +55,5 @@ uint64_t rvf_sig_footer_len(const uint8_t *f, size_t len, uint64_t off, uint16_t
  * refused as a public key. Written through a temp file and link/rename:
  * never through a symlink. */
 #define RVF_KEY_SECRET_LABEL "RVF-ED25519-SECRET-KEY"
-int rvf_key_write(const char *path, const uint8_t seed[32], int force);
-int rvf_key_read_secret(const char *path, uint8_t seed[32]);
-/* A file, or the 64-hex-digit key itself. */
-int rvf_key_read_public(const char *path_or_hex, uint8_t pubkey[32]);
 
 #endif

@@ -15,7 +15,7 @@
  * int8 L2 without widening. |u*s| <= 255 * 127, so no int32 lane or total
  * can overflow for dim <= 65535. Every level gives the same integers.
  *
- * Binary codes are quant8_bin's (bit d = u[d] >= 128), RVF_BIN_WORDS(dim)
+ * Binary codes are quant8_bin's (bit d = u[d] >= 128), QUANT8_BIN_WORDS(dim)
  * u64 words per row; distance = popcount(a ^ b).
  */
 #ifndef RVF_SQ8_H

@@ -64,7 +64,7 @@ struct store_quant {
 	float *lo, *hi;  /* the persisted range */
 	uint64_t nrange; /* vectors it was computed over */
 	size_t cstride;  /* SQ8_STRIDE(dim) */
-	uint32_t bw;     /* RVF_BIN_WORDS(dim) */
+	uint32_t bw;     /* QUANT8_BIN_WORDS(dim) */
 	uint8_t *codes;  /* slot -> cstride bytes */
 	int32_t *cconst; /* slot -> sq8_row_const */
 	uint64_t *bins;  /* slot -> bw words */
@@ -126,7 +126,7 @@ static int params_from_range(quant8_params *p, const float *lo, const float *hi,
 		p->factor = (float)((double)p->scale * p->scale / 2);
 		uint32_t fe = (f2u(p->factor) >> 23) & 0xff;
 		if (fe < 24 || fe > 200)
-			p->xdp_ok = 0;
+			p->fx_ok = 0;
 	}
 	return 0;
 }
@@ -139,7 +139,7 @@ static struct store_quant *qs_new(const rvf_store *s, int type, const float *lo,
 	x->type = type;
 	x->nrange = nrange;
 	x->cstride = SQ8_STRIDE(s->dim);
-	x->bw = RVF_BIN_WORDS(s->dim);
+	x->bw = QUANT8_BIN_WORDS(s->dim);
 	x->lo = malloc(s->dim * sizeof(float));
 	x->hi = malloc(s->dim * sizeof(float));
 	x->tmp = malloc(s->dim * sizeof(float));

@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "rvfd.h"
-#include "sign.h"
+#include "rvf.h"
 
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
