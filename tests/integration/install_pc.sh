@@ -220,7 +220,7 @@ unit=$ST/usr/lib/systemd/system/rvfd@.service
 grep -q '^ExecStart=/usr/sbin/rvfd --iface %i ' "$unit" || fail "unit ExecStart: $(grep ExecStart "$unit")"
 grep -q '^EnvironmentFile=/etc/rvfd/%i.conf$' "$unit" || fail "unit EnvironmentFile for PREFIX=/usr"
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr ' ' '\n' | sort | tr '\n' ' ')
-assert_eq "$caps" "CAP_BPF CAP_NET_ADMIN CAP_PERFMON CAP_SETGID CAP_SETPCAP CAP_SETUID " "unit bounding set"
+assert_eq "$caps" "CAP_BPF CAP_KILL CAP_NET_ADMIN CAP_PERFMON CAP_SETGID CAP_SETPCAP CAP_SETUID " "unit bounding set"
 grep -q '^NoNewPrivileges=yes$' "$unit" && grep -q '^ProtectSystem=strict$' "$unit" || fail "unit sandbox"
 ok
 if command -v systemd-analyze > /dev/null; then
