@@ -23,7 +23,7 @@ $(LIB_OBJ) $(CLT_OBJ): CFLAGS += -fPIC -fvisibility=hidden
 $(LIB_OBJ) $(CLT_OBJ): mk/shared.mk   # rebuilt when these flags change
 
 # Libraries each shared object needs at run time (see README "Install").
-RVF_SO_PKGS   := jansson libsodium libisal
+RVF_SO_PKGS   := jansson libsodium libisal nettle
 RVF_SO_LIBS    = $(shell pkg-config --libs $(RVF_SO_PKGS) 2>/dev/null) -lm -lpthread
 SO_LDFLAGS    := -shared -Wl,--no-undefined -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 

@@ -53,7 +53,7 @@ PACKAGES=(
 # What `make` and `make install` need (a subset of the above).
 BUILD_PACKAGES=(build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libisal-dev libsodium-dev libcunit1-dev pkg-config libjansson-dev
-	libmicrohttpd-dev scdoc)
+	libmicrohttpd-dev nettle-dev scdoc)
 # (All of the above exist in Debian 12 "bookworm"; checked with apt-cache policy.)
 
 is_present() {
