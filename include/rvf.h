@@ -610,7 +610,12 @@ typedef struct {
 	int has_commit;             /* a commit opens (the state rvf_open shows) */
 	uint32_t epoch;             /* its epoch */
 	uint64_t manifest_offset;   /* its manifest */
-	uint64_t good_end;          /* end of the last good commit (+ its trailing witnesses) */
+	uint64_t good_end;          /* end of that commit (+ its trailing witnesses) */
+	int state_intact;           /* that state loads and every segment it lists is intact */
+	uint64_t dead_problems;     /* problems before good_end in bytes the state does not use
+				     * (superseded or unlisted segments, old manifests, junk) */
+	uint64_t first_dead_offset; /* the first of those; UINT64_MAX if none */
+	uint64_t tail_bytes;        /* bytes after good_end (torn or unfinished commit) */
 } rvf_check_report;
 
 /* Full integrity scan of the file at path (read only, no lock): every
@@ -621,23 +626,39 @@ typedef struct {
 int rvf_check(const char *path, rvf_check_report *r);
 
 typedef struct {
-	int changed;                /* 0: nothing to do (already clean) */
+	int changed;                /* 0: the file was not changed */
 	char backup[4096];          /* in place: the byte-identical copy made first */
 	uint64_t size_before, size_after;
 	uint32_t epoch;             /* epoch of the recovered state */
 	uint64_t vectors;           /* live vectors in it */
-	uint64_t segments_dropped;  /* damaged or unreachable segments left out */
+	uint64_t segments_dropped;  /* in place: complete segments cut off; salvage: damaged
+				     * listed segments left out */
+	uint64_t bytes_dropped;     /* in place: bytes cut off */
 	uint64_t first_dropped_offset; /* UINT64_MAX if none */
+	uint32_t epochs_dropped;    /* in place: commits (epochs) rolled back */
+	uint64_t vectors_lost;      /* in place: intact vectors (salvage keeps them) the
+				     * rollback drops; > 0 only with RVF_RECOVER_TRUNCATE */
+	rvf_check_report after;     /* rvf_check of the result */
 } rvf_recover_result;
 
-/* output == NULL: in place. Copies the file to PATH.bak (PATH.bak.N if that
- * exists) first, then truncates it to the last good commit: the newest
- * intact manifest whose listed segments are all intact. Refuses
- * (RVF_E_LOCKED) while another process holds the writer lock.
+enum {
+	/* in place: roll back even when that drops intact committed vectors */
+	RVF_RECOVER_TRUNCATE = 1 << 0,
+};
+
+/* output == NULL: in place. Finds the last good commit (the newest intact
+ * manifest whose listed segments are all intact); if the file extends past
+ * it, copies the file to PATH.bak (PATH.bak.N if that exists) and truncates
+ * it there. When the current state is damaged and the rollback would drop
+ * intact vectors that salvage keeps, refuses with RVF_E_CORRUPT (the
+ * message says how much and points to salvage) unless RVF_RECOVER_TRUNCATE.
+ * Refuses (RVF_E_LOCKED) while another process holds the writer lock.
  * output != NULL: salvage into a new file (refuses to overwrite): every
  * intact segment of the newest intact commit (damaged ones left out), the
- * intact witnesses, compacted. The damaged file is not changed. */
-int rvf_recover(const char *path, const char *output, rvf_recover_result *res);
+ * intact witnesses, compacted. The damaged file is not changed. res->after
+ * says whether the result is clean (damage in bytes the state does not use
+ * is not removed in place: `rvf compact` or salvage rewrites without it). */
+int rvf_recover(const char *path, const char *output, unsigned flags, rvf_recover_result *res);
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #pragma GCC visibility pop

@@ -258,13 +258,13 @@ static void test_check_recover(void)
 	write_file(keep, orig, (size_t)m + 30);
 	if (CHECK_OK(rvf_open(t, 0, &w))) {
 		rvf_recover_result res;
-		int rc = rvf_recover(t, NULL, &res);
+		int rc = rvf_recover(t, NULL, 0, &res);
 		CHECK(rc == RVF_E_LOCKED, "recover while locked returned %d", rc);
 		CHECK(same_file(t, keep), "refused recover changed the file");
 	}
 	rvf_close(w);
 	rvf_recover_result res;
-	if (CHECK_OK(rvf_recover(t, NULL, &res))) {
+	if (CHECK_OK(rvf_recover(t, NULL, 0, &res))) {
 		CHECK(res.changed && res.backup[0] && same_file(res.backup, keep),
 		      "backup '%s' is not a byte-identical copy", res.backup);
 		CHECK(tu_fsize(t) == (long long)good_end && res.epoch == 1 && res.vectors == a1.n,
@@ -274,7 +274,7 @@ static void test_check_recover(void)
 			CHECK(r.clean, "recovered file not clean: %s", r.first_problem);
 		/* nothing left to do: no second backup */
 		rvf_recover_result again;
-		if (CHECK_OK(rvf_recover(t, NULL, &again)))
+		if (CHECK_OK(rvf_recover(t, NULL, 0, &again)))
 			CHECK(!again.changed && !again.backup[0], "second recover changed something");
 	}
 	/* one damaged byte in the newest VEC: in place rolls back, salvage keeps
@@ -286,7 +286,7 @@ static void test_check_recover(void)
 		CHECK(!r.clean && r.first_bad_offset == (uint64_t)v, "flip: first bad %" PRIu64 ", want %lld",
 		      r.first_bad_offset, v);
 	char *out = tu_tpath("durable", "salvaged.rvf");
-	if (CHECK_OK(rvf_recover(d, out, &res))) {
+	if (CHECK_OK(rvf_recover(d, out, 0, &res))) {
 		CHECK(res.segments_dropped == 1 && res.first_dropped_offset == (uint64_t)v,
 		      "salvage dropped %" PRIu64 " segments, first at %" PRIu64, res.segments_dropped,
 		      res.first_dropped_offset);
@@ -301,7 +301,7 @@ static void test_check_recover(void)
 		rvf_close(s);
 		if (CHECK_OK(rvf_check(out, &r)))
 			CHECK(r.clean, "salvaged file not clean: %s", r.first_problem);
-		int rc = rvf_recover(d, out, &res);
+		int rc = rvf_recover(d, out, 0, &res);
 		CHECK(rc == RVF_E_EXISTS, "salvage overwrote an existing file (%d)", rc);
 	}
 	free(out);
@@ -339,7 +339,7 @@ static void test_salvage_skips_torn_commit(void)
 	f[v + 64 + 6 + 8] ^= 1;
 	write_file(p, f, len);
 	rvf_recover_result res;
-	if (CHECK_OK(rvf_recover(p, out, &res)) && CHECK_OK(rvf_open(out, RVF_OPEN_READONLY, &s))) {
+	if (CHECK_OK(rvf_recover(p, out, 0, &res)) && CHECK_OK(rvf_open(out, RVF_OPEN_READONLY, &s))) {
 		state st = state_of(s);
 		CHECK(st.n == a1.n && st.mix == a1.mix,
 		      "salvaged %" PRIu64 " vectors, want the %" PRIu64 " of commit 1 (none of the torn commit)",

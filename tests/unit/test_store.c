@@ -943,7 +943,7 @@ static void test_segment_ids_unique(void)
 	rvf_store *s = make(path, dim, RVF_METRIC_L2);
 	if (!s)
 		goto out;
-	CHECK(walk_segments("fresh", path) == 1, "a fresh store should be one manifest segment");
+	CHECK(walk_segments("fresh", path) == 2, "a fresh store should be a witness and a manifest");
 	uint64_t ids[3] = {1, 2, 3};
 	float v[12];
 	fill(v, 12);

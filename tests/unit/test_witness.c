@@ -384,13 +384,13 @@ static void test_store_sessions(void)
 	rvf_witness_report r;
 	CU_ASSERT_EQUAL(rvf_verify_witness(path, &r), 0);
 	CU_ASSERT_TRUE(r.valid);
-	CU_ASSERT_EQUAL(r.entries, 6); /* 2 + 2 kept, compact, ingest */
+	CU_ASSERT_EQUAL(r.entries, 7); /* create + 2 + 2 kept, compact, ingest */
 	/* the chain continues across the reopen and the compaction (on main
 	 * both restarted it) */
 	CU_ASSERT_EQUAL(r.restarts, 0);
-	CU_ASSERT_EQUAL(r.links_blake2b, 5);
+	CU_ASSERT_EQUAL(r.links_blake2b, 6);
 	CU_ASSERT_EQUAL(r.hash_bad, 0);
-	CU_ASSERT_EQUAL(r.witnesses_covering, 6);
+	CU_ASSERT_EQUAL(r.witnesses_covering, 7);
 	CU_ASSERT(r.covered_compacted > 0); /* the old VECs, gone in the compaction */
 	CU_ASSERT_EQUAL(r.covered_bad, 0);
 
@@ -454,16 +454,16 @@ static void test_coverage(void)
 	rvf_verify_witness_buf(f, len, &r);
 	CU_ASSERT_TRUE_FATAL(r.valid);
 	CU_ASSERT_EQUAL(r.restarts, 0);
-	CU_ASSERT_EQUAL(r.links_blake2b, 1);
-	CU_ASSERT_EQUAL(r.witnesses_covering, 2);
-	CU_ASSERT_EQUAL(r.covered, 2);
+	CU_ASSERT_EQUAL(r.links_blake2b, 2); /* create -> ingest -> ingest */
+	CU_ASSERT_EQUAL(r.witnesses_covering, 3);
+	CU_ASSERT_EQUAL(r.covered, 2); /* the create witness covers nothing */
 	segs sg;
 	list_segs(f, len, &sg);
 	size_t vec = 0, w1 = 0, w2 = 0;
 	for (size_t i = 0; i < sg.n; i++) {
 		if (sg.type[i] == RVF_SEG_VEC && !vec)
 			vec = sg.off[i];
-		if (sg.type[i] == RVF_SEG_WITNESS)
+		if (sg.type[i] == RVF_SEG_WITNESS && vec) /* the ingests' */
 			*(w1 ? &w2 : &w1) = sg.off[i];
 	}
 	CU_ASSERT_FATAL(vec && w1 && w2);

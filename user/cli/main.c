@@ -235,7 +235,11 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --json              Output as JSON\n",
 	"  -o, --output <NEW>      Salvage every intact segment into NEW instead of\n"
 	"                          rolling PATH back in place (PATH.bak first)\n"
-	"      --json              Output as JSON\n",
+	"      --truncate          Roll back even when that drops intact vectors\n"
+	"                          (refused without it; exit 1 says how many)\n"
+	"      --json              Output as JSON\n"
+	"Exit: 0 the file left is clean, 1 refused or still damaged (the message\n"
+	"says what to run), 2 usage\n",
 	"      --json              Output as JSON\n",
 };
 

@@ -73,12 +73,21 @@ typedef struct {
 	uint64_t timestamp_ns;
 	uint8_t checksum_algo;
 	uint8_t compression;
+	uint16_t reserved_0;
+	uint32_t reserved_1;
 	uint8_t content_hash[16];
 	uint32_t uncompressed_len;
 	uint32_t alignment_pad;
 } rvf_seg_hdr;
 
 void rvf_hdr_decode(const uint8_t *b, rvf_seg_hdr *h); /* b: 64 bytes */
+/* A header field outside the content hash with a value no known writer
+ * writes and a reader may act on (docs/SECURITY.md §6.7): version other
+ * than 1, flags other than SEALED on a manifest, compression, the reserved
+ * fields, uncompressed_len, alignment_pad. A description, or NULL. The
+ * timestamp and checksum_algo are not judged (other writers set them; no
+ * store reader uses them). */
+const char *rvf_hdr_odd(const rvf_seg_hdr *h);
 /* Writes a G2 header (version 1, flags 0, algo 0) with the CRC-rotated hash
  * of the payload into b[0..64). */
 void rvf_hdr_encode(uint8_t *b, uint8_t seg_type, uint64_t seg_id, const uint8_t *payload,

@@ -16,9 +16,27 @@ void rvf_hdr_decode(const uint8_t *b, rvf_seg_hdr *h)
 	h->timestamp_ns = rd64(b + 0x18);
 	h->checksum_algo = b[0x20];
 	h->compression = b[0x21];
+	h->reserved_0 = rd16(b + 0x22);
+	h->reserved_1 = rd32(b + 0x24);
 	memcpy(h->content_hash, b + 0x28, 16);
 	h->uncompressed_len = rd32(b + 0x38);
 	h->alignment_pad = rd32(b + 0x3C);
+}
+
+const char *rvf_hdr_odd(const rvf_seg_hdr *h)
+{
+	if (h->version != 1)
+		return "header version is not 1 (every writer writes 1; the rvf-wire reader refuses "
+		       "others): header byte changed?";
+	if (h->flags & ~(h->seg_type == RVF_SEG_MANIFEST ? RVF_SEG_FLAG_SEALED : 0))
+		return "header flags set that no writer sets (COMPRESSED, ENCRYPTED, SIGNED, ... change "
+		       "what other readers make of the payload): header byte changed?";
+	if (h->compression)
+		return "header says compressed, which no writer does (this reader reads the payload as "
+		       "is): header byte changed?";
+	if (h->reserved_0 || h->reserved_1 || h->uncompressed_len || h->alignment_pad)
+		return "reserved header bytes (0x22-0x27, 0x38-0x3f) are not zero: header byte changed?";
+	return NULL;
 }
 
 void rvf_hdr_encode(uint8_t *b, uint8_t seg_type, uint64_t seg_id, const uint8_t *payload,

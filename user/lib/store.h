@@ -109,6 +109,9 @@ int store_mapped(const rvf_store *s);
  * on COW parent recursion */
 int store_create(const char *path, const rvf_create_opts *o, const rvf_identity *lineage, rvf_store **out);
 int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out);
+/* Read only, as if the file ended after its first `size` bytes (what a
+ * truncation to size would leave). */
+int store_open_prefix(const char *path, uint64_t size, rvf_store **out);
 /* store_cow.c: resolve the parent of a branch and merge its visible vectors */
 int store_load_cow(rvf_store *s, int depth);
 
@@ -123,10 +126,28 @@ int store_hash_ok(const rvf_store *s, uint64_t off, const rvf_seg_hdr *h);
 int store_fsync_dir(const char *path);
 /* realpath(path), or a copy of path if it cannot be resolved (malloc). */
 char *store_real_path(const char *path);
-/* The compaction temp file of the store at path (malloc). */
-char *store_compact_tmp_path(const char *path);
+/* Creates the compaction temp file of the store at path: a new file with a
+ * unique name "<stem>.rvf.compact.XXXXXX.tmp" beside the real file, O_EXCL,
+ * 0600. The fd and *tmp (malloc), or -1 (errno). */
+int store_compact_tmp_create(const char *path, char **tmp);
 /* A writer holding the lock removes a temp file a killed compaction left. */
 void store_remove_stale_tmp(rvf_store *s);
+/* 1: the commit of the manifest at moff is a freeze (its witness says so),
+ * 0: another of our commits, -1: unknown (no witness of ours before it). */
+int store_commit_froze(const uint8_t *f, uint64_t len, uint64_t ue, uint64_t moff);
+/* store_check.c: the commits of a file, shared by check and recover */
+typedef struct {
+	int has_cur;       /* open's choice: the newest intact manifest */
+	uint64_t cur_off, cur_end;
+	uint32_t cur_epoch;
+	uint64_t cur_bad;  /* offset of the first damaged segment it lists; 0: none */
+	int has_good;      /* the newest intact manifest listing only intact segments */
+	uint64_t good_off, good_end;
+	uint32_t good_epoch;
+} store_commits;
+int store_find_commits(const uint8_t *f, uint64_t len, uint64_t ue, store_commits *c);
+/* Complete segments in [from, len). */
+uint64_t store_segments_in(const uint8_t *f, uint64_t len, uint64_t from);
 /* 1 if a process holds the writer lock on fd's file, 0 if not, -1 unknown. */
 int store_writer_active(int fd);
 
@@ -156,6 +177,7 @@ typedef struct {
 	rvf_dir_entry *ents;
 	uint8_t *verbatim; /* 1: header copied from another file, keep it */
 	size_t nents, ents_cap;
+	int same_epoch; /* create and freeze: the manifest keeps the epoch */
 } seg_batch;
 
 int batch_add(rvf_store *s, seg_batch *b, uint8_t type, const uint8_t *payload, uint64_t len);

@@ -173,8 +173,8 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	if (ierr)
 		return ierr;
 	/* every change of state bumps the epoch (caches are keyed by it); the
-	 * create and freeze manifests do not */
-	int bump = b->nents > 0 || action != NULL;
+	 * create and freeze manifests do not (the reference starts at 0) */
+	int bump = !b->same_epoch && (b->nents > 0 || action != NULL);
 	uint32_t epoch = s->epoch + (uint32_t)bump;
 	char act[160];
 	int cerr = s->cow ? store_cow_segments(s, b) : 0;

@@ -83,9 +83,8 @@ static int listed(const rvf_store *s, uint64_t off)
 	return 0;
 }
 
-static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
+static int kept(const keep_ctx *k, uint64_t off, const rvf_seg_hdr *h)
 {
-	keep_ctx *k = ctx;
 	const uint8_t *p = k->s->map + off;
 	switch (h->seg_type) {
 	case RVF_SEG_VEC:
@@ -111,15 +110,36 @@ static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
 		if (!listed(k->s, off))
 			return 0;
 	}
-	if (k->s->salvage && !store_hash_ok(k->s, off, h))
-		return 0; /* salvage keeps intact segments only */
-	return batch_add_verbatim(k->n, k->b, p, h->payload_length) ? -1 : 0;
+	/* salvage keeps intact segments only */
+	return !k->s->salvage || store_hash_ok(k->s, off, h);
+}
+
+static int keep_segment(void *ctx, uint64_t off, const rvf_seg_hdr *h)
+{
+	keep_ctx *k = ctx;
+	if (!kept(k, off, h))
+		return 0;
+	return batch_add_verbatim(k->n, k->b, k->s->map + off, h->payload_length) ? -1 : 0;
+}
+
+/* Kept segments keep their ids; new ones are numbered after the largest,
+ * so no two segments of the new file share an id (the create witness is
+ * id 1, like the first VEC of a fresh numbering). */
+static int max_kept_id(void *ctx, uint64_t off, const rvf_seg_hdr *h)
+{
+	keep_ctx *k = ctx;
+	if (kept(k, off, h) && h->seg_id >= k->n->next_seg_id)
+		k->n->next_seg_id = h->seg_id + 1;
+	return 0;
 }
 
 static int write_new_file(rvf_store *s, rvf_store *n, int64_t purged)
 {
 	seg_batch b = {0};
 	int err = 0;
+	keep_ctx k = {s, n, &b};
+	if (store_walk(s, max_kept_id, &k) < 0)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
 	if (s->nslots) {
 		uint64_t rec = rvf_vec_record_size(s->dim);
 		uint8_t *p = batch_add_raw(n, &b, RVF_SEG_VEC, RVF_VEC_HDR + s->nslots * rec);
@@ -158,7 +178,6 @@ static int write_new_file(rvf_store *s, rvf_store *n, int64_t purged)
 			goto out;
 		}
 	}
-	keep_ctx k = {s, n, &b};
 	if (store_walk(s, keep_segment, &k)) {
 		err = rvf_fail(RVF_E_NOMEM, "out of memory");
 		goto out;
@@ -185,19 +204,25 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 	if (fstat(s->fd, &st))
 		return rvf_fail(RVF_E_IO, "%s: %s", s->path, strerror(errno));
 	char *target = store_real_path(s->path);
-	char *tmp = target ? store_compact_tmp_path(s->path) : NULL;
-	if (!tmp) {
-		free(target);
+	if (!target)
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	}
-	/* We hold the writer lock, so a temp file left here is a dead one. It
-	 * is created private and given the store's owner and mode before any
-	 * byte is written; a store we could not give back its owner is not
+	/* A fresh name, created exclusively: a file or link another user put
+	 * beside the store is never opened, followed or truncated. It is
+	 * created private and given the store's owner and mode before any byte
+	 * is written; a store we could not give back its owner is not
 	 * replaced. */
-	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	char *tmp = NULL;
+	int fd = store_compact_tmp_create(s->path, &tmp);
+	if (fd < 0) {
+		int e = errno;
+		free(target);
+		return e == ENOMEM ? rvf_fail(RVF_E_NOMEM, "out of memory")
+				   : rvf_fail(RVF_E_IO, "%s: cannot create the compaction file beside it: %s",
+					      s->path, strerror(e));
+	}
 	struct stat ts;
 	int err = 0;
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) || fstat(fd, &ts))
+	if (flock(fd, LOCK_EX | LOCK_NB) || fstat(fd, &ts))
 		err = rvf_fail(RVF_E_IO, "%s: cannot create compaction file: %s", tmp, strerror(errno));
 	else if ((ts.st_uid != st.st_uid || ts.st_gid != st.st_gid) && fchown(fd, st.st_uid, st.st_gid))
 		err = rvf_fail(RVF_E_IO, "%s: cannot give the compacted file the owner %u:%u of the store: %s",
@@ -205,10 +230,8 @@ int rvf_compact(rvf_store *s, rvf_compact_result *res)
 	else if (fchmod(fd, st.st_mode & 07777))
 		err = rvf_fail(RVF_E_IO, "%s: chmod: %s", tmp, strerror(errno));
 	if (err) {
-		if (fd >= 0) {
-			unlink(tmp);
-			close(fd);
-		}
+		unlink(tmp);
+		close(fd);
 		free(tmp);
 		free(target);
 		return err;

@@ -430,9 +430,9 @@ int rvf_derive(rvf_store *parent, const char *child_path, int branch, rvf_store 
 		c->nslots++;
 		c->ninherited++;
 	}
-	seg_batch b = {0};
+	seg_batch b = {.same_epoch = 1}; /* a new file: epoch 0, as a create */
 	if (!err)
-		err = store_commit(c, &b, NULL, 0); /* COW_MAP + MEMBERSHIP + manifest */
+		err = store_commit(c, &b, "branch:cow", 1); /* COW_MAP + MEMBERSHIP + witness + manifest */
 	batch_free(&b);
 	if (err) {
 		char *p = strdup(child_path);
@@ -465,8 +465,10 @@ int rvf_freeze(rvf_store *s)
 		s->cow->frozen = 1;
 		s->cow->frozen_epoch = s->epoch;
 	}
-	seg_batch b = {0};
-	err = store_commit(s, &b, NULL, 0); /* a SEALED manifest, same epoch */
+	seg_batch b = {.same_epoch = 1};
+	/* a SEALED manifest, same epoch, after a witness saying so: the flag is
+	 * outside every hash (store_commit_froze) */
+	err = store_commit(s, &b, "freeze:sealed", 1);
 	batch_free(&b);
 	return err;
 }

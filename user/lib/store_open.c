@@ -173,9 +173,14 @@ int store_create(const char *path, const rvf_create_opts *o, const rvf_identity 
 		memcpy(s->parent_hash, lineage->parent_hash, 32);
 		s->lineage_depth = lineage->lineage_depth;
 	}
-	/* The empty epoch-0 manifest every reference-created file starts with. */
-	seg_batch b = {0};
-	err = store_commit(s, &b, NULL, 0);
+	/* The empty epoch-0 manifest every reference-created file starts with,
+	 * after the witness that starts the file's chain. */
+	seg_batch b = {.same_epoch = 1};
+	char act[96];
+	snprintf(act, sizeof act, "create:dimension=%u,metric=%s%s", o->dimension,
+		 o->metric == RVF_METRIC_COSINE ? "cosine" : o->metric == RVF_METRIC_IP ? "ip" : "l2",
+		 lineage ? ",derived=1" : "");
+	err = store_commit(s, &b, act, 1);
 	batch_free(&b);
 	/* the new name must survive a power cut as well as the manifest */
 	if (!err && store_fsync_dir(path))
@@ -318,7 +323,10 @@ static int find_manifest(rvf_store *s, rvf_manifest *m)
 		}
 		s->manifest_offset = i;
 		s->next_seg_id = h.seg_id + 1;
-		s->frozen = !!(h.flags & RVF_SEG_FLAG_SEALED);
+		/* a freeze commit's witness says so too: clearing the flag (outside
+		 * the content hash) does not unfreeze the store */
+		s->frozen = (h.flags & RVF_SEG_FLAG_SEALED) ||
+			    store_commit_froze(f, size, s->unhashed_end, i) == 1;
 		if (bad_why)
 			snprintf(s->warning, sizeof s->warning,
 				 "%s: the newest manifest, at offset %llu, is damaged (%s): opened the "
@@ -558,8 +566,19 @@ int rvf_open(const char *path, unsigned flags, rvf_store **out)
 }
 
 static int load_mapped(rvf_store *s, int depth);
+static int open_impl(const char *path, unsigned flags, int depth, uint64_t limit, rvf_store **out);
 
 int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **out)
+{
+	return open_impl(path, flags, depth, UINT64_MAX, out);
+}
+
+int store_open_prefix(const char *path, uint64_t size, rvf_store **out)
+{
+	return open_impl(path, RVF_OPEN_READONLY, 0, size, out);
+}
+
+static int open_impl(const char *path, unsigned flags, int depth, uint64_t limit, rvf_store **out)
 {
 	*out = NULL;
 	rvf_store *s = store_alloc(path);
@@ -590,7 +609,7 @@ int store_open_depth(const char *path, unsigned flags, int depth, rvf_store **ou
 		err = rvf_fail(RVF_E_ARG, "%s: not a regular file", path);
 		goto fail;
 	}
-	s->file_size = (uint64_t)st.st_size;
+	s->file_size = (uint64_t)st.st_size < limit ? (uint64_t)st.st_size : limit;
 	/* Opening reads every vector: fault the file in up front. */
 	void *p = s->file_size ? mmap(NULL, s->file_size, PROT_READ, MAP_SHARED | MAP_POPULATE, s->fd, 0) : NULL;
 	if (p == MAP_FAILED) {
