@@ -150,7 +150,7 @@ int cmd_recover(int argc, char **argv)
 		if ((rc = cli_json_print(o)))
 			return rc;
 	} else if (!r.changed) {
-		printf("Nothing to roll back: %s ends with its last good commit (epoch %u, %llu vectors)\n",
+		printf("Nothing to recover: %s ends with its last good commit (epoch %u, %llu vectors)\n",
 		       path, r.epoch, (unsigned long long)r.vectors);
 	} else {
 		printf(output ? "Salvaged into %s:\n" : "Rolled back %s to its last good commit:\n", res_path);

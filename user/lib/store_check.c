@@ -50,6 +50,17 @@ static int seg_at(const uint8_t *f, uint64_t len, uint64_t off, rvf_seg_hdr *h)
 	return h->magic == RVF_SEG_MAGIC && h->payload_length <= len - off - RVF_SEG_HDR_SIZE;
 }
 
+/* A payload only our witness writer produces: decodes as a witness whose
+ * action carries the BLAKE2b mark, with a coverage block. A header type
+ * byte flipped on it would otherwise hide it from the chain unnoticed. */
+static int our_witness(const uint8_t *p, uint64_t len)
+{
+	rvf_witness w;
+	size_t ml = strlen(RVF_WITNESS_B2B_MARK);
+	return !rvf_witness_decode(p, len, &w) && w.cov && w.action_len >= ml &&
+	       !memcmp(w.action + w.action_len - ml, RVF_WITNESS_B2B_MARK, ml);
+}
+
 /* The current commit, to classify what the scan finds. */
 typedef struct {
 	const rvf_manifest *m; /* NULL: no commit opens */
@@ -87,6 +98,10 @@ static void scan_segments(rvf_check_report *r, const uint8_t *f, uint64_t len, u
 			rvf_manifest m;
 			if (!why)
 				why = rvf_hdr_odd(&h);
+			if (!why && h.seg_type != RVF_SEG_WITNESS &&
+			    our_witness(f + off + RVF_SEG_HDR_SIZE, h.payload_length))
+				why = "its payload is one of our witnesses but the header's type is not WITNESS "
+				      "(header byte changed?)";
 			if (why)
 				problem(r, kind_at(c, off), off, "%s segment %llu at offset %llu: %s",
 					rvf_segment_type_name(h.seg_type), (unsigned long long)h.seg_id,
