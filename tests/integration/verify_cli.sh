@@ -140,8 +140,8 @@ expect_exit 0 "$RVF" ingest "$T/c.rvf" -i "$T/in9.json"
 expect_exit 0 "$RVF" delete "$T/c.rvf" --ids 1
 expect_exit 0 "$RVF" verify-witness --json "$T/c.rvf"
 json_eq "$T/last.out" .restarts 0
-json_eq "$T/last.out" .links.blake2b 2
-json_eq "$T/last.out" .coverage.witnesses 3
+json_eq "$T/last.out" .links.blake2b 3 # create, 2 ingests, delete: each witnessed
+json_eq "$T/last.out" .coverage.witnesses 4
 json_eq "$T/last.out" .coverage.changed 0
 
 # reference file: no signature of any kind

@@ -101,11 +101,9 @@ int cmd_check(int argc, char **argv)
 		cli_kv("Segments", "%llu", (unsigned long long)r.segments);
 		cli_kv("Manifests", "%llu", (unsigned long long)r.manifests);
 		if (r.has_commit)
-			cli_kv("Current state", "epoch %u, manifest at offset %llu", r.epoch,
-			       (unsigned long long)r.manifest_offset);
+			cli_kv("Current state", "epoch %u, manifest at offset %llu, %s", r.epoch,
+			       (unsigned long long)r.manifest_offset, r.state_intact ? "intact" : "DAMAGED");
 		cli_kv("Problems", "%llu", (unsigned long long)r.problems);
-		if (r.has_commit)
-			cli_kv("Current state", "%s", r.state_intact ? "intact" : "DAMAGED");
 		if (r.dead_problems)
 			cli_kv("Unused bytes", "%llu problem(s), first at offset %llu",
 			       (unsigned long long)r.dead_problems, (unsigned long long)r.first_dead_offset);
