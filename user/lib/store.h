@@ -169,8 +169,10 @@ int store_deleted_list(const rvf_store *s, uint64_t **out, size_t *n);
 int store_rebuild_live(rvf_store *s); /* 0 or -1 (no memory) */
 
 /* store_commit.c: appends `data` (already-encoded segments listed in
- * `entries`, offsets relative to the start of `data`) followed by a manifest
- * at epoch s->epoch + 1, and makes it durable. */
+ * `entries`, offsets relative to the start of `data`), a witness covering
+ * them (witness_action is required: every commit is witnessed) and a
+ * manifest at epoch s->epoch + 1 (same epoch with same_epoch), and makes
+ * it durable. */
 typedef struct {
 	uint8_t *buf;
 	size_t len, cap;

@@ -172,22 +172,23 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	int ierr = store_index_batch(s, b);
 	if (ierr)
 		return ierr;
+	/* every commit carries a witness (docs/SECURITY.md §1.2) */
+	if (!action)
+		return rvf_fail(RVF_E_ARG, "%s: internal error: a commit without a witness action", s->path);
 	/* every change of state bumps the epoch (caches are keyed by it); the
-	 * create and freeze manifests do not (the reference starts at 0) */
-	int bump = !b->same_epoch && (b->nents > 0 || action != NULL);
+	 * create, branch and freeze manifests do not (the reference starts at 0) */
+	int bump = !b->same_epoch;
 	uint32_t epoch = s->epoch + (uint32_t)bump;
 	char act[160];
 	int cerr = s->cow ? store_cow_segments(s, b) : 0;
 	if (cerr)
 		return cerr == -1 ? rvf_fail(RVF_E_NOMEM, "out of memory") : cerr;
-	if (action) {
-		/* last in the batch, so it covers every segment of the commit;
-		 * BLAKE2b-256 links, marked in the action (store_witness.c) */
-		snprintf(act, sizeof act, "%s,epoch=%u" RVF_WITNESS_B2B_MARK, action, epoch);
-		int werr = store_witness_add(s, b, act, witness_type);
-		if (werr)
-			return werr;
-	}
+	/* last in the batch, so it covers every segment of the commit;
+	 * BLAKE2b-256 links, marked in the action (store_witness.c) */
+	snprintf(act, sizeof act, "%s,epoch=%u" RVF_WITNESS_B2B_MARK, action, epoch);
+	int werr = store_witness_add(s, b, act, witness_type);
+	if (werr)
+		return werr;
 	uint64_t base = s->file_size;
 	size_t old_ndir = s->ndir;
 	for (size_t i = 0; i < b->nents; i++) {
