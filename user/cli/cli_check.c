@@ -40,10 +40,13 @@ static int parse(const char *cmd, int argc, char **argv, int allow_output, const
 
 /* What to run about the damage r describes (the same words from check and
  * recover). */
-static void advice(const char *path, const rvf_check_report *r, char *out, size_t n)
+static void advice(const char *path, const rvf_check_report *r, int after_recover, char *out, size_t n)
 {
 	if (!r->has_commit)
 		snprintf(out, n, "no intact commit: `rvf recover %s --output NEW` salvages what is intact", path);
+	else if (!r->state_intact && after_recover)
+		snprintf(out, n, "the current state (epoch %u) is damaged and no rollback fixes it: `rvf "
+			 "recover %s --output NEW` salvages every intact segment", r->epoch, path);
 	else if (!r->state_intact)
 		snprintf(out, n, "the current state (epoch %u) is damaged: `rvf recover %s` rolls back to the "
 			 "last good commit if that loses no intact vector, `rvf recover %s --output NEW` "
@@ -112,7 +115,7 @@ int cmd_check(int argc, char **argv)
 	if (r.clean)
 		return CLI_OK;
 	char adv[600];
-	advice(path, &r, adv, sizeof adv);
+	advice(path, &r, 0, adv, sizeof adv);
 	return cli_fail("%s: damaged: first bad offset %llu: %s; %s", path,
 			(unsigned long long)r.first_bad_offset, r.first_problem, adv);
 }
@@ -147,9 +150,12 @@ int cmd_recover(int argc, char **argv)
 		json_object_set_new(o, "vectors_lost", cli_json_u64(r.vectors_lost));
 		if ((rc = cli_json_print(o)))
 			return rc;
-	} else if (!r.changed) {
+	} else if (!r.changed && r.after.clean) {
 		printf("Nothing to recover: %s ends with its last good commit (epoch %u, %llu vectors)\n",
 		       path, r.epoch, (unsigned long long)r.vectors);
+	} else if (!r.changed) {
+		printf("Not changed: %s ends with its last good commit (epoch %u, %llu vectors); no rollback "
+		       "removes the damage below\n", path, r.epoch, (unsigned long long)r.vectors);
 	} else {
 		printf(output ? "Salvaged into %s:\n" : "Rolled back %s to its last good commit:\n", res_path);
 		if (r.backup[0])
@@ -172,7 +178,7 @@ int cmd_recover(int argc, char **argv)
 	if (r.after.clean)
 		return CLI_OK;
 	char adv[600];
-	advice(res_path, &r.after, adv, sizeof adv);
+	advice(res_path, &r.after, 1, adv, sizeof adv);
 	return cli_fail("%s: still damaged: first bad offset %llu: %s; %s", res_path,
 			(unsigned long long)r.after.first_bad_offset, r.after.first_problem, adv);
 }
