@@ -12,4 +12,6 @@ int fchown(int fd, uid_t uid, gid_t gid);
 int fchmod(int fd, mode_t mode);
 int flock(int fd, int op);
 ssize_t getrandom(void *buf, size_t len, unsigned flags);
+uid_t geteuid(void);
+int mkostemps(char *tmpl, int suffixlen, int flags);
 #endif
