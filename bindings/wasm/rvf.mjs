@@ -62,12 +62,14 @@ function wasiShim(getMemory) {
     fd_filestat_get: () => ERRNO_BADF,
     fd_pread: () => ERRNO_BADF,
     fd_read: () => ERRNO_BADF,
+    fd_readdir: () => ERRNO_BADF, // linked by the (writer-only) compaction temp cleanup
     fd_seek: () => ERRNO_BADF,
     fd_sync: () => ERRNO_BADF,
     fd_prestat_get: () => ERRNO_BADF, // no preopened directories
     fd_prestat_dir_name: () => ERRNO_BADF,
     path_filestat_get: nosys,
     path_open: nosys,
+    path_remove_directory: nosys,
     path_unlink_file: nosys,
     proc_exit: (code) => { throw new Error(`rvf.wasm exited with code ${code}`); },
   };

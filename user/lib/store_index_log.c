@@ -464,7 +464,9 @@ int rvf_index_persist(rvf_store *s)
 	if (x && x->storage_stale)
 		idx_storage(s, x);
 	seg_batch b = {0};
-	err = store_commit(s, &b, x && (!x->persisted || x->need_checkpoint) ? "index:checkpoint" : "index:update", 1);
+	/* witnessed like every commit: covers the INDEX_SEG / INDEX_LOG */
+	int full = x && (!x->persisted || x->need_checkpoint);
+	err = store_commit(s, &b, full ? "index:checkpoint" : "index:update", 1);
 	batch_free(&b);
 	return err;
 }
