@@ -15,7 +15,8 @@
 
 #define RVF_CLI_VERSION "0.1.0"
 
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+/* CLI_PARTIAL: `net-query --shards` got answers from some shards only. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_PARTIAL = 3 };
 
 /* One subcommand: name, one-line usage ("rvf create [OPTIONS] ..."),
  * short description and entry point (argv[0] is the command name). */
@@ -44,6 +45,7 @@ int cmd_extract_kernel(int argc, char **argv); /* cli_kernel.c */
 int cmd_launch(int argc, char **argv);         /* cli_launch.c */
 int cmd_serve(int argc, char **argv);          /* cli_serve.c */
 int cmd_index(int argc, char **argv);     /* cli_index.c */
+int cmd_shard(int argc, char **argv);     /* cli_shard.c */
 
 int cmd_export(int argc, char **argv);    /* cli_export.c */
 int cmd_derive(int argc, char **argv);    /* cli_lineage.c */
