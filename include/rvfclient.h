@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "rvf_wire.h"
@@ -95,6 +96,56 @@ struct rvf_client_query_spec {
 int rvf_client_batch(rvf_client *c, const struct rvf_client_query_spec *qs, size_t n,
 		     uint32_t dim, uint32_t k, unsigned window, int timeout_ms, int retries,
 		     rvf_client_result *out, int *err);
+
+/* ---- fan-out over shards (docs/SCALING.md) ----------------------------
+ * One unconnected UDP socket for S shard servers: a query is sent to every
+ * shard at once (each datagram with its own request id), one poll loop
+ * collects the replies until every shard has answered or the attempt's
+ * timeout passes; shards still silent are sent the query again with a fresh
+ * id (retries), then reported missing. A reply counts only if it comes from
+ * the shard's exact address and port, carries the id last sent to that
+ * shard, and parses (rvf_client_parse_reply; a NaN distance is malformed);
+ * anything else — another shard's id, a stranger, a second reply, a
+ * truncated or malformed datagram — is counted in `ignored` and changes
+ * nothing. The merged top-k is the k best hits (distance, then id) over the
+ * shards that answered with status OK; an id returned by two shards is kept
+ * once (at its best distance) and counted in `duplicate_ids`. */
+typedef struct rvf_client_fanout rvf_client_fanout;
+
+typedef struct {
+	int err;               /* 0 answered (see res.status), -ETIMEDOUT no reply,
+				  -EBADMSG only malformed replies with its id */
+	rvf_client_result res; /* valid when err == 0 */
+} rvf_client_shard_reply;
+
+typedef struct {
+	size_t nshards;
+	size_t answered;       /* shards with err 0 and status OK (merged) */
+	unsigned ignored;      /* datagrams dropped (see above) */
+	unsigned duplicate_ids;
+	uint64_t elapsed_ns;   /* first send -> last reply or give-up */
+	uint16_t count;        /* merged hits */
+	rvf_client_hit hits[RVF_WIRE_MAX_K];
+} rvf_client_fanout_result;
+
+/* "HOST:PORT" of every shard, as for rvf_client_open (first resolved
+ * address each). -EINVAL on a malformed string, n == 0, n > 4096 or two
+ * shards at the same address; -EHOSTUNREACH when one does not resolve. */
+int rvf_client_fanout_open(const char *const *hostports, size_t n, rvf_client_fanout **out);
+void rvf_client_fanout_close(rvf_client_fanout *f);
+int rvf_client_fanout_fd(const rvf_client_fanout *f);
+void rvf_client_fanout_set_next_id(rvf_client_fanout *f, uint32_t id);
+/* One f32 query to every shard (k, dim, flags as rvf_client_query). per[i]
+ * receives shard i's outcome (nshards entries). Returns 0 with *out filled
+ * — out->answered < out->nshards is a partial result — or a negative errno
+ * for bad arguments or a socket failure. Bounded by
+ * (retries + 1) * timeout_ms. */
+int rvf_client_fanout_query(rvf_client_fanout *f, const float *q, uint32_t dim, uint32_t k,
+			    uint16_t flags, int timeout_ms, int retries,
+			    rvf_client_fanout_result *out, rvf_client_shard_reply *per);
+
+/* First address of "HOST:PORT" (as rvf_client_open parses it). 0 or -errno. */
+int rvf_client_resolve(const char *hostport, struct sockaddr_storage *out, socklen_t *len);
 
 /* ---- wire helpers (also used by tests and benchmarks) ----------------- */
 

@@ -3,8 +3,11 @@
  * over the UDP wire protocol (docs/PROTOCOL.md) through the client library,
  * reporting which path answered (xdp, cache or daemon).
  *
+ * With --shards H:P,... or --shard-map FILE the query goes to every shard
+ * at once and the merged top-k is printed (cli_fanout.c).
+ *
  * Exit status: 0 answered with status OK, 1 no reply / error status /
- * malformed replies, 2 usage error.
+ * malformed replies, 2 usage error, 3 (shards) a partial result.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_fanout.h"
 #include "rvfclient.h"
 
 enum {
@@ -22,6 +26,8 @@ enum {
 	OPT_DAEMON,
 	OPT_NO_CACHE,
 	OPT_I8,
+	OPT_SHARDS,
+	OPT_SHARD_MAP,
 };
 
 static const struct option opts[] = {
@@ -33,6 +39,8 @@ static const struct option opts[] = {
 	{ "daemon", no_argument, NULL, OPT_DAEMON },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "i8", no_argument, NULL, OPT_I8 },
+	{ "shards", required_argument, NULL, OPT_SHARDS },
+	{ "shard-map", required_argument, NULL, OPT_SHARD_MAP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -70,9 +78,45 @@ static int parse_int(const char *opt, const char *s, uint64_t max, int *out)
 	return CLI_OK;
 }
 
+/* --shards / --shard-map: no positional target, f32 queries only. */
+static int fan_out(int argc, char **argv, const char *shards, const char *shard_map,
+		   const char *vec_s, int k, uint16_t flags, int timeout_ms, int retries, int json,
+		   int i8)
+{
+	char **addrs = NULL;
+	size_t n = 0, dim = 0;
+	float *q = NULL;
+	int rc;
+
+	if (shards && shard_map)
+		return cli_usage("net-query", "--shards and --shard-map exclude each other");
+	if (optind < argc)
+		return cli_usage("net-query", "unexpected argument '%s' found (the shards come "
+				 "from --shards / --shard-map)", argv[optind]);
+	if (i8)
+		return cli_usage("net-query", "--i8 is not supported with shards");
+	if (!vec_s)
+		return cli_usage("net-query", "the following required arguments were not provided:"
+				 "\n  --vector <VECTOR>");
+	if (cli_parse_vector(vec_s, &q, &dim))
+		return CLI_USAGE;
+	if (dim == 0 || dim > 65535) {
+		free(q);
+		return cli_usage("net-query", "the query vector needs 1..65535 components");
+	}
+	rc = shards ? cli_shard_addrs_from_list(shards, &addrs, &n)
+		    : cli_shard_addrs_from_map(shard_map, &addrs, &n);
+	if (rc == CLI_OK)
+		rc = cli_net_query_shards((const char *const *)addrs, n, q, dim, k, flags,
+					  timeout_ms, retries, json);
+	cli_shard_addrs_free(addrs, n);
+	free(q);
+	return rc;
+}
+
 int cmd_net_query(int argc, char **argv)
 {
-	const char *target, *vec_s = NULL;
+	const char *target, *vec_s = NULL, *shards = NULL, *shard_map = NULL;
 	int json = 0, i8 = 0, timeout_ms = 1000, retries = 2, k = 10, opt, rc;
 	uint16_t flags = 0;
 	rvf_client_result res;
@@ -115,10 +159,19 @@ int cmd_net_query(int argc, char **argv)
 		case OPT_I8:
 			i8 = 1;
 			break;
+		case OPT_SHARDS:
+			shards = optarg;
+			break;
+		case OPT_SHARD_MAP:
+			shard_map = optarg;
+			break;
 		default:
 			return cli_bad_option("net-query", argv, opt);
 		}
 	}
+	if (shards || shard_map)
+		return fan_out(argc, argv, shards, shard_map, vec_s, k, flags, timeout_ms, retries,
+			       json, i8);
 	if (optind >= argc)
 		return cli_usage("net-query", "the required argument <HOST:PORT> was not provided");
 	if (optind + 1 < argc)

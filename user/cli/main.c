@@ -21,7 +21,7 @@ static const struct cli_cmd cmds[] = {
 	  "Inspect segments and lineage", cmd_inspect },
 	{ "compact", "rvf compact [OPTIONS] <PATH>",
 	  "Compact the store to reclaim dead space", cmd_compact },
-	{ "net-query", "rvf net-query [OPTIONS] --vector <VECTOR> <HOST:PORT>",
+	{ "net-query", "rvf net-query [OPTIONS] --vector <VECTOR> <HOST:PORT | --shards <LIST> | --shard-map <FILE>>",
 	  "Query a server over the UDP wire protocol (XDP/cache/daemon)", cmd_net_query },
 	{ "stats", "rvf stats [OPTIONS] <IFACE|--metrics HOST:PORT>",
 	  "Counters of a serving query engine (pinned XDP maps or rvfd metrics)", cmd_stats },
@@ -132,6 +132,9 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --daemon            Exact f32 answer from the daemon, not XDP\n"
 	"      --no-cache          Neither answer from nor fill the result cache\n"
 	"      --i8                Send the query quantized to int8 (+ scale)\n"
+	"      --shards <LIST>     Fan out to every HOST:PORT of LIST (comma-separated),\n"
+	"                          merge the top-k; exit 3 if a shard is missing\n"
+	"      --shard-map <FILE>  The same with the \"addr\" of each shard of a map\n"
 	"      --json              Output as JSON\n",
 	"      --metrics <H:P>     Read rvfd's Prometheus counters (rvfd --metrics-port)\n"
 	"      --pin-dir <DIR>     Pinned maps of IFACE [default: /sys/fs/bpf/rvf/IFACE]\n"

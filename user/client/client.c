@@ -316,6 +316,39 @@ int rvf_client_open(const char *hostport, rvf_client **out)
 	return 0;
 }
 
+int rvf_client_resolve(const char *hostport, struct sockaddr_storage *out, socklen_t *len)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	const char *host, *port;
+	char tmp[512];
+	int err, gai;
+
+	if (!hostport || !out || !len)
+		return -EINVAL;
+	err = split_hostport(hostport, tmp, sizeof tmp, &host, &port);
+	if (err)
+		return err;
+	err = parse_port(port);
+	if (err < 0)
+		return err;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_protocol = IPPROTO_UDP;
+	hints.ai_flags = AI_NUMERICSERV;
+	gai = getaddrinfo(host, port, &hints, &res);
+	if (gai)
+		return gai == EAI_SYSTEM ? -errno : gai == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
+	if (res->ai_addrlen > sizeof *out) {
+		freeaddrinfo(res);
+		return -EAFNOSUPPORT;
+	}
+	memset(out, 0, sizeof *out);
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
 void rvf_client_close(rvf_client *c)
 {
 	if (!c)
