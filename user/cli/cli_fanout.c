@@ -2,9 +2,14 @@
  * query to every shard through the client library's fan-out
  * (rvfclient.h), the merged top-k and each shard's status.
  *
- * Exit status: 0 every shard answered with status OK, 3 some did not (the
- * merged result of the others is printed, the missing ones are named on
- * stderr and in the JSON), 1 none did or the socket failed.
+ * With --input Q.npy every row is one query, sent one after another; with
+ * --json the output is {"complete", "count", "elapsed_us", "partial",
+ * "queries": [one object per query]}.
+ *
+ * Exit status: 0 every shard answered every query with status OK, 3 some
+ * did not (the merged result of the others is printed, the missing ones are
+ * named on stderr and in the JSON), 1 no shard answered (a query) or the
+ * socket failed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,8 +51,8 @@ static json_t *shard_json(const char *addr, const rvf_client_shard_reply *r)
 	return o;
 }
 
-static int print_json(const char *const *addrs, const rvf_client_fanout_result *m,
-		      const rvf_client_shard_reply *per)
+static json_t *result_json(const char *const *addrs, const rvf_client_fanout_result *m,
+			   const rvf_client_shard_reply *per)
 {
 	json_t *shards = json_array(), *missing = json_array();
 	rvf_hit hits[RVF_WIRE_MAX_K];
@@ -61,7 +66,7 @@ static int print_json(const char *const *addrs, const rvf_client_fanout_result *
 		hits[i].id = m->hits[i].id;
 		hits[i].distance = m->hits[i].distance;
 	}
-	return cli_json_print(json_pack("{s:b, s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:I}",
+	return json_pack("{s:b, s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:I}",
 					"complete", m->answered == m->nshards,
 					"count", (json_int_t)m->count,
 					"duplicate_ids", (json_int_t)m->duplicate_ids,
@@ -70,7 +75,7 @@ static int print_json(const char *const *addrs, const rvf_client_fanout_result *
 					"missing", missing,
 					"results", cli_json_hits(hits, m->count),
 					"shards", shards,
-					"answered", (json_int_t)m->answered));
+					"answered", (json_int_t)m->answered);
 }
 
 static int print_text(const char *const *addrs, const rvf_client_fanout_result *m,
@@ -96,53 +101,99 @@ static int print_text(const char *const *addrs, const rvf_client_fanout_result *
 	return cli_print_hits(hits, m->count);
 }
 
-int cli_net_query_shards(const char *const *addrs, size_t n, const float *q, size_t dim, int k,
-			 uint16_t flags, int timeout_ms, int retries, int json)
+static void warn_missing(const char *const *addrs, const rvf_client_shard_reply *per, size_t n,
+			 const char *prefix)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (per[i].err == 0 && per[i].res.status == RVF_ST_OK)
+			continue;
+		if (per[i].err == 0)
+			fprintf(stderr, "warning: %sshard %s answered with status %u (%s): left out "
+				"of the result\n", prefix, addrs[i], per[i].res.status,
+				rvf_client_status_str(per[i].res.status));
+		else
+			fprintf(stderr, "warning: %sshard %s %s: left out of the result\n", prefix,
+				addrs[i], per[i].err == -ETIMEDOUT ? "did not answer in time"
+								   : "sent only malformed replies");
+	}
+}
+
+int cli_net_query_shards(const char *const *addrs, size_t n, const float *q, size_t dim,
+			 size_t nq, int k, uint16_t flags, int timeout_ms, int retries, int json)
 {
 	rvf_client_shard_reply *per = calloc(n, sizeof *per);
+	json_t *all = nq > 1 && json ? json_array() : NULL;
+	size_t complete = 0, empty = 0;
 	rvf_client_fanout_result m;
 	rvf_client_fanout *f = NULL;
+	uint64_t t0 = 0;
 	int rc;
 
-	if (!per)
+	if (!per || (nq > 1 && json && !all)) {
+		free(per);
+		json_decref(all);
 		return cli_fail("out of memory");
+	}
 	rc = rvf_client_fanout_open(addrs, n, &f);
 	if (rc) {
 		free(per);
+		json_decref(all);
 		if (rc == -EINVAL)
 			return cli_usage("net-query", "invalid shard list: every entry must be "
 					 "HOST:PORT or [IPV6]:PORT, each address once");
 		return cli_fail("cannot use the shard addresses: %s",
 				rc == -EHOSTUNREACH ? "a host was not found" : strerror(-rc));
 	}
-	rc = rvf_client_fanout_query(f, q, (uint32_t)dim, (uint32_t)k, flags, timeout_ms, retries,
-				     &m, per);
-	rvf_client_fanout_close(f);
-	if (rc) {
-		free(per);
-		return cli_fail("fan-out query failed: %s", strerror(-rc));
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (per[i].err == 0 && per[i].res.status == RVF_ST_OK)
-			continue;
-		if (per[i].err == 0)
-			fprintf(stderr, "warning: shard %s answered with status %u (%s): left out of "
-				"the result\n", addrs[i], per[i].res.status,
-				rvf_client_status_str(per[i].res.status));
+	for (size_t qi = 0; qi < nq; qi++) {
+		char prefix[48] = "";
+
+		rc = rvf_client_fanout_query(f, q + qi * dim, (uint32_t)dim, (uint32_t)k, flags,
+					     timeout_ms, retries, &m, per);
+		if (rc) {
+			rc = cli_fail("fan-out query failed: %s", strerror(-rc));
+			break;
+		}
+		t0 += m.elapsed_ns;
+		complete += m.answered == m.nshards;
+		empty += m.answered == 0;
+		if (nq > 1)
+			snprintf(prefix, sizeof prefix, "query %zu: ", qi);
+		warn_missing(addrs, per, n, prefix);
+		if (all)
+			rc = json_array_append_new(all, result_json(addrs, &m, per)) ? CLI_FAIL
+										       : CLI_OK;
+		else if (json)
+			rc = cli_json_print(result_json(addrs, &m, per));
 		else
-			fprintf(stderr, "warning: shard %s %s: left out of the result\n", addrs[i],
-				per[i].err == -ETIMEDOUT ? "did not answer in time"
-							 : "sent only malformed replies");
+			rc = print_text(addrs, &m, per);
+		if (rc)
+			break;
 	}
-	rc = json ? print_json(addrs, &m, per) : print_text(addrs, &m, per);
+	rvf_client_fanout_close(f);
 	free(per);
+	if (all) {
+		if (!rc)
+			rc = cli_json_print(json_pack("{s:I, s:I, s:o, s:I, s:o}",
+						      "complete", (json_int_t)complete,
+						      "count", (json_int_t)nq,
+						      "elapsed_us", cli_json_real((double)t0 / 1e3),
+						      "partial", (json_int_t)(nq - complete),
+						      "queries", all));
+		else
+			json_decref(all);
+	}
 	if (rc)
 		return rc;
-	if (m.answered == 0)
-		return cli_fail("no shard answered");
-	if (m.answered < m.nshards) {
-		fprintf(stderr, "warning: partial result: %zu of %zu shards answered\n", m.answered,
-			m.nshards);
+	if (empty)
+		return cli_fail(nq > 1 ? "no shard answered %zu of the queries" : "no shard answered",
+				empty);
+	if (complete < nq) {
+		if (nq > 1)
+			fprintf(stderr, "warning: partial results: %zu of %zu queries missed a shard\n",
+				nq - complete, nq);
+		else
+			fprintf(stderr, "warning: partial result: %zu of %zu shards answered\n",
+				m.answered, m.nshards);
 		return CLI_PARTIAL;
 	}
 	return CLI_OK;

@@ -5,10 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Queries every shard, prints the merged top-k: CLI_OK, CLI_PARTIAL (3)
- * when some shard is missing, CLI_FAIL when none answered. */
-int cli_net_query_shards(const char *const *addrs, size_t n, const float *q, size_t dim, int k,
-			 uint16_t flags, int timeout_ms, int retries, int json);
+/* Sends each of the nq queries (q: nq * dim floats) to every shard, prints
+ * the merged top-k: CLI_OK, CLI_PARTIAL (3) when some shard is missing,
+ * CLI_FAIL when none answered. */
+int cli_net_query_shards(const char *const *addrs, size_t n, const float *q, size_t dim,
+			 size_t nq, int k, uint16_t flags, int timeout_ms, int retries, int json);
 /* Shard addresses from a shard map's "addr" fields / a comma-separated
  * list: CLI_OK with *addrs (free with cli_shard_addrs_free), or the exit
  * status after printing the error. */

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cli_fanout.h"
+#include "npy.h"
 #include "rvfclient.h"
 
 enum {
@@ -28,6 +29,7 @@ enum {
 	OPT_I8,
 	OPT_SHARDS,
 	OPT_SHARD_MAP,
+	OPT_INPUT,
 };
 
 static const struct option opts[] = {
@@ -41,6 +43,7 @@ static const struct option opts[] = {
 	{ "i8", no_argument, NULL, OPT_I8 },
 	{ "shards", required_argument, NULL, OPT_SHARDS },
 	{ "shard-map", required_argument, NULL, OPT_SHARD_MAP },
+	{ "input", required_argument, NULL, OPT_INPUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -80,11 +83,11 @@ static int parse_int(const char *opt, const char *s, uint64_t max, int *out)
 
 /* --shards / --shard-map: no positional target, f32 queries only. */
 static int fan_out(int argc, char **argv, const char *shards, const char *shard_map,
-		   const char *vec_s, int k, uint16_t flags, int timeout_ms, int retries, int json,
-		   int i8)
+		   const char *vec_s, const char *input, int k, uint16_t flags, int timeout_ms,
+		   int retries, int json, int i8)
 {
 	char **addrs = NULL;
-	size_t n = 0, dim = 0;
+	size_t n = 0, dim = 0, nq = 1;
 	float *q = NULL;
 	int rc;
 
@@ -95,11 +98,25 @@ static int fan_out(int argc, char **argv, const char *shards, const char *shard_
 				 "from --shards / --shard-map)", argv[optind]);
 	if (i8)
 		return cli_usage("net-query", "--i8 is not supported with shards");
-	if (!vec_s)
-		return cli_usage("net-query", "the following required arguments were not provided:"
-				 "\n  --vector <VECTOR>");
-	if (cli_parse_vector(vec_s, &q, &dim))
+	if (!vec_s == !input)
+		return cli_usage("net-query", "give exactly one of --vector <VECTOR> and "
+				 "--input <Q.npy>");
+	if (input) {
+		struct npy_f32 a;
+		char err[512];
+
+		if (npy_load_f32(input, &a, err, sizeof err))
+			return cli_fail("%s", err);
+		q = a.data;
+		nq = a.rows;
+		dim = a.cols;
+		if (nq == 0) {
+			free(q);
+			return cli_fail("%s: no queries", input);
+		}
+	} else if (cli_parse_vector(vec_s, &q, &dim)) {
 		return CLI_USAGE;
+	}
 	if (dim == 0 || dim > 65535) {
 		free(q);
 		return cli_usage("net-query", "the query vector needs 1..65535 components");
@@ -107,7 +124,7 @@ static int fan_out(int argc, char **argv, const char *shards, const char *shard_
 	rc = shards ? cli_shard_addrs_from_list(shards, &addrs, &n)
 		    : cli_shard_addrs_from_map(shard_map, &addrs, &n);
 	if (rc == CLI_OK)
-		rc = cli_net_query_shards((const char *const *)addrs, n, q, dim, k, flags,
+		rc = cli_net_query_shards((const char *const *)addrs, n, q, dim, nq, k, flags,
 					  timeout_ms, retries, json);
 	cli_shard_addrs_free(addrs, n);
 	free(q);
@@ -116,7 +133,7 @@ static int fan_out(int argc, char **argv, const char *shards, const char *shard_
 
 int cmd_net_query(int argc, char **argv)
 {
-	const char *target, *vec_s = NULL, *shards = NULL, *shard_map = NULL;
+	const char *target, *vec_s = NULL, *shards = NULL, *shard_map = NULL, *input = NULL;
 	int json = 0, i8 = 0, timeout_ms = 1000, retries = 2, k = 10, opt, rc;
 	uint16_t flags = 0;
 	rvf_client_result res;
@@ -165,13 +182,18 @@ int cmd_net_query(int argc, char **argv)
 		case OPT_SHARD_MAP:
 			shard_map = optarg;
 			break;
+		case OPT_INPUT:
+			input = optarg;
+			break;
 		default:
 			return cli_bad_option("net-query", argv, opt);
 		}
 	}
 	if (shards || shard_map)
-		return fan_out(argc, argv, shards, shard_map, vec_s, k, flags, timeout_ms, retries,
-			       json, i8);
+		return fan_out(argc, argv, shards, shard_map, vec_s, input, k, flags, timeout_ms,
+			       retries, json, i8);
+	if (input)
+		return cli_usage("net-query", "--input needs --shards or --shard-map");
 	if (optind >= argc)
 		return cli_usage("net-query", "the required argument <HOST:PORT> was not provided");
 	if (optind + 1 < argc)

@@ -135,6 +135,7 @@ static const char *const cmd_opts[NCMDS] = {
 	"      --shards <LIST>     Fan out to every HOST:PORT of LIST (comma-separated),\n"
 	"                          merge the top-k; exit 3 if a shard is missing\n"
 	"      --shard-map <FILE>  The same with the \"addr\" of each shard of a map\n"
+	"      --input <Q.npy>     Shards: one query per row of a 2-D float32 .npy\n"
 	"      --json              Output as JSON\n",
 	"      --metrics <H:P>     Read rvfd's Prometheus counters (rvfd --metrics-port)\n"
 	"      --pin-dir <DIR>     Pinned maps of IFACE [default: /sys/fs/bpf/rvf/IFACE]\n"
