@@ -49,6 +49,9 @@ PACKAGES=(
 	lld                # wasm-ld, the wasm32 linker
 	libclang-rt-14-dev-wasm32 # compiler runtime for wasm32
 	scdoc              # man pages rvf(1), rvfd(8) from docs/man/*.scd
+	nftables           # deploy/nftables-lb.sh: the replicas' UDP load balancer
+	conntrack          # deploy/nftables-lb.sh --down / backend removal: conntrack -D
+	rsync              # replicas follow the primary (docs/SCALING.md)
 )
 # What `make` and `make install` need (a subset of the above).
 BUILD_PACKAGES=(build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev

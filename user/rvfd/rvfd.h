@@ -94,15 +94,19 @@ struct rvfd_metrics {
 	uint32_t epoch;
 	uint64_t nvec;
 	uint32_t dim;
-	double start_time;          /* unix seconds */
+	double start_time;          /* unix seconds; 0 until serving */
+	char file_id[33];           /* served file's id, hex ("" if none) */
 };
 
 void rvfd_lat_observe(struct rvfd_metrics *m, double us);
+/* Records the served store's file id (call after every (re)open). */
+void rvfd_metrics_identity(struct rvfd_metrics *m, const rvf_store *s);
 /* Prometheus text exposition (format 0.0.4). Returns a malloc'd string. */
 char *rvfd_metrics_text(const struct rvfd_metrics *m);
 
-/* Tiny HTTP/1.0 server: GET /metrics only. Non-blocking, driven by the
- * daemon's poll loop. */
+/* Tiny HTTP/1.0 server: GET /metrics and GET /healthz (200 + JSON
+ * {epoch, file_id, status, vectors, xdp_attached} while serving, else 503).
+ * Non-blocking, driven by the daemon's poll loop. */
 #define RVFD_HTTP_MAX_CONN 8
 struct rvfd_http_conn {
 	int fd;
@@ -116,6 +120,7 @@ struct rvfd_http {
 	const struct rvfd_cidr *allow; /* connections from elsewhere are closed */
 	size_t nallow;               /* 0: everyone */
 	uint64_t *denied;            /* counts the closed ones (may be NULL) */
+	const struct rvfd_metrics *m; /* for GET /healthz (NULL: 503) */
 	struct rvfd_http_conn c[RVFD_HTTP_MAX_CONN];
 };
 

@@ -324,6 +324,7 @@ static void metrics_store(struct daemon *d)
 	d->m.epoch = d->st.epoch;
 	d->m.nvec = d->st.nvec;
 	d->m.dim = d->st.dim;
+	rvfd_metrics_identity(&d->m, d->st.s);
 }
 
 /* Reopens the store if the file changed; syncs the XDP maps on a new epoch. */
@@ -765,6 +766,7 @@ int main(int argc, char **argv)
 		d.http.allow = d.o.allow;
 		d.http.nallow = d.o.nallow;
 		d.http.denied = &d.m.metrics_denied;
+		d.http.m = &d.m;
 		d.have_http = 1;
 	}
 	if (!d.o.no_xdp) {

@@ -1,6 +1,7 @@
 /* rvfd_metrics.c — daemon counters as Prometheus text (exposition format
  * 0.0.4) and the tiny HTTP/1.0 responder that serves them: GET /metrics
- * only, everything else 404/405/400, one response per connection. All
+ * and GET /healthz (for load balancers and readiness probes), everything
+ * else 404/405/400, one response per connection. All
  * sockets are non-blocking and driven by the daemon's poll loop; a client
  * that does not send its request within 2 s is dropped. */
 #include <arpa/inet.h>
@@ -58,6 +59,21 @@ void rvfd_lat_observe(struct rvfd_metrics *m, double us)
 	m->lat[b]++;
 	m->lat_count++;
 	m->lat_sum_us += us;
+}
+
+void rvfd_metrics_identity(struct rvfd_metrics *m, const rvf_store *s)
+{
+	static const char d[] = "0123456789abcdef";
+	rvf_identity id;
+
+	m->file_id[0] = '\0';
+	if (!s || rvf_get_identity(s, &id))
+		return;
+	for (int i = 0; i < 16; i++) {
+		m->file_id[2 * i] = d[id.file_id[i] >> 4];
+		m->file_id[2 * i + 1] = d[id.file_id[i] & 15];
+	}
+	m->file_id[32] = '\0';
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -159,6 +175,9 @@ char *rvfd_metrics_text(const struct rvfd_metrics *m)
 	gauge(&b, "rvfd_store_epoch", "Store epoch the daemon answers from.", m->epoch);
 	gauge(&b, "rvfd_store_vectors", "Live vectors in the store.", (double)m->nvec);
 	gauge(&b, "rvfd_store_dimension", "Store dimension.", m->dim);
+	sb_printf(&b, "# HELP rvfd_store_info The served file: its file_id and epoch (value 1).\n"
+		      "# TYPE rvfd_store_info gauge\nrvfd_store_info{file_id=\"%s\",epoch=\"%u\"} 1\n",
+		  m->file_id, m->epoch);
 	gauge(&b, "rvfd_xdp_attached", "1 if the XDP program is attached.", m->xdp_attached);
 	gauge(&b, "rvfd_start_time_seconds", "Daemon start, unix time.", m->start_time);
 	if (m->xdp_valid) {
@@ -274,7 +293,25 @@ static void conn_close(struct rvfd_http_conn *c)
 	c->fd = -1;
 }
 
-static void conn_request(struct rvfd_http_conn *c, char *(*text)(void *), void *arg)
+/* 200 + the served identity while serving, 503 before. */
+static void health(int fd, const struct rvfd_metrics *m, int head)
+{
+	char body[256];
+
+	if (!m || m->start_time <= 0 || !m->file_id[0]) {
+		respond(fd, "503 Service Unavailable", "application/json",
+			head ? "" : "{\"status\":\"starting\"}\n");
+		return;
+	}
+	snprintf(body, sizeof body,
+		 "{\"epoch\":%u,\"file_id\":\"%s\",\"status\":\"serving\",\"vectors\":%llu,"
+		 "\"xdp_attached\":%s}\n", m->epoch, m->file_id, (unsigned long long)m->nvec,
+		 m->xdp_attached ? "true" : "false");
+	respond(fd, "200 OK", "application/json", head ? "" : body);
+}
+
+static void conn_request(struct rvfd_http_conn *c, const struct rvfd_metrics *m,
+			 char *(*text)(void *), void *arg)
 {
 	char method[16], target[256];
 	char *body;
@@ -288,8 +325,12 @@ static void conn_request(struct rvfd_http_conn *c, char *(*text)(void *), void *
 		respond(c->fd, "405 Method Not Allowed", "text/plain", "only GET\n");
 		return;
 	}
+	if (!strcmp(target, "/healthz")) {
+		health(c->fd, m, !strcmp(method, "HEAD"));
+		return;
+	}
 	if (strcmp(target, "/metrics") && strncmp(target, "/metrics?", 9)) {
-		respond(c->fd, "404 Not Found", "text/plain", "try /metrics\n");
+		respond(c->fd, "404 Not Found", "text/plain", "try /metrics or /healthz\n");
 		return;
 	}
 	body = text(arg);
@@ -347,7 +388,7 @@ void rvfd_http_service(struct rvfd_http *h, char *(*text)(void *), void *arg)
 		}
 		c->buf[c->got] = '\0';
 		if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n")) {
-			conn_request(c, text, arg);
+			conn_request(c, h->m, text, arg);
 			conn_close(c);
 		} else if (c->got >= sizeof(c->buf) - 1) {
 			respond(c->fd, "431 Request Header Fields Too Large", "text/plain", "too large\n");
