@@ -146,8 +146,11 @@ out=$(LD_LIBRARY_PATH=$ST/usr/lib run_ok "$T/hello" "$T/a.rvf")
 # 9^2 + ... per component: 41 -> (10+1)^2*8 = 968, 43 -> (10-1)^2*8 = 648.
 assert_eq "$out" "accepted=100 live=100 1042:8 1043:648 1041:968" "query answer via librvf.so"
 # The program really loaded the installed library (not some other copy).
-LD_LIBRARY_PATH=$ST/usr/lib ldd "$T/hello" | grep -q "librvf.so.$major => $ST/usr/lib/" ||
-	fail "hello does not resolve librvf.so.$major from the stage: $(LD_LIBRARY_PATH=$ST/usr/lib ldd "$T/hello")"
+# (ldd's output captured first: `ldd | grep -q` under pipefail fails when
+# grep exits early and ldd gets SIGPIPE)
+deps=$(LD_LIBRARY_PATH=$ST/usr/lib ldd "$T/hello")
+grep -q "librvf.so.$major => $ST/usr/lib/" <<<"$deps" ||
+	fail "hello does not resolve librvf.so.$major from the stage: $deps"
 ok
 # The store it wrote is a normal rvf file for the installed CLI.
 st=$(run_ok "$ST/usr/bin/rvf" status "$T/a.rvf" --json)
