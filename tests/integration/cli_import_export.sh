@@ -361,4 +361,19 @@ echo '{"id": "\u0001rvf-u64-0000000000000000:5", "vector": [1, 2]}' >"$T/ufake.j
 err_is 1 "non-negative integer" "$RVF" ingest "$T/u64_json.rvf" -i "$T/ufake.jsonl"
 assert_eq "$(count "$T/u64_json.rvf")" 3 "nothing written by refused files"
 
+# F9: text input that never ends a line (/dev/zero, binary data) fails fast
+# with the line number instead of growing a buffer forever; nothing written
+run_ok "$RVF" create "$T/f9.rvf" -d 4 >/dev/null
+cp "$T/f9.rvf" "$T/f9.before"
+for f in jsonl csv tsv json; do
+	err_is 1 "line 1: NUL byte at offset 0: $f input must be text" \
+		timeout 10 "$RVF" ingest "$T/f9.rvf" -i /dev/zero --format $f
+	err_is 1 "line 1: NUL byte" timeout 10 "$RVF" ingest "$T/f9.rvf" --format $f -i - </dev/zero
+done
+printf '{"id":1,"vector":[1,2,3,4]}\n{"id":2,\0"vector":[1,2,3,4]}\n' >"$T/nul.jsonl"
+err_is 1 "line 2: NUL byte at offset 36" "$RVF" ingest "$T/f9.rvf" -i "$T/nul.jsonl"
+head -c 70000000 /dev/zero | tr '\0' 'a' >"$T/long.csv"
+err_is 1 "line 1: record longer than 64 MiB" timeout 20 "$RVF" ingest "$T/f9.rvf" -i "$T/long.csv"
+same "$T/f9.rvf" "$T/f9.before" "store unchanged by refused binary input"
+
 pass

@@ -69,10 +69,21 @@ struct in_src {
 	uint64_t base;        /* file offset of buf[0] */
 	uint64_t size;        /* regular file size, else 0 */
 	int seekable;
+	int text;             /* a text format: a NUL byte is an error */
+	int bad;              /* why the last fill failed (IN_BAD_*), 0 = I/O error */
+	uint64_t bad_off;     /* file offset of the NUL byte (IN_BAD_NUL) */
 };
 
+/* One record (a JSON line, a CSV row, a JSON array element) may not exceed
+ * this many bytes: input without line ends fails fast instead of growing the
+ * buffer without end. */
+#define IN_MAX_RECORD (64u << 20)
+enum { IN_BAD_NUL = 1, IN_BAD_LONG };
+
 /* Reads more bytes after buf[len] (moving the unread part to the front and
- * growing the buffer if it is full). Returns bytes added, 0 at EOF, -1 error. */
+ * growing the buffer if it is full). Returns bytes added, 0 at EOF, -1 error:
+ * a read error (errno), a NUL byte in a text source (bad = IN_BAD_NUL) or an
+ * unread span that would grow past IN_MAX_RECORD (bad = IN_BAD_LONG). */
 long in_src_fill(struct in_src *s);
 
 struct in_reader {
@@ -93,6 +104,10 @@ struct in_reader {
 int in_json_init(struct in_reader *r, char *err, size_t errlen);
 int in_csv_init(struct in_reader *r, char *err, size_t errlen);
 int in_npy_init(struct in_reader *r, char *err, size_t errlen);
+
+/* The error sentence for a failed in_src_fill, with the line number (the
+ * current record starts at r->line, its bytes at src.pos). Returns -1. */
+int in_src_error(struct in_reader *r, char *err, size_t errlen);
 
 /* Makes room for n floats in r->vec. 0 or -1 (out of memory). */
 int in_vec_reserve(struct in_reader *r, size_t n);

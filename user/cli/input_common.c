@@ -68,6 +68,10 @@ long in_src_fill(struct in_src *s)
 		s->pos = 0;
 	}
 	if (s->len == s->cap) {
+		if (s->text && s->cap >= IN_MAX_RECORD) {
+			s->bad = IN_BAD_LONG;
+			return -1;
+		}
 		size_t ncap = s->cap ? s->cap * 2 : IN_CHUNK;
 		unsigned char *nb = realloc(s->buf, ncap);
 
@@ -87,8 +91,42 @@ long in_src_fill(struct in_src *s)
 		s->eof = 1;
 		return 0;
 	}
+	if (s->text) {
+		const unsigned char *z = memchr(s->buf + s->len, 0, (size_t)got);
+
+		if (z) {
+			s->bad = IN_BAD_NUL;
+			s->bad_off = s->base + (uint64_t)(z - s->buf);
+			s->len += (size_t)got;
+			return -1;
+		}
+	}
 	s->len += (size_t)got;
 	return got;
+}
+
+int in_src_error(struct in_reader *r, char *err, size_t errlen)
+{
+	struct in_src *s = &r->src;
+	unsigned long long line = r->line;
+
+	if (s->bad == IN_BAD_NUL) {
+		const unsigned char *p = s->buf + s->pos, *e = s->buf + (s->bad_off - s->base);
+
+		while ((p = memchr(p, '\n', (size_t)(e - p)))) {
+			line++;
+			p++;
+		}
+		snprintf(err, errlen, "line %llu: NUL byte at offset %llu: %s input must be text "
+			 "(binary data? check --format)", line, (unsigned long long)s->bad_off,
+			 in_format_name(r->o.format));
+	} else if (s->bad == IN_BAD_LONG) {
+		snprintf(err, errlen, "line %llu: record longer than %u MiB (no line end; binary "
+			 "data? check --format)", line, IN_MAX_RECORD >> 20);
+	} else {
+		snprintf(err, errlen, "read error on %s: %s", r->path, strerror(errno));
+	}
+	return -1;
 }
 
 int in_vec_reserve(struct in_reader *r, size_t n)
@@ -284,6 +322,7 @@ int in_rewind(struct in_reader *r, char *err, size_t errlen)
 		return -1;
 	}
 	r->src.eof = 0;
+	r->src.bad = 0;
 	r->src.pos = r->src.len = 0;
 	r->src.base = 0;
 	r->rowno = 0;

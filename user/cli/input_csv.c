@@ -51,12 +51,6 @@ struct csv {
 	size_t tmpcap;
 };
 
-static int io_err(struct in_reader *r, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "read error on %s: %s", r->path, strerror(errno));
-	return -1;
-}
-
 /* Finds the next record (quote-aware). Returns 1 with *len (including the
  * line end) and *nl newlines, 0 at end of input, -1 on a read error. */
 static int scan_record(struct in_src *s, size_t *len, size_t *nl)
@@ -262,7 +256,7 @@ static int read_header(struct in_reader *r, struct csv *c, char *err, size_t err
 
 	rc = scan_record(s, &len, &nl);
 	if (rc < 0)
-		return io_err(r, err, errlen);
+		return in_src_error(r, err, errlen);
 	if (rc == 0) {
 		snprintf(err, errlen, "empty input: expected a header row (id, vector or "
 			 "v0..vN, metadata columns)");
@@ -547,7 +541,7 @@ static int next_csv(struct in_reader *r, struct in_row *row, char *err, size_t e
 	for (;;) {
 		rc = scan_record(s, &len, &nl);
 		if (rc < 0)
-			return io_err(r, err, errlen);
+			return in_src_error(r, err, errlen);
 		if (rc == 0)
 			return 0;
 		row->line = r->line;
@@ -638,6 +632,7 @@ int in_csv_init(struct in_reader *r, char *err, size_t errlen)
 		return -1;
 	}
 	c->sep = r->o.format == IN_TSV ? '\t' : ',';
+	r->src.text = 1;
 	r->fmt = c;
 	r->free_fmt = free_csv;
 	r->next = next_csv;

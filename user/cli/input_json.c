@@ -19,12 +19,6 @@ static int is_ws(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static int io_err(struct in_reader *r, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "read error on %s: %s", r->path, strerror(errno));
-	return -1;
-}
-
 /* Skips whitespace (counting lines). Returns the next byte (not consumed),
  * -1 at end of input, -2 on a read error. */
 static int peek_nonws(struct in_reader *r)
@@ -149,7 +143,7 @@ static int next_array(struct in_reader *r, struct in_row *row, char *err, size_t
 	for (;;) {
 		c = peek_nonws(r);
 		if (c == -2)
-			return io_err(r, err, errlen);
+			return in_src_error(r, err, errlen);
 		switch (r->state) {
 		case J_START:
 			if (c == -1) {
@@ -197,7 +191,7 @@ static int next_array(struct in_reader *r, struct in_row *row, char *err, size_t
 				s->pos++;
 				c = peek_nonws(r);
 				if (c == -2)
-					return io_err(r, err, errlen);
+					return in_src_error(r, err, errlen);
 				if (c == -1 || c == ']') {
 					snprintf(err, errlen, "row %llu (line %llu): invalid JSON: a row "
 						 "expected after ','", (unsigned long long)r->rowno + 1,
@@ -215,7 +209,7 @@ static int next_array(struct in_reader *r, struct in_row *row, char *err, size_t
 			}
 			rc = scan_object(s, &len);
 			if (rc < 0)
-				return io_err(r, err, errlen);
+				return in_src_error(r, err, errlen);
 			return parse_span(r, len, 0, row, err, errlen);
 		case J_DONE:
 			if (c == -1)
@@ -243,7 +237,7 @@ static int next_lines(struct in_reader *r, struct in_row *row, char *err, size_t
 			off = s->len - s->pos;
 			got = in_src_fill(s);
 			if (got < 0)
-				return io_err(r, err, errlen);
+				return in_src_error(r, err, errlen);
 			if (got > 0)
 				continue;
 			if (s->pos == s->len)
@@ -269,6 +263,7 @@ int in_json_init(struct in_reader *r, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	r->state = J_START;
+	r->src.text = 1;
 	r->next = r->o.format == IN_JSONL ? next_lines : next_array;
 	r->reset = NULL;
 	r->free_fmt = NULL;
