@@ -347,7 +347,7 @@ st=$T/bf_l2.rvf
 python3 - "$T" <<'PY'
 import struct, sys
 t = sys.argv[1]
-def npy(name, descr="<f4", fo="False", shape="(1, 8)", ver=1, data=8, hlen=None):
+def npy(name, descr="<f4", fo="False", shape="(1, 8)", ver=1, data=8, hlen=None, fmt="<%df"):
     h = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fo, shape)
     pre = 10 if ver == 1 else 12
     h += " " * (64 - (pre + len(h) + 1) % 64) + "\n"
@@ -355,11 +355,13 @@ def npy(name, descr="<f4", fo="False", shape="(1, 8)", ver=1, data=8, hlen=None)
     with open("%s/%s" % (t, name), "wb") as f:
         f.write(b"\x93NUMPY" + bytes([ver, 0]))
         f.write(struct.pack("<H" if ver == 1 else "<I", n) + h.encode())
-        f.write(struct.pack("<%df" % data, *([0.25] * data)))
+        f.write(struct.pack(fmt % data, *([0.25] * data)))
 npy("v2.npy", ver=2)
 npy("v3.npy", ver=3)
-npy("f8.npy", descr="<f8", data=16)
-npy("be.npy", descr=">f4")
+npy("f8.npy", descr="<f8", fmt="<%dd")
+npy("f2.npy", descr="<f2", fmt="<%de")
+npy("be.npy", descr=">f4", fmt=">%df")
+npy("i8.npy", descr="<i8", data=16)
 npy("fortran.npy", fo="True")
 npy("oned.npy", shape="(8,)")
 npy("threed.npy", shape="(1, 2, 4)")
@@ -368,13 +370,16 @@ npy("dim.npy", shape="(2, 4)")
 npy("v9.npy", ver=9)
 npy("hdr.npy", hlen=5000)
 PY
-for f in v2 v3; do
-	run_ok "$RVF" query "$st" -i "$T/$f.npy" -k 3 --json >"$T/v.json"
-	json_eq "$T/v.json" .count 1
+for f in v2 v3 f8 f2 be fortran; do
+	run_ok "$RVF" query "$st" -i "$T/$f.npy" -k 3 --json >"$T/v_$f.json"
+	json_eq "$T/v_$f.json" .count 1
+	assert_eq "$(jq -c .results "$T/v_$f.json")" "$(jq -c .results "$T/v_v2.json")" "$f query == float32 query"
+	case $f in
+	f8) expect_contains "$T/last.err" "note: $T/f8.npy: float64 .npy converted to float32" ;;
+	f2) expect_contains "$T/last.err" "note: $T/f2.npy: float16 .npy converted to float32" ;;
+	esac
 done
-err_is 1 "unsupported .npy dtype" "$RVF" query "$st" -i "$T/f8.npy"
-err_is 1 "unsupported .npy dtype" "$RVF" query "$st" -i "$T/be.npy"
-err_is 1 "Fortran-ordered" "$RVF" query "$st" -i "$T/fortran.npy"
+err_is 1 "unsupported .npy dtype" "$RVF" query "$st" -i "$T/i8.npy"
 err_is 1 "must be 2-D" "$RVF" query "$st" -i "$T/oned.npy"
 err_is 1 "must be 2-D" "$RVF" query "$st" -i "$T/threed.npy"
 err_is 1 "needs 64" "$RVF" query "$st" -i "$T/short.npy"
@@ -472,5 +477,33 @@ run_ok "$RVF" delete "$W" --ids 1 --wait-timeout 60 --json >"$T/wt.out"
 json_eq "$T/wt.out" .deleted 1
 wait "$HOLDER"
 exec 9<&-
+
+# ---- JSON reals: the shortest text that round-trips in their own type -------------
+# a float32 distance 0.3f prints 0.3 (not 0.30000001192092896), a double 0.3
+# prints 0.3 (not 0.29999999999999999); timings are whole nanoseconds / 1e6.
+run_ok "$RVF" create "$T/ip.rvf" -d 1 -m ip >/dev/null
+echo '[{"id":1,"vector":[0.3],"metadata":{"0":0.3,"1":2.5,"2":1e-300}}]' >"$T/ip.json"
+run_ok "$RVF" ingest "$T/ip.rvf" -i "$T/ip.json" >/dev/null
+run_ok "$RVF" query "$T/ip.rvf" --vector -1 -k 1 --json --with-metadata >"$T/ip.out"
+assert_eq "$(jq -c . <<<"$(tr -d ' \n' <"$T/ip.out")" | tr -d '\n')" \
+	'{"count":1,"results":[{"distance":0.3,"id":1,"metadata":{"0":0.3,"1":2.5,"2":1e-300}}]}' "shortest reals"
+grep -q '"distance": 0.3,$' "$T/ip.out" || fail "distance not printed as 0.3: $(cat "$T/ip.out")"
+grep -q '"0": 0.3,$' "$T/ip.out" || fail "metadata 0.3 not printed as 0.3: $(cat "$T/ip.out")"
+ok
+run_ok "$RVF" query "$T/ip.rvf" --vector -1 -k 1 --with-metadata >"$T/ip.txt"
+expect_contains "$T/ip.txt" 'metadata={"0":0.3,"1":2.5,"2":1e-300}'
+run_ok "$RVF" create "$T/d2.rvf" -d 2 >/dev/null
+echo '[{"id":1,"vector":[0.1,0.2]},{"id":18446744073709551615,"vector":[0.3,0.5]}]' >"$T/d2.json"
+run_ok "$RVF" ingest "$T/d2.rvf" -i "$T/d2.json" >/dev/null
+run_ok "$RVF" query "$T/d2.rvf" --vector 0,0 -k 2 --json >"$T/d2.out"
+grep -q '"distance": 0.050000004,$' "$T/d2.out" || fail "float32 distance: $(cat "$T/d2.out")"
+grep -q '"distance": 0.34,$' "$T/d2.out" || fail "float32 distance 0.34: $(cat "$T/d2.out")"
+grep -q '"id": 18446744073709551615$' "$T/d2.out" || fail "id 2^64-1: $(cat "$T/d2.out")"
+ok
+echo '[[0,0],[0.1,0.1]]' >"$T/d2q.json"
+run_ok "$RVF" query "$T/d2.rvf" --input "$T/d2q.json" -k 1 --json >"$T/d2q.out"
+grep -Eq '"elapsed_ms": [0-9]+\.[0-9]{1,6},$' "$T/d2q.out" || fail "elapsed_ms not ns/1e6: $(grep elapsed "$T/d2q.out")"
+grep -q '"distance": 0.010000001,$' "$T/d2q.out" || fail "batch distance: $(cat "$T/d2q.out")"
+ok
 
 pass

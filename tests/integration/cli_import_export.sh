@@ -85,7 +85,15 @@ elif mode == "npys":
     npy(d + "/ok2.npy", rows, ver=2)
     npy(d + "/f8.npy", rows, descr="<f8", fmt="<%dd")
     npy(d + "/be.npy", rows, descr=">f4", fmt=">%df")
-    npy(d + "/fortran.npy", rows, fortran=True)
+    npy(d + "/fortran.npy", rows, fortran=True,
+        data=b"".join(struct.pack("<f", r[c]) for c in range(4) for r in rows))
+    npy(d + "/fortran8.npy", rows, descr=">f8", fortran=True,
+        data=b"".join(struct.pack(">d", r[c]) for c in range(4) for r in rows))
+    npy(d + "/f2.npy", rows, descr="<f2", fmt="<%de")
+    npy(d + "/over.npy", [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, -1e39, 8.0]], descr="<f8", fmt="<%dd")
+    npy(d + "/i4.npy", [[1, 2, 3, 4]], descr="<i4", fmt="<%di")
+    npy(d + "/badids.ids.npy", [], descr="<u8", shape="(2,)", data=struct.pack("<2Q", 1, 2))
+    npy(d + "/badids.npy", rows)
     npy(d + "/oned.npy", [], shape="(4,)", data=struct.pack("<4f", 1, 2, 3, 4))
     npy(d + "/threed.npy", [], shape="(1, 2, 2)", data=struct.pack("<4f", 1, 2, 3, 4))
     npy(d + "/short.npy", [], shape="(3, 4)", data=struct.pack("<5f", 1, 2, 3, 4, 5))
@@ -186,19 +194,66 @@ run_ok "$RVF" export "$T/n2.rvf" -o "$T/back.npy" >/dev/null
 same "$T/ok.npy" "$T/back.npy" "npy round trip"
 [ ! -s "$T/last.err" ] || fail "unexpected npy warning: $(cat "$T/last.err")"
 ok
+[ -f "$T/back.ids.npy" ] || fail "no ids sidecar beside back.npy"
+# Ids travel in the X.ids.npy sidecar: any ids, up to 2^64-1, round-trip.
+printf '{"id":18446744073709551615,"vector":[1,2,3,4]}\n{"id":7,"vector":[5,6,7,8]}\n{"id":9223372036854775808,"vector":[0.3,0.1,0.2,0.5]}\n' >"$T/bigid.jsonl"
+run_ok "$RVF" create "$T/bi.rvf" -d 4 >/dev/null
+run_ok "$RVF" ingest "$T/bi.rvf" -i "$T/bigid.jsonl" >/dev/null
+run_ok "$RVF" export "$T/bi.rvf" -o "$T/bi.npy" --json >"$T/x.json"
+json_eq "$T/x.json" .ids_output "$T/bi.ids.npy"
+/usr/bin/python3 -c "import numpy" 2>/dev/null && {
+	assert_eq "$(/usr/bin/python3 -c "import numpy as n; a = n.load('$T/bi.ids.npy'); print(a.dtype, a.tolist())")" \
+		"uint64 [18446744073709551615, 7, 9223372036854775808]" "numpy reads the ids sidecar"
+}
+run_ok "$RVF" create "$T/bi2.rvf" -d 4 >/dev/null
+run_ok "$RVF" ingest "$T/bi2.rvf" -i "$T/bi.npy" >/dev/null
+expect_contains "$T/last.err" "note: $T/bi.npy: ids from $T/bi.ids.npy"
+run_ok "$RVF" export "$T/bi.rvf" --format jsonl >"$T/bi.a"
+run_ok "$RVF" export "$T/bi2.rvf" --format jsonl >"$T/bi.b"
+same "$T/bi.a" "$T/bi.b" "npy + ids sidecar round trip"
+err_is 2 "--id-offset does not apply: the ids come from $T/bi.ids.npy" \
+	"$RVF" ingest "$T/bi2.rvf" -i "$T/bi.npy" --id-offset 5
 # Lossy npy export warns.
 run_ok "$RVF" export "$S" -o "$T/lossy.npy" >/dev/null
-expect_contains "$T/last.err" "warning: .npy holds vectors only"
+expect_contains "$T/last.err" "warning: .npy holds vectors and ids only: metadata is not exported"
 err_is 2 "give a file with -o" "$RVF" export "$S" --format npy
 err_is 2 "give a file with -o" "$RVF" export "$S" --format npy -o -
 err_is 2 "invalid value 'xml'" "$RVF" export "$S" --format xml
 err_is 2 "invalid value 'xml'" "$RVF" ingest "$S" -i "$T/a.json" --format xml
 err_is 1 "no such file" "$RVF" export "$T/missing.rvf"
+# float64 / float16 / big-endian / Fortran order: converted to the same float32
+# rows (float64 and float16 with a note on stderr); float16 has no 1e-45.
+for f in f8 be fortran fortran8 f2; do
+	run_ok "$RVF" create "$T/c_$f.rvf" -d 4 >/dev/null
+	run_ok "$RVF" ingest "$T/c_$f.rvf" -i "$T/$f.npy" >/dev/null
+	case $f in
+	f8 | fortran8) expect_contains "$T/last.err" "note: $T/$f.npy: float64 .npy converted to float32" ;;
+	f2) expect_contains "$T/last.err" "note: $T/$f.npy: float16 .npy converted to float32" ;;
+	*) [ ! -s "$T/last.err" ] || fail "$f: unexpected note: $(cat "$T/last.err")" ;;
+	esac
+	run_ok "$RVF" export "$T/c_$f.rvf" --format jsonl >"$T/c_$f.jsonl"
+	if [ $f = f2 ]; then
+		assert_eq "$(sed -n 3p "$T/c_$f.jsonl")" '{"id":2,"vector":[-0.0,0.0,0.5,9.0]}' "float16 row 3"
+		assert_eq "$(sed -n 1,2p "$T/c_$f.jsonl")" "$(sed -n 1,2p "$T/n.jsonl")" "float16 rows 1-2"
+	else
+		assert_eq "$(cat "$T/c_$f.jsonl")" "$(sed -n 1,3p "$T/n.jsonl")" "$f rows"
+	fi
+done
 E=$(epoch "$T/n.rvf")
-err_is 1 "unsupported .npy dtype" "$RVF" ingest "$T/n.rvf" -i "$T/f8.npy"
-expect_contains "$T/last.err" "'<f8'"
-err_is 1 "unsupported .npy dtype" "$RVF" ingest "$T/n.rvf" -i "$T/be.npy"
-err_is 1 "Fortran-ordered" "$RVF" ingest "$T/n.rvf" -i "$T/fortran.npy"
+err_is 1 "row 2: component 2: -1e+39 is outside the float32 range (magnitude at most 3.4028235e+38)" \
+	"$RVF" ingest "$T/n.rvf" -i "$T/over.npy"
+err_is 1 "Invalid vector component '1e39': outside the float32 range" "$RVF" query "$T/n.rvf" --vector 1e39,0,0,0
+printf '{"id":1,"vector":[1,2,3e38,4]}\n{"id":2,"vector":[1,2,-3.5e38,4]}\n' >"$T/over.jsonl"
+err_is 1 "row 2 (line 2): \"vector\" component 2: -3.5e+38 is outside the float32 range" \
+	"$RVF" ingest "$T/n.rvf" -i "$T/over.jsonl"
+printf 'id,vector\n1,"[1,2,1e39,4]"\n' >"$T/over.csv"
+err_is 1 "row 1 (line 2): column 'vector': component 2: value '1e39' is outside the float32 range" \
+	"$RVF" ingest "$T/n.rvf" -i "$T/over.csv"
+printf 'id,v0,v1,v2,v3\n1,1,2,4e38,4\n' >"$T/over2.csv"
+err_is 1 "column 'v2': value '4e38' is outside the float32 range" "$RVF" ingest "$T/n.rvf" -i "$T/over2.csv"
+err_is 1 "unsupported .npy dtype (float16, float32 or float64 expected" "$RVF" ingest "$T/n.rvf" -i "$T/i4.npy"
+expect_contains "$T/last.err" "'<i4'"
+err_is 1 "badids.ids.npy: 2 ids for 3 vectors" "$RVF" ingest "$T/n.rvf" -i "$T/badids.npy"
 err_is 1 "must be 2-D" "$RVF" ingest "$T/n.rvf" -i "$T/oned.npy"
 err_is 1 "must be 2-D" "$RVF" ingest "$T/n.rvf" -i "$T/threed.npy"
 err_is 1 "the shape (3, 4) needs 48" "$RVF" ingest "$T/n.rvf" -i "$T/short.npy"

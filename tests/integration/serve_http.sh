@@ -176,6 +176,13 @@ expect_http 200 POST /v1/delete '{"filter":{"eq":{"field":0,"value":4}}}'
 json_eq "$T/r.json" .deleted "$WANT"
 expect_http 200 GET /v1/status
 json_eq "$T/r.json" .total_vectors $((N + 4 - 2 - WANT))
+# reals print as their shortest round-tripping text: a float32 distance of
+# 0.3f*0.3f is 0.09 (not 0.090000003576278687), a double 0.3 is 0.3
+expect_http 200 POST /v1/ingest '{"vectors":[{"id":3000,"vector":[0.3,0,0,0,0,0,0,0],"metadata":{"0":0.3}}]}'
+expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":1,"filter":{"eq":{"field":0,"value":0.3}},"with_metadata":true}'
+QUERIES=$((QUERIES + 1))
+assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.09,"id":3000,"metadata":{"0":0.3}}]}' "shortest reals over HTTP"
+expect_http 200 POST /v1/delete '{"ids":[3000]}'
 
 # ---- errors ---------------------------------------------------------------------
 expect_http 400 POST /v1/query '{"vector":[1,2,3'
@@ -220,6 +227,13 @@ expect_http 405 PUT /v1/ingest '{}'
 # nothing was written by the failed requests
 expect_http 200 GET /v1/status
 json_eq "$T/r.json" .total_vectors $((N + 4 - 2 - WANT))
+# reals print as their shortest round-tripping text: a float32 distance of
+# 0.3f*0.3f is 0.09 (not 0.090000003576278687), a double 0.3 is 0.3
+expect_http 200 POST /v1/ingest '{"vectors":[{"id":3000,"vector":[0.3,0,0,0,0,0,0,0],"metadata":{"0":0.3}}]}'
+expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":1,"filter":{"eq":{"field":0,"value":0.3}},"with_metadata":true}'
+QUERIES=$((QUERIES + 1))
+assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.09,"id":3000,"metadata":{"0":0.3}}]}' "shortest reals over HTTP"
+expect_http 200 POST /v1/delete '{"ids":[3000]}'
 # 413: announced by Content-Length (refused before the body is read) ...
 python3 -c "print('{\"vectors\":[' + ','.join(['{\"id\":1,\"vector\":[1,2,3,4,5,6,7,8]}'] * 3000) + ']}')" >"$T/big.json"
 [ "$(stat -c %s "$T/big.json")" -gt 65536 ] || fail "big body too small"

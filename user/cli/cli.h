@@ -123,6 +123,10 @@ int cli_parse_ids(const char *s, uint64_t **out, size_t *n);
 __attribute__((format(printf, 2, 3))) void cli_kv(const char *key, const char *fmt, ...);
 
 /* Monotonic clock in milliseconds. */
+/* Monotonic nanoseconds, and the milliseconds since such a reading as one
+ * correctly rounded division (so 19289 ns prints as 0.019289). */
+uint64_t cli_now_ns(void);
+double cli_ms_since(uint64_t t0_ns);
 double cli_now_ms(void);
 
 /* ---- index policy (cli_index.c) ------------------------------------------- */

@@ -10,8 +10,9 @@
  *   csv    id,vector,m:<field>:<type>...  (vector quoted as "[..]"; one
  *   tsv    column per field id and type in use; an empty cell = no field,
  *          strings always quoted so "" is the empty string)
- *   npy    2-D '<f4' (vectors only: needs -o; ids and metadata are dropped,
- *          with a warning when that loses anything)
+ *   npy    2-D '<f4' (needs -o OUT) and the ids as a 1-D '<u8' sidecar
+ *          OUT.ids.npy (x.npy -> x.ids.npy), which `rvf ingest -i x.npy`
+ *          picks up; metadata is dropped, with a warning when there is any
  * Floats are printed with 9 significant digits (exact for float32), metadata
  * reals with 17 (exact for doubles). Metadata uses the simple JSON form when
  * it re-reads exactly, else the typed form. Ids above 2^63-1 cannot be read
@@ -30,6 +31,7 @@
 #include "cli.h"
 #include "input.h"
 #include "rvf_frontend.h"
+#include "npy.h"
 #include "progress.h"
 
 enum { OPT_JSON = 256, OPT_FORMAT, OPT_NOPROG };
@@ -48,6 +50,7 @@ static const struct option opts[] = {
 struct exp {
 	rvf_store *s;
 	FILE *f;
+	FILE *fid; /* npy: the ids sidecar */
 	int format;
 	uint32_t dim;
 	uint64_t n;
@@ -92,7 +95,7 @@ static int put_json_row(struct exp *e, uint64_t id, const float *v)
 	put_vector(e->f, v, e->dim, 1);
 	if (!rvf_get_meta(e->s, id, &fl, &nf) && nf) {
 		json_t *m = meta_to_json(fl, nf, META_JSON_AUTO);
-		char *txt = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS |
+		char *txt = m ? cli_json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS |
 					   JSON_REAL_PRECISION(17)) : NULL;
 
 		json_decref(m);
@@ -223,27 +226,10 @@ static void put_csv_row(struct exp *e, char sep, uint64_t id, const float *v)
 	fputc('\n', e->f);
 }
 
-static void put_npy_header(struct exp *e)
-{
-	char h[256];
-	int n = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': (%"
-			 PRIu64 ", %u), }", e->n, e->dim);
-	int total = 10 + n + 1, pad = (64 - total % 64) % 64;
-	unsigned hl = (unsigned)(n + pad + 1);
-
-	fwrite("\x93NUMPY\x01\x00", 1, 8, e->f);
-	fputc((int)(hl & 0xff), e->f);
-	fputc((int)(hl >> 8), e->f);
-	fwrite(h, 1, (size_t)n, e->f);
-	while (pad--)
-		fputc(' ', e->f);
-	fputc('\n', e->f);
-}
-
 static int export_rows(struct exp *e, int progress)
 {
 	struct progress pg;
-	uint64_t i, id, nmeta = 0, misplaced = 0;
+	uint64_t i, id, nmeta = 0;
 	const float *v;
 	char sep = e->format == IN_TSV ? '\t' : ',';
 	int rc = CLI_OK;
@@ -254,8 +240,10 @@ static int export_rows(struct exp *e, int progress)
 		fputs(e->n ? "[\n" : "[", e->f);
 	else if (e->format == IN_CSV || e->format == IN_TSV)
 		put_csv_header(e, sep);
-	else if (e->format == IN_NPY)
-		put_npy_header(e);
+	else if (e->format == IN_NPY) {
+		npy_write_header(e->f, "<f4", e->n, e->dim);
+		npy_write_header(e->fid, "<u8", e->n, 0);
+	}
 	progress_start(&pg, "exporting", e->n, progress);
 	for (i = 0; i < e->n && !rc; i++) {
 		if (rvf_live_get(e->s, i, &id, &v)) {
@@ -277,9 +265,12 @@ static int export_rows(struct exp *e, int progress)
 		case IN_NPY: {
 			const rvf_field *fl;
 			size_t nf;
+			unsigned char le[8];
 
 			fwrite(v, sizeof(float), e->dim, e->f);
-			misplaced += id != i;
+			for (int b = 0; b < 8; b++)
+				le[b] = (unsigned char)(id >> (8 * b));
+			fwrite(le, 1, 8, e->fid);
 			nmeta += !rvf_get_meta(e->s, id, &fl, &nf) && nf;
 			break;
 		}
@@ -290,18 +281,47 @@ static int export_rows(struct exp *e, int progress)
 	progress_end(&pg);
 	if (e->format == IN_JSON && !rc)
 		fputs("]\n", e->f);
-	if (!rc && (misplaced || nmeta))
-		fprintf(stderr, "warning: .npy holds vectors only: %s%s%s are not exported "
-			"(use --format csv or jsonl to keep them)\n",
-			misplaced ? "ids (row i is not id i)" : "",
-			misplaced && nmeta ? " and " : "", nmeta ? "metadata" : "");
+	if (!rc && nmeta)
+		fprintf(stderr, "warning: .npy holds vectors and ids only: metadata is not "
+			"exported (use --format csv or jsonl to keep it)\n");
+	return rc;
+}
+
+/* Opens a temporary file beside out (*tmp malloc'd). */
+static int open_tmp(const char *out, char **tmp, FILE **f)
+{
+	if (asprintf(tmp, "%s.tmp.%ld", out, (long)getpid()) < 0) {
+		*tmp = NULL;
+		return cli_fail("out of memory");
+	}
+	*f = fopen(*tmp, "wb");
+	if (!*f)
+		return cli_fail("%s: cannot create: %m", out);
+	setvbuf(*f, NULL, _IOFBF, 1 << 20);
+	return CLI_OK;
+}
+
+/* Flushes, syncs and closes f; renames tmp to out when all went well (rc
+ * CLI_OK), else removes tmp. Returns the first error. */
+static int finish_tmp(int rc, const char *out, const char *tmp, FILE *f)
+{
+	if (!f)
+		return rc;
+	if ((fflush(f) || ferror(f) || fsync(fileno(f))) && !rc)
+		rc = cli_fail("%s: write failed: %m", out);
+	if (fclose(f) && !rc)
+		rc = cli_fail("%s: write failed: %m", out);
+	if (!rc && rename(tmp, out))
+		rc = cli_fail("%s: cannot rename into place: %m", out);
+	if (rc)
+		unlink(tmp);
 	return rc;
 }
 
 static int run(const char *path, const char *out, int format, int progress, int json)
 {
 	struct exp e = { 0 };
-	char *tmp = NULL;
+	char *tmp = NULL, *idout = NULL, *idtmp = NULL;
 	int rc;
 
 	e.format = format;
@@ -309,49 +329,53 @@ static int run(const char *path, const char *out, int format, int progress, int 
 		return rc;
 	e.dim = rvf_dimension(e.s);
 	e.n = rvf_live_count(e.s);
-	if (out) {
-		if (asprintf(&tmp, "%s.tmp.%ld", out, (long)getpid()) < 0) {
-			tmp = NULL;
-			rc = cli_fail("out of memory");
-			goto done;
-		}
-		e.f = fopen(tmp, "wb");
-		if (!e.f) {
-			rc = cli_fail("%s: cannot create: %m", out);
-			goto done;
-		}
-	} else {
+	if (format == IN_NPY && !(idout = npy_ids_path(out))) {
+		rc = cli_fail("out of memory");
+		goto done;
+	}
+	if (out && (rc = open_tmp(out, &tmp, &e.f)))
+		goto done;
+	if (idout && (rc = open_tmp(idout, &idtmp, &e.fid)))
+		goto done;
+	if (!out) {
 		e.f = stdout;
+		setvbuf(e.f, NULL, _IOFBF, 1 << 20);
 	}
-	setvbuf(e.f, NULL, _IOFBF, 1 << 20);
 	rc = export_rows(&e, progress);
-	if (fflush(e.f) && !rc)
-		rc = cli_fail("%s: write failed: %m", out ? out : "stdout");
-	if (out) {
-		if ((ferror(e.f) || fsync(fileno(e.f))) && !rc)
-			rc = cli_fail("%s: write failed: %m", out);
-		if (fclose(e.f) && !rc)
-			rc = cli_fail("%s: write failed: %m", out);
-		e.f = NULL;
-		if (!rc && rename(tmp, out))
-			rc = cli_fail("%s: cannot rename into place: %m", out);
-		if (rc)
-			unlink(tmp);
-	}
+	if (!out && fflush(e.f) && !rc)
+		rc = cli_fail("stdout: write failed: %m");
+	rc = finish_tmp(rc, idout, idtmp, e.fid);
+	e.fid = NULL;
+	if (out)
+		rc = finish_tmp(rc, out, tmp, e.f);
+	e.f = NULL;
 	if (!rc && out) {
 		if (json)
-			rc = cli_json_print(json_pack("{s:s, s:o, s:o}", "format",
-						      in_format_name(format), "output",
+			rc = cli_json_print(json_pack("{s:s, s:o, s:o, s:o}", "format",
+						      in_format_name(format), "ids_output",
+						      idout ? cli_json_path(idout) : json_null(), "output",
 						      cli_json_path(out), "vectors", cli_json_u64(e.n)));
 		else {
 			printf("Export complete:\n");
 			cli_kv("Vectors", "%llu", (unsigned long long)e.n);
 			cli_kv("Format", "%s", in_format_name(format));
 			cli_kv("Output", "%s", out);
+			if (idout)
+				cli_kv("Ids", "%s", idout);
 		}
 	}
 done:
+	if (e.fid) {
+		fclose(e.fid);
+		unlink(idtmp);
+	}
+	if (out && e.f) {
+		fclose(e.f);
+		unlink(tmp);
+	}
 	free(tmp);
+	free(idtmp);
+	free(idout);
 	free(e.colidx);
 	free(e.colkey);
 	free(e.cell);

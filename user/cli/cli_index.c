@@ -116,7 +116,8 @@ int cmd_index(int argc, char **argv)
 		return rc;
 	if ((rc = cli_open_store(path, flags, &s)))
 		return rc;
-	double t0 = cli_now_ms(), ms = 0;
+	uint64_t t0 = cli_now_ns();
+	double ms = 0;
 	rvf_index_stats st = { 0 };
 	int built = 0;
 	struct progress pg;
@@ -130,7 +131,7 @@ int cmd_index(int argc, char **argv)
 		cli_index_progress(s, &pg, prog && !json);
 		rc = rvf_index_build(s, (uint32_t)m, (uint32_t)efc);
 		cli_index_progress_end(&pg);
-		ms = cli_now_ms() - t0;
+		ms = cli_ms_since(t0);
 		built = 1;
 	}
 	rvf_status ss = { 0 };

@@ -6,7 +6,10 @@
  * never build one). An existing index is kept current either way.
  *
  * Input formats (input.h): json (array of {"id","vector","metadata"?}),
- * jsonl, csv, tsv (header row) and npy (2-D float32). The format comes from
+ * jsonl, csv, tsv (header row) and npy (2-D float16/32/64, C or Fortran
+ * order; not float32 is converted with a note on stderr; ids from the
+ * FILE.ids.npy sidecar `rvf export` writes when it exists, else row index +
+ * --id-offset). The format comes from
  * --format, else the file's extension, else json. Input is streamed: memory
  * is bounded by --batch-size rows, never by the file.
  *
@@ -30,9 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "input.h"
+#include "npy.h"
 #include "progress.h"
 
 
@@ -305,6 +310,10 @@ static int run(struct ing *g)
 
 	if (in_open(g->input, &g->io, &r, err, sizeof err))
 		return cli_fail("%s: %s; nothing was written", g->input, err);
+	if (r->note[0])
+		fprintf(stderr, "note: %s: %s\n", g->input, r->note);
+	if (g->io.ids_path)
+		fprintf(stderr, "note: %s: ids from %s\n", g->input, g->io.ids_path);
 	single = !in_rewindable(r);
 	if (!single) {
 		firstlen = calloc(MAXLEN + 1, sizeof *firstlen);
@@ -353,7 +362,8 @@ int cmd_ingest(int argc, char **argv)
 {
 	struct ing g = { 0 };
 	const char *format = NULL;
-	int opt, rc;
+	char *ids = NULL;
+	int opt, rc, idoff = 0;
 
 	g.batch = 1000;
 	g.progress = 1;
@@ -377,6 +387,7 @@ int cmd_ingest(int argc, char **argv)
 			if (cli_parse_u64(optarg, &g.io.id_offset))
 				return cli_usage("ingest", "invalid value '%s' for '--id-offset <N>': "
 						 "expected a non-negative integer", optarg);
+			idoff = 1;
 			break;
 		case OPT_STRICT:
 			g.strict = 1;
@@ -422,5 +433,21 @@ int cmd_ingest(int argc, char **argv)
 		g.batch = 1; /* reference: 0 is treated as 1 */
 	if (g.batch > (1u << 24))
 		g.batch = 1u << 24;
-	return run(&g);
+	/* `rvf export -o X.npy` writes the ids beside it as X.ids.npy */
+	if (g.io.format == IN_NPY && strcmp(g.input, "-")) {
+		if (!(ids = npy_ids_path(g.input)))
+			return cli_fail("out of memory");
+		if (!access(ids, F_OK)) {
+			if (idoff) {
+				rc = cli_usage("ingest", "--id-offset does not apply: the ids come from "
+					       "%s (move it away to number rows instead)", ids);
+				free(ids);
+				return rc;
+			}
+			g.io.ids_path = ids;
+		}
+	}
+	rc = run(&g);
+	free(ids);
+	return rc;
 }

@@ -16,7 +16,7 @@ int cli_json_print(json_t *j)
 	if (!j)
 		return cli_fail("out of memory building JSON output");
 	/* Sorted keys match the reference (serde_json maps are BTreeMaps);
-	 * 17 significant digits round-trip every double. */
+	 * reals print as their shortest round-tripping text (json_u64.c). */
 	txt = cli_json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 	json_decref(j);
 	if (!txt)
@@ -30,9 +30,7 @@ int cli_json_print(json_t *j)
 
 json_t *cli_json_real(double v)
 {
-	if (!isfinite(v))
-		return json_null();
-	return json_real(v);
+	return cli_json_f64(v);
 }
 
 json_t *cli_json_hex(const uint8_t *b, size_t n)
@@ -83,7 +81,7 @@ json_t *cli_json_hits(const rvf_hit *hits, size_t n)
 			json_decref(arr);
 			return NULL;
 		}
-		json_object_set_new(o, "distance", cli_json_real((double)hits[i].distance));
+		json_object_set_new(o, "distance", cli_json_f32(hits[i].distance));
 		json_object_set_new(o, "id", cli_json_u64(hits[i].id));
 		json_array_append_new(arr, o);
 	}

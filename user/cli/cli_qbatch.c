@@ -3,12 +3,13 @@
  * --timeout-ms per query, --exact). A query that times out ends the batch:
  * the results so far (its own partial ones included) are printed, exit 1.
  *
- * QUERIES is a JSON array of vectors or a 2-D little-endian float32 .npy
+ * QUERIES is a JSON array of vectors or a 2-D float16/32/64 .npy
  * (recognised by its magic, not its name). elapsed_ms covers the searches
  * only: parsing, conversion and printing are outside the timed region.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "npy.h"
@@ -50,6 +51,8 @@ static int load(const char *input, struct qset *qs)
 	if (kind == 1) {
 		if (npy_load_f32(input, &a, err, sizeof err))
 			return cli_fail("%s", err);
+		if (strcmp(a.dtype, "float32"))
+			fprintf(stderr, "note: %s: %s .npy converted to float32\n", input, a.dtype);
 		qs->nq = a.rows;
 		qs->npy_cols = a.cols;
 		qs->data = a.data;
@@ -136,7 +139,8 @@ int cli_query_batch(const char *path, const char *input, const struct cli_qopts 
 	rvf_hit *hits = NULL;
 	size_t *nout = NULL;
 	size_t i, kk, dim, done;
-	double t0, ms = 0;
+	uint64_t t0;
+	double ms = 0;
 	int rc, qrc = 0;
 
 	rc = load(input, &qs);
@@ -163,7 +167,7 @@ int cli_query_batch(const char *path, const char *input, const struct cli_qopts 
 	o.quant = q->quant;
 	o.rerank = q->rerank;
 	done = qs.nq;
-	t0 = cli_now_ms();
+	t0 = cli_now_ns();
 	for (i = 0; kk && i < qs.nq; i++) {
 		qrc = rvf_query_ex(s, qs.data + i * dim, (uint32_t)dim, &o, hits + i * kk, &nout[i]);
 		if (qrc == RVF_E_TIMEOUT) {
@@ -175,7 +179,7 @@ int cli_query_batch(const char *path, const char *input, const struct cli_qopts 
 			goto out;
 		}
 	}
-	ms = cli_now_ms() - t0;
+	ms = cli_ms_since(t0);
 	if (json)
 		rc = print_json(s, hits, nout, done, kk, q->k, q->with_meta, ms);
 	else

@@ -56,9 +56,10 @@ int cmd_quantize(int argc, char **argv)
 		return rc;
 	if ((rc = cli_open_store(path, flags, &s)))
 		return rc;
-	double t0 = cli_now_ms(), ms = 0;
+	uint64_t t0 = cli_now_ns();
+	double ms = 0;
 	rc = rvf_quantize(s, type);
-	ms = cli_now_ms() - t0;
+	ms = cli_ms_since(t0);
 	rvf_status ss = { 0 };
 	if (!rc)
 		rvf_get_status(s, &ss);

@@ -53,7 +53,7 @@ void cli_print_hit_lines(const rvf_store *s, const rvf_hit *hits, size_t n, int 
 		       (double)hits[i].distance);
 		if (with_meta) {
 			json_t *m = hit_meta(s, hits[i].id);
-			char *txt = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS |
+			char *txt = m ? cli_json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS |
 						   JSON_REAL_PRECISION(17)) : NULL;
 
 			printf(" metadata=%s", txt ? txt : "?");

@@ -166,8 +166,11 @@ static int one_float(const char *item, void *dst)
 	v = strtof(item, &end);
 	/* strtof takes hex floats and leading junk-free words; require a full,
 	 * non-empty match. ERANGE on underflow is fine (denormal or 0). */
-	if (!*item || *end || (errno == ERANGE && isinf(v)))
+	if (!*item || *end)
 		return cli_fail("Invalid vector component '%s': not a valid float", item);
+	if (errno == ERANGE && isinf(v))
+		return cli_fail("Invalid vector component '%s': outside the float32 range "
+				"(magnitude at most 3.4028235e+38)", item);
 	memcpy(dst, &v, sizeof v);
 	return 0;
 }
@@ -226,6 +229,19 @@ void cli_kv(const char *key, const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	putchar('\n');
+}
+
+uint64_t cli_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double cli_ms_since(uint64_t t0_ns)
+{
+	return (double)(cli_now_ns() - t0_ns) / 1e6;
 }
 
 double cli_now_ms(void)

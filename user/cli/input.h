@@ -1,5 +1,5 @@
 /* input.h — streaming readers for `rvf ingest`: JSON array, JSON lines,
- * CSV/TSV with a header row, and 2-D float32 .npy. Memory stays bounded by
+ * CSV/TSV with a header row, and 2-D float .npy. Memory stays bounded by
  * the largest single row (plus a 1 MiB read buffer), never the whole input.
  *
  * Formats (docs in user/cli/cli_ingest.c's header comment):
@@ -9,7 +9,8 @@
  *   tsv    then metadata columns `m:<field>[:<type>]` / `meta.<field>[:<type>]`
  *          and/or `metadata` (a JSON object, as in json). An unquoted empty
  *          metadata cell means "no such field"; "" is the empty string.
- *   npy    2-D little-endian float32, ids = row index + id_offset
+ *   npy    2-D float16/32/64 (C or Fortran order) converted to float32;
+ *          ids = row index + id_offset, or from o.ids_path
  *
  * Row numbers count data rows from 1 (the CSV header is not a row); errors
  * read "row N (line L): reason" and the caller prefixes the file name.
@@ -46,6 +47,7 @@ struct in_reader;
 struct in_opts {
 	int format;
 	uint64_t id_offset; /* npy only */
+	const char *ids_path; /* npy only: ids from this 1-D uint64 .npy */
 };
 
 /* path "-" is stdin. Returns 0, or -1 with a sentence in err. */
@@ -98,6 +100,7 @@ struct in_reader {
 	int (*next)(struct in_reader *r, struct in_row *row, char *err, size_t errlen);
 	int (*reset)(struct in_reader *r, char *err, size_t errlen);
 	void (*free_fmt)(struct in_reader *r);
+	char note[96]; /* a conversion the caller should mention, or "" */
 };
 
 /* Per-format setup (called by in_open / in_rewind after the source is at 0). */
@@ -116,7 +119,9 @@ int in_vec_reserve(struct in_reader *r, size_t n);
 int in_row_from_json(struct in_reader *r, const json_t *o, struct in_row *row, char *err,
 		     size_t errlen);
 /* Parses a float the way ingest accepts it (strtof, whole string, finite or
- * denormal results; "nan"/"inf" are taken and later rejected by the store). */
+ * denormal results; "nan"/"inf" are taken and later rejected by the store).
+ * Returns 0, -1 (not a number) or -2 (a finite number beyond float32). */
 int in_parse_float(const char *s, size_t len, float *out);
+#define IN_F32_RANGE "outside the float32 range (magnitude at most 3.4028235e+38)"
 
 #endif

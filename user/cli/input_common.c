@@ -163,8 +163,10 @@ int in_parse_float(const char *s, size_t len, float *out)
 		return -1;
 	errno = 0;
 	v = strtof(tmp, &end);
-	if (*end || (errno == ERANGE && isinf(v) && !strchr(tmp, 'i') && !strchr(tmp, 'I')))
+	if (*end)
 		return -1;
+	if (errno == ERANGE && isinf(v) && !strchr(tmp, 'i') && !strchr(tmp, 'I'))
+		return -2;
 	*out = v;
 	return 0;
 }
@@ -208,7 +210,13 @@ int in_row_from_json(struct in_reader *r, const json_t *o, struct in_row *row, c
 			snprintf(err, errlen, "\"vector\" component %zu is not a number", k);
 			return -1;
 		}
-		r->vec[k] = (float)json_number_value(x);
+		double d = json_number_value(x);
+
+		r->vec[k] = (float)d;
+		if (isinf(r->vec[k])) {
+			snprintf(err, errlen, "\"vector\" component %zu: %g is %s", k, d, IN_F32_RANGE);
+			return -1;
+		}
 	}
 	row->vec = r->vec;
 	row->dim = n;

@@ -515,9 +515,12 @@ static int parse_vector_cell(struct in_reader *r, const struct cell *cl, size_t 
 		const char *comma = memchr(p, ',', (size_t)(e - p));
 		const char *end = comma ? comma : e;
 
-		if (in_parse_float(p, (size_t)(end - p), &r->vec[n])) {
-			snprintf(err, errlen, "column 'vector': component %zu: bad float '%.*s'", n,
-				 (int)(end - p > 40 ? 40 : end - p), p);
+		int rc = in_parse_float(p, (size_t)(end - p), &r->vec[n]);
+
+		if (rc) {
+			snprintf(err, errlen, "column 'vector': component %zu: %s '%.*s'%s", n,
+				 rc == -2 ? "value" : "bad float", (int)(end - p > 40 ? 40 : end - p), p,
+				 rc == -2 ? " is " IN_F32_RANGE : "");
 			return -1;
 		}
 		n++;
@@ -585,9 +588,11 @@ static int next_csv(struct in_reader *r, struct in_row *row, char *err, size_t e
 				goto bad;
 			break;
 		case C_VCOMP:
-			if (in_parse_float(cl->p, cl->len, &r->vec[col->comp])) {
-				snprintf(why, sizeof why, "column '%s': bad float '%.*s'", col->name,
-					 (int)(cl->len > 40 ? 40 : cl->len), cl->p);
+			rc = in_parse_float(cl->p, cl->len, &r->vec[col->comp]);
+			if (rc) {
+				snprintf(why, sizeof why, "column '%s': %s '%.*s'%s", col->name,
+					 rc == -2 ? "value" : "bad float", (int)(cl->len > 40 ? 40 : cl->len),
+					 cl->p, rc == -2 ? " is " IN_F32_RANGE : "");
 				goto bad;
 			}
 			break;

@@ -1,13 +1,18 @@
-/* json_u64.c — u64 ids through jansson, whose integers are int64.
+/* json_u64.c — u64 ids through jansson, whose integers are int64, and
+ * reals printed as their shortest round-tripping text.
  *
  * A value above 2^63-1 is carried through a jansson tree as a marker string,
  * "\x01rvf-u64-<nonce>:" and the decimal digits, where <nonce> is random per
  * process so no input string can pose as one. cli_json_dumps prints a marker
  * as the bare integer; cli_json_loadb turns such an integer in a record's id
  * position into a marker before jansson sees it; cli_json_get_u64 reads
- * either form. No other CLI dependency: the ingest readers (and the fuzz
+ * either form. Reals take the same road: cli_json_f32/cli_json_f64 (and
+ * every jansson real in a tree cli_json_dumps prints) become markers holding
+ * the shortest text that reads back as the same float32/double, so 0.3f
+ * prints 0.3 and not 0.30000001192092896. No other CLI dependency: the ingest readers (and the fuzz
  * archive that links them) use it. */
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -66,12 +71,88 @@ static int digits_u64(const char *p, size_t n, uint64_t *out)
 	return 0;
 }
 
+/* 1 if c may appear in a number's text (digits, sign, point, exponent). */
+static int num_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == '-' || c == '+';
+}
+
+/* A jansson real becomes a marker holding its shortest text. Returns 0, -1
+ * on allocation failure. */
+static int shorten(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	void *it;
+
+	if (json_is_real(j))
+		return -1; /* handled by the parent */
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v) {
+			if (json_is_real(v)) {
+				if (json_array_set_new(j, i, cli_json_f64(json_real_value(v))))
+					return -1;
+			} else if (shorten(v)) {
+				return -1;
+			}
+		}
+	} else if (json_is_object(j)) {
+		for (it = json_object_iter(j); it; it = json_object_iter_next(j, it)) {
+			k = json_object_iter_key(it);
+			v = json_object_iter_value(it);
+			(void)k;
+			if (json_is_real(v)) {
+				if (json_object_iter_set_new(j, it, cli_json_f64(json_real_value(v))))
+					return -1;
+			} else if (shorten(v)) {
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int has_real(const json_t *j)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (json_is_real(j))
+		return 1;
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			if (has_real(v))
+				return 1;
+	} else if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, v)
+			if (has_real(v))
+				return 1;
+	}
+	return 0;
+}
+
 char *cli_json_dumps(const json_t *j, size_t flags)
 {
-	char *txt = json_dumps(j, flags), *out, *w;
+	json_t *copy = NULL;
+	char *txt, *out, *w;
 	const char *r, *m, *nonce;
 	size_t taglen = strlen(MARK_TAG_DUMPED), noncelen;
 
+	if (j && has_real(j)) {
+		if (json_is_real(j))
+			copy = cli_json_f64(json_real_value(j));
+		else if ((copy = json_deep_copy(j)) && shorten(copy)) {
+			json_decref(copy);
+			copy = NULL;
+		}
+		if (!copy)
+			return NULL;
+		j = copy;
+	}
+	txt = json_dumps(j, flags);
+	json_decref(copy);
 	if (!txt || !strstr(txt, MARK_TAG_DUMPED))
 		return txt;
 	nonce = get_mark() + strlen(MARK_TAG);
@@ -81,14 +162,14 @@ char *cli_json_dumps(const json_t *j, size_t flags)
 		free(txt);
 		return NULL;
 	}
-	/* "\u0001rvf-u64-<nonce>:DIGITS" -> DIGITS; anything else is copied. */
+	/* "\u0001rvf-u64-<nonce>:NUMBER" -> NUMBER; anything else is copied. */
 	for (r = txt, w = out; (m = strstr(r, MARK_TAG_DUMPED)); ) {
 		const char *d = m + taglen, *e;
 		memcpy(w, r, (size_t)(m - r));
 		w += m - r;
 		if (!strncmp(d, nonce, noncelen)) {
 			d += noncelen;
-			for (e = d; *e >= '0' && *e <= '9'; e++)
+			for (e = d; num_char(*e); e++)
 				;
 			if (*e == '"' && e > d) {
 				memcpy(w, d, (size_t)(e - d));
@@ -103,6 +184,47 @@ char *cli_json_dumps(const json_t *j, size_t flags)
 	strcpy(w, r);
 	free(txt);
 	return out;
+}
+
+/* The shortest "%.Ng" text that reads back as v (in float when is_f32), with
+ * ".0" added to an integral value so JSON readers keep it a real. */
+static void shortest(double v, int is_f32, char *buf, size_t len)
+{
+	int p;
+
+	for (p = 1; p <= 17; p++) {
+		snprintf(buf, len, "%.*g", p, v);
+		if (is_f32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
+			break;
+	}
+	if (!strpbrk(buf, ".e"))
+		strcat(buf, ".0");
+}
+
+void cli_json_shortest(double v, int is_f32, char *buf, size_t len)
+{
+	shortest(v, is_f32, buf, len);
+}
+
+static json_t *num_marker(double v, int is_f32)
+{
+	char s[sizeof mark + 40];
+
+	if (!isfinite(v))
+		return json_null();
+	snprintf(s, sizeof s, "%s", get_mark());
+	shortest(v, is_f32, s + mark_len, sizeof s - mark_len);
+	return json_string(s);
+}
+
+json_t *cli_json_f64(double v)
+{
+	return num_marker(v, 0);
+}
+
+json_t *cli_json_f32(float v)
+{
+	return num_marker((double)v, 1);
 }
 
 json_t *cli_json_u64(uint64_t v)

@@ -1,5 +1,6 @@
-/* json_u64.h — u64 ids through jansson (json_u64.c): exact integers
- * 2^63..2^64-1 in JSON input and output. */
+/* json_u64.h — u64 ids and shortest reals through jansson (json_u64.c):
+ * exact integers 2^63..2^64-1 in JSON input and output, reals as the
+ * shortest text that round-trips in their own type. */
 #ifndef RVF_JSON_U64_H
 #define RVF_JSON_U64_H
 
@@ -11,8 +12,17 @@
  * integer: it is then a marker that only cli_json_dumps (and cli_json_print)
  * print right. */
 json_t *cli_json_u64(uint64_t v);
-/* json_dumps that prints every cli_json_u64 value as an exact integer (use
- * it, or cli_json_print, for any tree that may hold one). Free the text. */
+/* A finite real printed as the shortest text that reads back as the same
+ * float32 (cli_json_f32: a distance) or double; integral values get ".0".
+ * Non-finite values become null. Only cli_json_dumps prints them right. */
+json_t *cli_json_f32(float v);
+json_t *cli_json_f64(double v);
+/* The same text into buf (at least 32 bytes). */
+void cli_json_shortest(double v, int is_f32, char *buf, size_t len);
+/* json_dumps that prints every cli_json_u64 value as an exact integer and
+ * every real (jansson's or cli_json_f32/f64) as its shortest round-tripping
+ * text (use it, or cli_json_print, for any tree that may hold one). Free the
+ * text. NULL on allocation failure. */
 char *cli_json_dumps(const json_t *j, size_t flags);
 /* json_loadb that keeps an integer 2^63..2^64-1 exact when it is a record's
  * id: "id" of the top-level object or of an object in its "vectors" array,
