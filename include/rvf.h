@@ -93,6 +93,20 @@ typedef struct {
 	} v;
 } rvf_field;
 
+/* Field names (docs/METADATA.md §8): a dictionary name -> {field id, type}
+ * persisted in the file (an "RVMF" META_SEG that reference readers skip),
+ * kept by compaction and inherited by rvf_derive children.
+ * rvf_field_define returns the id of name, defining it with type (and the
+ * id after the highest in use) when new; a name already defined with another
+ * type is RVF_E_ARG. A new name is written with the next commit (ingest,
+ * delete, compact...). Once named, every value of that field id must have
+ * the name's type (rvf_ingest_meta fails otherwise). */
+int rvf_field_define(rvf_store *s, const char *name, int type, uint16_t *id);
+/* RVF_E_NOT_FOUND for an unknown name; id/type may be NULL. */
+int rvf_field_lookup(const rvf_store *s, const char *name, uint16_t *id, int *type);
+/* The name of a field id, or NULL; *type (may be NULL) gets its type. */
+const char *rvf_field_name(const rvf_store *s, uint16_t id, int *type);
+
 /* A parsed filter: the reference CLI grammar ({"eq":{"field":0,"value":5}},
  * and/or/not, plus in/range) or the Node binding's ({"op":"eq",...}). */
 typedef struct filter rvf_filter;

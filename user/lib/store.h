@@ -6,6 +6,7 @@
 #include "format.h"
 #include "idmap.h"
 #include "meta.h"
+#include "meta_dict.h"
 #include "rvf.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +69,8 @@ struct rvf_store {
 	int live_dirty;
 
 	meta_table *meta; /* slot -> typed fields (store_meta.c) */
+	meta_dict dict;   /* field names (store_meta.c), persisted as an RVMF META_SEG */
+	int dict_dirty;   /* dict changed: the next commit writes it */
 	struct store_index *index; /* HNSW over the slots, or NULL (store_index.c) */
 	struct index_prefetch *index_pf; /* graph decoding during open */
 	struct index_log *ilog;    /* index settings + persisted form (store_index.h) */
@@ -201,6 +204,13 @@ int store_writable(rvf_store *s);
 int store_meta_init(rvf_store *s);
 int store_meta_load(rvf_store *s, const rvf_dir_entry *e, const rvf_seg_hdr *h);
 int store_meta_batch(rvf_store *s, seg_batch *b, const uint64_t *ids, size_t n);
+/* Adds the dictionary to a commit when it changed, dropping the older
+ * dictionary segments from the directory. */
+int store_dict_batch(rvf_store *s, seg_batch *b);
+/* Every field of a named id must have the dictionary's type (RVF_E_ARG,
+ * naming row and field). */
+int store_meta_check_names(const rvf_store *s, const rvf_field *const *fields, const size_t *nfields,
+			   size_t n);
 int store_slot_matches(const rvf_store *s, size_t slot, const rvf_filter *f);
 
 /* store_index.c: the HNSW index over the slots (persisted in INDEX_SEG).

@@ -170,6 +170,8 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 		return rvf_fail(RVF_E_READONLY, "%s: opened read-only", s->path);
 	/* the index changes this commit makes travel with it */
 	int ierr = store_index_batch(s, b);
+	if (!ierr)
+		ierr = store_dict_batch(s, b);
 	if (ierr)
 		return ierr;
 	/* every commit carries a witness (docs/SECURITY.md §1.2) */

@@ -100,8 +100,9 @@ static int kept(const keep_ctx *k, uint64_t off, const rvf_seg_hdr *h)
 		if (!store_hash_ok(k->s, off, h))
 			return 0; /* damaged: verify-witness reports it in the old file */
 		break;
-	case RVF_SEG_META: /* ours are rewritten whole; another writer's are kept */
-		if (h->payload_length >= 4 && !memcmp(p + RVF_SEG_HDR_SIZE, META_SEG_MAGIC, 4))
+	case RVF_SEG_META: /* ours (values, names) are rewritten whole; another writer's are kept */
+		if (h->payload_length >= 4 && (!memcmp(p + RVF_SEG_HDR_SIZE, META_SEG_MAGIC, 4) ||
+					       meta_dict_is(p + RVF_SEG_HDR_SIZE, h->payload_length)))
 			return 0;
 		if (!listed(k->s, off))
 			return 0;
@@ -140,6 +141,7 @@ static int write_new_file(rvf_store *s, rvf_store *n, int64_t purged)
 	keep_ctx k = {s, n, &b};
 	if (store_walk(s, max_kept_id, &k) < 0)
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	n->dict_dirty = s->dict.n > 0; /* n shares s's dictionary: written again */
 	if (s->nslots) {
 		uint64_t rec = rvf_vec_record_size(s->dim);
 		uint8_t *p = batch_add_raw(n, &b, RVF_SEG_VEC, RVF_VEC_HDR + s->nslots * rec);

@@ -380,7 +380,22 @@ int rvf_derive(rvf_store *parent, const char *child_path, int branch, rvf_store 
 	rvf_store *c;
 	if ((err = store_create(child_path, &o, &id, &c)))
 		return err;
+	/* children inherit the field names */
+	if ((err = meta_dict_copy(&c->dict, &parent->dict))) {
+		rvf_close(c);
+		unlink(child_path);
+		return err;
+	}
+	c->dict_dirty = c->dict.n > 0;
 	if (!branch) {
+		seg_batch db = {0};
+		err = c->dict_dirty ? store_commit(c, &db, NULL, 0) : 0;
+		batch_free(&db);
+		if (err) {
+			rvf_close(c);
+			unlink(child_path);
+			return err;
+		}
 		*out = c;
 		return 0;
 	}

@@ -35,6 +35,15 @@ int store_meta_load(rvf_store *s, const rvf_dir_entry *e, const rvf_seg_hdr *h)
 	if (!store_hash_ok(s, e->offset, h))
 		return rvf_fail(RVF_E_CHECKSUM, "%s: metadata segment %llu at offset %llu: content hash mismatch",
 				s->path, (unsigned long long)e->seg_id, (unsigned long long)e->offset);
+	if (meta_dict_is(p, h->payload_length)) {
+		/* each dictionary segment is complete: the last one counts */
+		int derr = meta_dict_decode(p, h->payload_length, &s->dict);
+		if (derr == RVF_E_UNSUPPORTED)
+			return 0;
+		return derr ? rvf_fail(derr, "%s: field dictionary at offset %llu: %s", s->path,
+				       (unsigned long long)e->offset, rvf_last_error())
+			    : 0;
+	}
 	meta_batch b;
 	int err = meta_seg_decode(p, h->payload_length, &b);
 	if (err == RVF_E_UNSUPPORTED)
@@ -196,4 +205,129 @@ int rvf_delete_filter(rvf_store *s, const rvf_filter *f, rvf_delete_result *res)
 	err = rvf_delete(s, ids, cnt, res);
 	free(ids);
 	return err;
+}
+
+/* ---- field names ----------------------------------------------------------- */
+
+int store_dict_batch(rvf_store *s, seg_batch *b)
+{
+	if (!s->dict_dirty || !s->dict.n)
+		return 0;
+	int err = store_mapped(s);
+	if (err)
+		return err;
+	uint8_t *pay;
+	size_t plen;
+	if ((err = meta_dict_encode(&s->dict, &pay, &plen)))
+		return err;
+	if (batch_add(s, b, RVF_SEG_META, pay, plen)) {
+		free(pay);
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	}
+	free(pay);
+	size_t w = 0;
+	for (size_t i = 0; i < s->ndir; i++) {
+		const rvf_dir_entry *e = &s->dir[i];
+		if (e->seg_type == RVF_SEG_META && e->offset + RVF_SEG_HDR_SIZE + 4 <= s->map_len &&
+		    meta_dict_is(s->map + e->offset + RVF_SEG_HDR_SIZE, e->payload_length))
+			continue; /* superseded by the one just added */
+		s->dir[w++] = *e;
+	}
+	s->ndir = w;
+	s->dict_dirty = 0;
+	return 0;
+}
+
+int store_meta_check_names(const rvf_store *s, const rvf_field *const *fields, const size_t *nfields,
+			   size_t n)
+{
+	for (size_t i = 0; fields && nfields && s->dict.n && i < n; i++)
+		for (size_t j = 0; fields[i] && j < nfields[i]; j++) {
+			const meta_dict_ent *d = meta_dict_by_id(&s->dict, fields[i][j].id);
+			if (d && d->type != fields[i][j].type)
+				return rvf_fail(RVF_E_ARG, "row %zu: field '%s' (id %u) is %s, got %s", i, d->name,
+						d->id, meta_type_name(d->type),
+						meta_type_name(fields[i][j].type) ? meta_type_name(fields[i][j].type)
+										  : "an invalid type");
+		}
+	return 0;
+}
+
+int rvf_field_lookup(const rvf_store *s, const char *name, uint16_t *id, int *type)
+{
+	const meta_dict_ent *d = name ? meta_dict_find(&s->dict, name, strlen(name)) : NULL;
+	if (!d)
+		return rvf_fail(RVF_E_NOT_FOUND, "unknown field name '%s'", name ? name : "(null)");
+	if (id)
+		*id = d->id;
+	if (type)
+		*type = d->type;
+	return 0;
+}
+
+const char *rvf_field_name(const rvf_store *s, uint16_t id, int *type)
+{
+	const meta_dict_ent *d = meta_dict_by_id(&s->dict, id);
+	if (d && type)
+		*type = d->type;
+	return d ? d->name : NULL;
+}
+
+/* A new name gets the id after the highest one in use (named, or carried by
+ * any vector), else the lowest free one. */
+static int free_id(const rvf_store *s, uint16_t *out)
+{
+	uint8_t *used = calloc(65536 / 8, 1);
+	if (!used)
+		return rvf_fail(RVF_E_NOMEM, "out of memory");
+	int top = -1;
+	for (size_t i = 0; i < s->dict.n; i++)
+		used[s->dict.e[i].id / 8] |= (uint8_t)(1u << (s->dict.e[i].id % 8));
+	for (size_t i = 0; s->meta && i < s->nslots; i++) {
+		const meta_field *f;
+		size_t nf;
+		if (meta_get(s->meta, (uint32_t)i, &f, &nf))
+			for (size_t j = 0; j < nf; j++)
+				used[f[j].id / 8] |= (uint8_t)(1u << (f[j].id % 8));
+	}
+	for (int i = 65535; i >= 0 && top < 0; i--)
+		if (used[i / 8] & (1u << (i % 8)))
+			top = i;
+	int id = -1;
+	if (top < 65535)
+		id = top + 1;
+	for (int i = 0; id < 0 && i < 65536; i++)
+		if (!(used[i / 8] & (1u << (i % 8))))
+			id = i;
+	free(used);
+	if (id < 0)
+		return rvf_fail(RVF_E_ARG, "all 65536 field ids are in use");
+	*out = (uint16_t)id;
+	return 0;
+}
+
+int rvf_field_define(rvf_store *s, const char *name, int type, uint16_t *id)
+{
+	rvf_clear_error();
+	if (!name)
+		return rvf_fail(RVF_E_ARG, "field name missing");
+	const meta_dict_ent *d = meta_dict_find(&s->dict, name, strlen(name));
+	if (d) {
+		if (d->type != type)
+			return rvf_fail(RVF_E_ARG, "field '%s' is %s, not %s", name, meta_type_name(d->type),
+					meta_type_name(type) ? meta_type_name(type) : "a valid type");
+		if (id)
+			*id = d->id;
+		return 0;
+	}
+	int err = store_writable(s);
+	if (err)
+		return err;
+	uint16_t nid = 0;
+	if ((err = free_id(s, &nid)) || (err = meta_dict_add(&s->dict, name, strlen(name), nid, type)))
+		return err;
+	s->dict_dirty = 1;
+	if (id)
+		*id = nid;
+	return 0;
 }

@@ -47,6 +47,7 @@ void rvf_close(rvf_store *s)
 		close(s->fd); /* also drops the flock */
 	idmap_free(&s->slot_of);
 	meta_free(s->meta);
+	meta_dict_clear(&s->dict);
 	free(s->scratch);
 	free(s->inh);
 	store_cow_free(s);

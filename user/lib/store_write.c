@@ -218,7 +218,7 @@ int rvf_ingest_meta(rvf_store *s, const uint64_t *ids, const float *vecs, size_t
 		return err;
 	if (n > UINT32_MAX || (n && (!ids || !vecs)))
 		return rvf_fail(RVF_E_ARG, "ingest: bad batch (n=%zu)", n);
-	if ((err = check_meta(fields, nfields, n)))
+	if ((err = check_meta(fields, nfields, n)) || (err = store_meta_check_names(s, fields, nfields, n)))
 		return err;
 	uint8_t *good = malloc(n ? n : 1);
 	if (!good)
