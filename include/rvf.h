@@ -97,7 +97,7 @@ typedef struct {
  * persisted in the file (an "RVMF" META_SEG that reference readers skip),
  * kept by compaction and inherited by rvf_derive children.
  * rvf_field_define returns the id of name, defining it with type (and the
- * id after the highest in use) when new; a name already defined with another
+ * highest id not in use) when new; a name already defined with another
  * type is RVF_E_ARG. A new name is written with the next commit (ingest,
  * delete, compact...). Once named, every value of that field id must have
  * the name's type (rvf_ingest_meta fails otherwise). */

@@ -148,8 +148,8 @@ static void test_store_names(void)
 	rvf_create_opts o = {.dimension = DIM, .metric = RVF_METRIC_L2};
 	rvf_store *s;
 	CHECK_OK(rvf_create(path, &o, &s));
-	/* numeric field 0 in use: the first name gets id 1 */
-	rvf_field f0 = {.id = 0, .type = RVF_FIELD_U64, .v.u64 = 9};
+	/* numeric field 65535 in use: the first name gets id 65534 */
+	rvf_field f0 = {.id = 65535, .type = RVF_FIELD_U64, .v.u64 = 9};
 	const rvf_field *fp = &f0;
 	size_t nf = 1;
 	uint64_t id = 1;
@@ -158,20 +158,20 @@ static void test_store_names(void)
 	uint16_t tag, price, again;
 	CHECK_OK(rvf_field_define(s, "tag", RVF_FIELD_STRING, &tag));
 	CHECK_OK(rvf_field_define(s, "price", RVF_FIELD_F64, &price));
-	CHECK(tag == 1 && price == 2, "ids %u %u", tag, price);
+	CHECK(tag == 65534 && price == 65533, "ids %u %u", tag, price);
 	CHECK_OK(rvf_field_define(s, "tag", RVF_FIELD_STRING, &again));
 	CHECK(again == tag, "same id");
 	CHECK(rvf_field_define(s, "tag", RVF_FIELD_U64, &again) == RVF_E_ARG, "conflicting type");
 	CHECK(!strcmp(rvf_last_error(), "field 'tag' is string, not u64"), "msg %s", rvf_last_error());
 	CHECK(rvf_field_define(s, "1x", RVF_FIELD_U64, &again) == RVF_E_ARG, "digit start");
 	/* a value of another type for a named id is refused */
-	rvf_field bad = {.id = 1, .type = RVF_FIELD_U64, .v.u64 = 3};
+	rvf_field bad = {.id = 65534, .type = RVF_FIELD_U64, .v.u64 = 3};
 	fp = &bad;
 	id = 2;
 	CHECK(rvf_ingest_meta(s, &id, v, 1, &fp, &nf, NULL) == RVF_E_ARG, "type enforced");
-	CHECK(strstr(rvf_last_error(), "field 'tag' (id 1) is string, got u64") != NULL, "msg %s",
+	CHECK(strstr(rvf_last_error(), "field 'tag' (id 65534) is string, got u64") != NULL, "msg %s",
 	      rvf_last_error());
-	rvf_field good = {.id = 1, .type = RVF_FIELD_STRING, .v.str = {"x", 1}};
+	rvf_field good = {.id = 65534, .type = RVF_FIELD_STRING, .v.str = {"x", 1}};
 	fp = &good;
 	CHECK_OK(rvf_ingest_meta(s, &id, v, 1, &fp, &nf, NULL)); /* commits the names */
 	rvf_close(s);
@@ -179,9 +179,9 @@ static void test_store_names(void)
 	CHECK_OK(rvf_open(path, 0, &s));
 	int type = -1;
 	CHECK_OK(rvf_field_lookup(s, "price", &again, &type));
-	CHECK(again == 2 && type == RVF_FIELD_F64, "persisted %u %d", again, type);
-	CHECK(rvf_field_name(s, 1, &type) && !strcmp(rvf_field_name(s, 1, NULL), "tag"), "name of 1");
-	CHECK(rvf_field_name(s, 0, NULL) == NULL, "0 is unnamed");
+	CHECK(again == 65533 && type == RVF_FIELD_F64, "persisted %u %d", again, type);
+	CHECK(rvf_field_name(s, 65534, &type) && !strcmp(rvf_field_name(s, 65534, NULL), "tag"), "name");
+	CHECK(rvf_field_name(s, 65535, NULL) == NULL, "65535 is unnamed");
 	CHECK(rvf_field_lookup(s, "nope", NULL, NULL) == RVF_E_NOT_FOUND, "unknown");
 	/* a later dictionary supersedes, the directory keeps one */
 	CHECK_OK(rvf_field_define(s, "color", RVF_FIELD_STRING, &again));
@@ -201,7 +201,7 @@ static void test_store_names(void)
 	rvf_close(c);
 	rvf_close(s);
 	CHECK_OK(rvf_open(child, RVF_OPEN_READONLY, &c));
-	CHECK(rvf_field_lookup(c, "price", &again, &type) == 0 && again == 2 && type == RVF_FIELD_F64,
+	CHECK(rvf_field_lookup(c, "price", &again, &type) == 0 && again == 65533 && type == RVF_FIELD_F64,
 	      "child has the names");
 	rvf_close(c);
 	CHECK_OK(rvf_open(branch, RVF_OPEN_READONLY, &c));

@@ -659,7 +659,7 @@ static void test_json_errors(void)
 		{"{'fields':5}", "metadata.fields: must be an array"},
 		{"{'fields':[],'0':1}", "metadata: 'fields' cannot be mixed with other keys"},
 		{"{'fields':[5]}", "metadata.fields[0]: field entry must be an object"},
-		{"{'fields':[{'type':'u64','value':1}]}", "metadata.fields[0]: missing 'id'"},
+		{"{'fields':[{'type':'u64','value':1}]}", "metadata.fields[0]: missing 'id' (or 'name')"},
 		{"{'fields':[{'id':1,'value':1}]}", "metadata.fields[0]: missing 'type'"},
 		{"{'fields':[{'id':1,'type':'u64'}]}", "metadata.fields[0]: missing 'value'"},
 		{"{'fields':[{'id':70000,'type':'u64','value':1}]}",

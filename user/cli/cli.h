@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "json_u64.h"
+#include "meta.h"
 #include "rvf.h"
 
 #define RVF_CLI_VERSION "0.1.0"
@@ -144,6 +145,10 @@ void cli_index_progress_end(struct progress *p);
  * then a newline. Steals the reference to `j`. Returns CLI_OK/CLI_FAIL. */
 int cli_json_print(json_t *j);
 /* Numbers that JSON cannot hold (NaN, inf) become null. */
+/* Metadata names of s for the JSON/CSV readers and meta_to_json_names:
+ * lookups only, or (define) new names defined with their value's type and
+ * written with the next commit. */
+meta_names cli_names(rvf_store *s, int define);
 json_t *cli_json_real(double v);
 /* A path as a JSON string (non-UTF-8 bytes shown as '?'). */
 json_t *cli_json_path(const char *path);

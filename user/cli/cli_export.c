@@ -94,7 +94,8 @@ static int put_json_row(struct exp *e, uint64_t id, const float *v)
 	fprintf(e->f, "{\"id\":%" PRIu64 ",\"vector\":", id);
 	put_vector(e->f, v, e->dim, 1);
 	if (!rvf_get_meta(e->s, id, &fl, &nf) && nf) {
-		json_t *m = meta_to_json(fl, nf, META_JSON_AUTO);
+		meta_names nm = cli_names(e->s, 0);
+		json_t *m = meta_to_json_names(fl, nf, META_JSON_AUTO, &nm);
 		char *txt = m ? cli_json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS |
 					   JSON_REAL_PRECISION(17)) : NULL;
 
@@ -195,9 +196,16 @@ static void put_csv_header(struct exp *e, char sep)
 	size_t c;
 
 	fprintf(e->f, "id%cvector", sep);
-	for (c = 0; c < e->ncols; c++)
-		fprintf(e->f, "%cm:%u:%s", sep, e->colkey[c] / NTYPES,
-			meta_type_name((int)(e->colkey[c] % NTYPES)));
+	for (c = 0; c < e->ncols; c++) {
+		uint16_t field = (uint16_t)(e->colkey[c] / NTYPES);
+		const char *name = rvf_field_name(e->s, field, NULL);
+
+		/* a name that a header cell cannot carry bare stays a number */
+		if (name && !strpbrk(name, ":,\t\"\r\n "))
+			fprintf(e->f, "%cm:%s:%s", sep, name, meta_type_name((int)(e->colkey[c] % NTYPES)));
+		else
+			fprintf(e->f, "%cm:%u:%s", sep, field, meta_type_name((int)(e->colkey[c] % NTYPES)));
+	}
 	fputc('\n', e->f);
 }
 

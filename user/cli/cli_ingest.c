@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "input.h"
 #include "npy.h"
 #include "progress.h"
@@ -115,6 +116,18 @@ static int open_store(struct ing *g)
 		return cli_fail("out of memory for a batch of %llu rows (use a smaller --batch-size)",
 				(unsigned long long)g->batch);
 	return CLI_OK;
+}
+
+/* Field names need the store's dictionary: opened at the first name. */
+static int ing_resolve(void *ctx, const char *name, int type, uint16_t *id, int *dtype)
+{
+	struct ing *g = ctx;
+	meta_names nm;
+
+	if (!g->s && open_store(g))
+		return rvf_fail(RVF_E_IO, "field '%s': the store could not be opened", name);
+	nm = cli_names(g->s, 1);
+	return nm.resolve(nm.ctx, name, type, id, dtype);
 }
 
 static int flush(struct ing *g)
@@ -329,7 +342,7 @@ static int run(struct ing *g)
 			rc = report(g);
 			goto out;
 		}
-		if ((rc = open_store(g)))
+		if (!g->s && (rc = open_store(g)))
 			goto out;
 		if (g->strict && (rc = strict_check(g, firstlen, nonfinite)))
 			goto out;
@@ -447,6 +460,8 @@ int cmd_ingest(int argc, char **argv)
 			g.io.ids_path = ids;
 		}
 	}
+	meta_names nm = { ing_resolve, NULL, &g };
+	g.io.names = &nm;
 	rc = run(&g);
 	free(ids);
 	return rc;

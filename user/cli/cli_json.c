@@ -127,3 +127,35 @@ int cli_json_floats(const json_t *arr, float *out, size_t dim, size_t *bad)
 	return 0;
 }
 
+
+/* ---- metadata field names through the store's dictionary ---------------- */
+
+static int names_lookup(void *ctx, const char *name, int type, uint16_t *id, int *dtype)
+{
+	(void)type;
+	return rvf_field_lookup(ctx, name, id, dtype);
+}
+
+static int names_define(void *ctx, const char *name, int type, uint16_t *id, int *dtype)
+{
+	int rc = rvf_field_lookup(ctx, name, id, dtype);
+
+	if (rc != RVF_E_NOT_FOUND || type < 0)
+		return rc;
+	rc = rvf_field_define(ctx, name, type, id);
+	if (!rc)
+		*dtype = type;
+	return rc;
+}
+
+static const char *names_of(void *ctx, uint16_t id)
+{
+	return rvf_field_name(ctx, id, NULL);
+}
+
+meta_names cli_names(rvf_store *s, int define)
+{
+	meta_names nm = { define ? names_define : names_lookup, names_of, s };
+
+	return nm;
+}

@@ -33,15 +33,18 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* The hit's metadata in the simple form; {} when it has none. */
+/* The hit's metadata in the simple form (named fields by name); {} when it
+ * has none. */
 static json_t *hit_meta(const rvf_store *s, uint64_t id)
 {
 	const rvf_field *f = NULL;
 	size_t n = 0;
 
+	meta_names nm = cli_names((rvf_store *)s, 0); /* names only read */
+
 	if (rvf_get_meta(s, id, &f, &n) || !n)
 		return json_object();
-	return meta_to_json(f, n, META_JSON_SIMPLE);
+	return meta_to_json_names(f, n, META_JSON_SIMPLE, &nm);
 }
 
 void cli_print_hit_lines(const rvf_store *s, const rvf_hit *hits, size_t n, int with_meta)

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "meta.h"
 #include "rvf.h"
 
 enum in_format { IN_JSON = 0, IN_JSONL, IN_CSV, IN_TSV, IN_NPY, IN_NFORMATS };
@@ -48,6 +49,7 @@ struct in_opts {
 	int format;
 	uint64_t id_offset; /* npy only */
 	const char *ids_path; /* npy only: ids from this 1-D uint64 .npy */
+	const meta_names *names; /* metadata field names, or NULL (ids only) */
 };
 
 /* path "-" is stdin. Returns 0, or -1 with a sentence in err. */

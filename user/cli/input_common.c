@@ -227,7 +227,7 @@ int in_row_from_json(struct in_reader *r, const json_t *o, struct in_row *row, c
 		meta_field *f = NULL;
 		size_t nf = 0;
 
-		if (meta_from_json(md, &f, &nf)) {
+		if (meta_from_json_names(md, r->o.names, &f, &nf)) {
 			snprintf(err, errlen, "bad metadata: %s", rvf_last_error());
 			return -1;
 		}

@@ -182,7 +182,8 @@ static int parse_u16(const char *s, size_t len, uint16_t *out)
 	return 0;
 }
 
-static int parse_col(struct col *col, const char *name, size_t len, char *err, size_t errlen)
+static int parse_col(const struct in_reader *r, struct col *col, const char *name, size_t len,
+		     char *err, size_t errlen)
 {
 	const char *rest = NULL, *colon;
 	size_t rlen;
@@ -220,7 +221,9 @@ static int parse_col(struct col *col, const char *name, size_t len, char *err, s
 		colon = memchr(rest, ':', rlen);
 		col->kind = C_META;
 		col->type = -1;
-		if (parse_u16(rest, colon ? (size_t)(colon - rest) : rlen, &col->field)) {
+		size_t flen = colon ? (size_t)(colon - rest) : rlen;
+		int named = flen && !isdigit((unsigned char)rest[0]);
+		if (!named && parse_u16(rest, flen, &col->field)) {
 			snprintf(err, errlen, "header: column '%.*s': the field must be a number "
 				 "0..65535", (int)len, name);
 			return -1;
@@ -237,6 +240,31 @@ static int parse_col(struct col *col, const char *name, size_t len, char *err, s
 					 colon + 1);
 				return -1;
 			}
+		}
+		if (named) {
+			/* a field name: its dictionary type, or defined with the column's */
+			const meta_names *nm = r->o.names;
+			char fname[META_NAME_MAX + 1];
+			int dtype = -1;
+
+			if (!nm || flen > META_NAME_MAX) {
+				snprintf(err, errlen, "header: column '%.*s': the field must be a number "
+					 "0..65535%s", (int)len, name, nm ? "" : " (names need a store)");
+				return -1;
+			}
+			snprintf(fname, sizeof fname, "%.*s", (int)flen, rest);
+			if (nm->resolve(nm->ctx, fname, col->type, &col->field, &dtype)) {
+				snprintf(err, errlen, "header: column '%.*s': %s%s", (int)len, name,
+					 rvf_last_error(), col->type < 0 ? " (a new name needs its type: "
+					 "m:<name>:<type>)" : "");
+				return -1;
+			}
+			if (col->type >= 0 && dtype != col->type) {
+				snprintf(err, errlen, "header: column '%.*s': field '%s' is %s", (int)len,
+					 name, fname, meta_type_name(dtype));
+				return -1;
+			}
+			col->type = dtype;
 		}
 		return 0;
 	}
@@ -284,7 +312,7 @@ static int read_header(struct in_reader *r, struct csv *c, char *err, size_t err
 		col->name = strndup(cl->p, cl->len);
 		if (!col->name)
 			goto nomem;
-		if (parse_col(col, cl->p, cl->len, err, errlen))
+		if (parse_col(r, col, cl->p, cl->len, err, errlen))
 			return -1;
 		nid += col->kind == C_ID;
 		nvec += col->kind == C_VECTOR;
@@ -394,7 +422,7 @@ static int infer_type(const char *p, size_t len)
 }
 
 /* Builds the row's fields (one malloc'd block, strings copied in). */
-static int row_meta(struct csv *c, struct in_row *row, char *err, size_t errlen)
+static int row_meta(const struct in_reader *r, struct csv *c, struct in_row *row, char *err, size_t errlen)
 {
 	meta_field *jf = NULL, *blk;
 	size_t njf = 0, nf = 0, i, j, strbytes = 0;
@@ -405,7 +433,7 @@ static int row_meta(struct csv *c, struct in_row *row, char *err, size_t errlen)
 		const struct cell *cl = &c->cells[i];
 
 		if (col->kind == C_METAJSON && (cl->len || cl->quoted)) {
-			if (meta_from_json_text(cl->p, cl->len, &jf, &njf)) {
+			if (meta_from_json_text_names(cl->p, cl->len, r->o.names, &jf, &njf)) {
 				snprintf(err, errlen, "column 'metadata': %s", rvf_last_error());
 				return -1;
 			}
@@ -602,7 +630,7 @@ static int next_csv(struct in_reader *r, struct in_row *row, char *err, size_t e
 		dim = c->nvcomp;
 	row->vec = r->vec;
 	row->dim = dim;
-	if (row_meta(c, row, why, sizeof why))
+	if (row_meta(r, c, row, why, sizeof why))
 		goto bad;
 	return 1;
 bad:

@@ -843,7 +843,50 @@ static int typed_value(const json_t *v, int type, const char *path, meta_field *
 	return rvf_fail(RVF_E_ARG, "%s: %s value must be %s", path, tn, want[type]);
 }
 
-static int parse_typed_entries(const json_t *arr, const char *base, flist *l)
+/* Brings an inferred JSON value to the dictionary type of a named field:
+ * integers widen to f64, a non-negative integer may be i64. */
+static int coerce(meta_field *f, int dtype, const char *path, const char *name)
+{
+	if (f->type == dtype)
+		return RVF_OK;
+	if (dtype == META_F64 && f->type == META_U64) {
+		f->v.f64 = (double)f->v.u64;
+	} else if (dtype == META_F64 && f->type == META_I64) {
+		f->v.f64 = (double)f->v.i64;
+	} else if (dtype == META_I64 && f->type == META_U64 && f->v.u64 <= (uint64_t)INT64_MAX) {
+		f->v.i64 = (int64_t)f->v.u64;
+	} else {
+		return rvf_fail(RVF_E_ARG, "%s: field '%s' is %s, got %s", path, name, meta_type_name(dtype),
+				meta_type_name(f->type));
+	}
+	f->type = (uint8_t)dtype;
+	return RVF_OK;
+}
+
+/* name -> id through nm (type: the value's type, or -1 to look up only). */
+static int resolve(const meta_names *nm, const char *name, size_t len, int type, const char *path,
+		   uint16_t *id, int *dtype)
+{
+	char buf[META_NAME_MAX + 1];
+	if (!nm || !nm->resolve)
+		return rvf_fail(RVF_E_ARG,
+				"metadata: key '%.*s' is not a field id (decimal 0..65535; names need a "
+				"store's field dictionary; or use {\"fields\":[{\"id\",\"type\",\"value\"}]})",
+				(int)(len > 64 ? 64 : len), name);
+	if (len > META_NAME_MAX || memchr(name, 0, len))
+		return rvf_fail(RVF_E_ARG, "%s: field name of %zu bytes is not a valid name", path, len);
+	memcpy(buf, name, len);
+	buf[len] = 0;
+	int rc = nm->resolve(nm->ctx, buf, type, id, dtype);
+	if (rc) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", rvf_last_error());
+		return rvf_fail(rc, "%s: %s", path, why);
+	}
+	return RVF_OK;
+}
+
+static int parse_typed_entries(const json_t *arr, const char *base, flist *l, const meta_names *nm)
 {
 	size_t i;
 	const json_t *e;
@@ -856,21 +899,19 @@ static int parse_typed_entries(const json_t *arr, const char *base, flist *l)
 		const json_t *jid = json_object_get(e, "id");
 		const json_t *jty = json_object_get(e, "type");
 		const json_t *jv = json_object_get(e, "value");
+		const json_t *jname = json_object_get(e, "name");
 		if (!jid)
 			jid = json_object_get(e, "fieldId");
 		if (!jty)
 			jty = json_object_get(e, "valueType");
-		if (!jid)
-			return rvf_fail(RVF_E_ARG, "%s: missing 'id'", path);
+		if (!jid && !jname)
+			return rvf_fail(RVF_E_ARG, "%s: missing 'id' (or 'name')", path);
 		if (!jty)
 			return rvf_fail(RVF_E_ARG, "%s: missing 'type'", path);
 		if (!jv)
 			return rvf_fail(RVF_E_ARG, "%s: missing 'value'", path);
 		meta_field f;
 		uint16_t id = 0;
-		int rc = json_field_id(jid, path, &id);
-		if (rc)
-			return rc;
 		int type = json_is_string(jty) ? meta_type_from_name(json_string_value(jty)) : -1;
 		if (type < 0)
 			return rvf_fail(RVF_E_ARG,
@@ -878,6 +919,24 @@ static int parse_typed_entries(const json_t *arr, const char *base, flist *l)
 					path, json_is_string(jty) ? "'" : "",
 					json_is_string(jty) ? json_string_value(jty) : "(not a string)",
 					json_is_string(jty) ? "'" : "");
+		int rc = 0;
+		if (jname && !jid) {
+			int dtype = -1;
+			char npath[112];
+			snprintf(npath, sizeof npath, "%s.name", path);
+			if (!json_is_string(jname))
+				return rvf_fail(RVF_E_ARG, "%s: must be a string", npath);
+			rc = resolve(nm, json_string_value(jname), json_string_length(jname), type, npath,
+				     &id, &dtype);
+			if (!rc && dtype != type)
+				rc = rvf_fail(RVF_E_ARG, "%s: field '%s' is %s, not %s", npath,
+					      json_string_value(jname), meta_type_name(dtype),
+					      meta_type_name(type));
+		} else {
+			rc = json_field_id(jid, path, &id);
+		}
+		if (rc)
+			return rc;
 		char vpath[112];
 		snprintf(vpath, sizeof vpath, "%s.value", path);
 		rc = typed_value(jv, type, vpath, &f);
@@ -891,17 +950,18 @@ static int parse_typed_entries(const json_t *arr, const char *base, flist *l)
 	return RVF_OK;
 }
 
-static int parse_simple(const json_t *obj, flist *l)
+static int parse_simple(const json_t *obj, flist *l, const meta_names *nm)
 {
 	const char *key;
 	const json_t *v;
 	json_object_foreach((json_t *)obj, key, v)
 	{
 		size_t klen = json_object_iter_key_len(json_object_key_to_iter(key));
-		uint64_t id;
+		uint64_t id = 0;
 		meta_field f;
 		memset(&f, 0, sizeof f);
-		if (parse_digits_u64(key, klen, &id) || id > 65535 || (klen > 1 && key[0] == '0'))
+		int named = key[0] < '0' || key[0] > '9';
+		if (!named && (parse_digits_u64(key, klen, &id) || id > 65535 || (klen > 1 && key[0] == '0')))
 			return rvf_fail(RVF_E_ARG,
 					"metadata: key '%.*s' is not a field id (decimal 0..65535; or use "
 					"{\"fields\":[{\"id\",\"type\",\"value\"}]})",
@@ -928,6 +988,16 @@ static int parse_simple(const json_t *obj, flist *l)
 					key,
 					json_is_null(v) ? "null" : json_is_array(v) ? "array" : "object");
 		}
+		if (named) {
+			char path[96];
+			int dtype = -1;
+			snprintf(path, sizeof path, "metadata.%.*s", (int)(klen > 64 ? 64 : klen), key);
+			int rc = resolve(nm, key, klen, f.type, path, &f.id, &dtype);
+			if (!rc)
+				rc = coerce(&f, dtype, path, key);
+			if (rc)
+				return rc;
+		}
 		int rc = flist_push(l, &f);
 		if (rc)
 			return rc;
@@ -937,20 +1007,25 @@ static int parse_simple(const json_t *obj, flist *l)
 
 int meta_from_json(const json_t *j, meta_field **fields, size_t *n)
 {
+	return meta_from_json_names(j, NULL, fields, n);
+}
+
+int meta_from_json_names(const json_t *j, const meta_names *nm, meta_field **fields, size_t *n)
+{
 	flist l = {0};
 	int rc;
 	*fields = NULL;
 	*n = 0;
 	if (json_is_array(j)) {
-		rc = parse_typed_entries(j, "metadata", &l);
+		rc = parse_typed_entries(j, "metadata", &l, nm);
 	} else if (json_is_object(j) && json_object_get(j, "fields")) {
 		const json_t *a = json_object_get(j, "fields");
-		rc = json_is_array(a) ? parse_typed_entries(a, "metadata.fields", &l)
+		rc = json_is_array(a) ? parse_typed_entries(a, "metadata.fields", &l, nm)
 				      : rvf_fail(RVF_E_ARG, "metadata.fields: must be an array");
 		if (!rc && json_object_size(j) != 1)
 			rc = rvf_fail(RVF_E_ARG, "metadata: 'fields' cannot be mixed with other keys");
 	} else if (json_is_object(j)) {
-		rc = parse_simple(j, &l);
+		rc = parse_simple(j, &l, nm);
 	} else {
 		rc = rvf_fail(RVF_E_ARG, "metadata: must be a JSON object or array");
 	}
@@ -977,6 +1052,12 @@ int meta_from_json(const json_t *j, meta_field **fields, size_t *n)
 
 int meta_from_json_text(const char *text, size_t len, meta_field **fields, size_t *n)
 {
+	return meta_from_json_text_names(text, len, NULL, fields, n);
+}
+
+int meta_from_json_text_names(const char *text, size_t len, const meta_names *nm, meta_field **fields,
+			      size_t *n)
+{
 	json_error_t e;
 	*fields = NULL;
 	*n = 0;
@@ -984,7 +1065,7 @@ int meta_from_json_text(const char *text, size_t len, meta_field **fields, size_
 	if (!j)
 		return rvf_fail(RVF_E_ARG, "Invalid metadata JSON: %s (line %d, column %d)", e.text,
 				e.line, e.column);
-	int rc = meta_from_json(j, fields, n);
+	int rc = meta_from_json_names(j, nm, fields, n);
 	json_decref(j);
 	return rc;
 }
@@ -1029,6 +1110,11 @@ static bool simple_exact(const meta_field *f, size_t n)
 
 json_t *meta_to_json(const meta_field *fields, size_t n, int form)
 {
+	return meta_to_json_names(fields, n, form, NULL);
+}
+
+json_t *meta_to_json_names(const meta_field *fields, size_t n, int form, const meta_names *nm)
+{
 	bool typed = form == META_JSON_TYPED || (form == META_JSON_AUTO && !simple_exact(fields, n));
 	json_t *root = json_object(), *arr = NULL;
 	if (!root)
@@ -1045,15 +1131,17 @@ json_t *meta_to_json(const meta_field *fields, size_t n, int form)
 		json_t *v = value_json(f);
 		if (!v)
 			goto fail;
+		const char *name = nm && nm->name_of ? nm->name_of(nm->ctx, f->id) : NULL;
 		if (typed) {
 			json_t *e = json_pack("{s:i,s:s,s:o}", "id", (int)f->id, "type",
 					      meta_type_name(f->type), "value", v);
-			if (!e || json_array_append_new(arr, e))
+			if (!e || (name && json_object_set_new(e, "name", json_string(name))) ||
+			    json_array_append_new(arr, e))
 				goto fail;
 		} else {
 			char key[8];
 			snprintf(key, sizeof key, "%u", f->id);
-			if (json_object_set_new(root, key, v))
+			if (json_object_set_new(root, name ? name : key, v))
 				goto fail;
 		}
 	}

@@ -146,6 +146,25 @@ int meta_from_json(const json_t *j, meta_field **fields, size_t *n);
 /* Same, from text (jansson parse errors reported with line/column). */
 int meta_from_json_text(const char *text, size_t len, meta_field **fields, size_t *n);
 
+/* Field names for the JSON forms (the store's dictionary, meta_dict.h).
+ * resolve: name -> *id and its dictionary type *dtype; type is the value's
+ * type (a new name may be defined with it) or -1 (look up only). Returns 0
+ * or an rvf_err with rvf_last_error() set. name_of: id -> name or NULL. */
+#define META_NAME_MAX 255
+typedef struct {
+	int (*resolve)(void *ctx, const char *name, int type, uint16_t *id, int *dtype);
+	const char *(*name_of)(void *ctx, uint16_t id);
+	void *ctx;
+} meta_names;
+/* meta_from_json that also takes names: a simple-form key that does not
+ * start with a digit, or a typed entry's "name" (instead of "id"), is
+ * resolved through nm. A simple-form value takes the name's type when it
+ * converts exactly from the inferred one (an integer to f64, a non-negative
+ * integer to i64); any other mismatch is an error naming field and types. */
+int meta_from_json_names(const json_t *j, const meta_names *nm, meta_field **fields, size_t *n);
+int meta_from_json_text_names(const char *text, size_t len, const meta_names *nm, meta_field **fields,
+			      size_t *n);
+
 enum {
 	META_JSON_AUTO = 0,   /* simple form if it round-trips exactly, else typed */
 	META_JSON_SIMPLE = 1, /* always simple (lossy: i64 >= 0 re-reads as u64, ...) */
@@ -156,5 +175,8 @@ enum {
  * ("18446744073709551615", "NaN", "inf", "-inf") so they re-parse exactly.
  * Returns a new reference or NULL on allocation failure / invalid UTF-8. */
 json_t *meta_to_json(const meta_field *fields, size_t n, int form);
+/* Same, with named fields keyed by their name (simple form) or carrying a
+ * "name" (typed form). */
+json_t *meta_to_json_names(const meta_field *fields, size_t n, int form, const meta_names *nm);
 
 #endif

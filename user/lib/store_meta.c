@@ -273,14 +273,13 @@ const char *rvf_field_name(const rvf_store *s, uint16_t id, int *type)
 	return d ? d->name : NULL;
 }
 
-/* A new name gets the id after the highest one in use (named, or carried by
- * any vector), else the lowest free one. */
+/* A new name gets the highest id not in use (named, or carried by any
+ * vector): numeric ids people type are small, so names stay clear of them. */
 static int free_id(const rvf_store *s, uint16_t *out)
 {
 	uint8_t *used = calloc(65536 / 8, 1);
 	if (!used)
 		return rvf_fail(RVF_E_NOMEM, "out of memory");
-	int top = -1;
 	for (size_t i = 0; i < s->dict.n; i++)
 		used[s->dict.e[i].id / 8] |= (uint8_t)(1u << (s->dict.e[i].id % 8));
 	for (size_t i = 0; s->meta && i < s->nslots; i++) {
@@ -290,13 +289,8 @@ static int free_id(const rvf_store *s, uint16_t *out)
 			for (size_t j = 0; j < nf; j++)
 				used[f[j].id / 8] |= (uint8_t)(1u << (f[j].id % 8));
 	}
-	for (int i = 65535; i >= 0 && top < 0; i--)
-		if (used[i / 8] & (1u << (i % 8)))
-			top = i;
 	int id = -1;
-	if (top < 65535)
-		id = top + 1;
-	for (int i = 0; id < 0 && i < 65536; i++)
+	for (int i = 65535; i >= 0 && id < 0; i--)
 		if (!(used[i / 8] & (1u << (i % 8))))
 			id = i;
 	free(used);
