@@ -111,6 +111,10 @@ const char *rvf_field_name(const rvf_store *s, uint16_t id, int *type);
  * and/or/not, plus in/range) or the Node binding's ({"op":"eq",...}). */
 typedef struct filter rvf_filter;
 int rvf_filter_parse(const char *json, rvf_filter **out); /* message in rvf_last_error */
+/* Same, where fields may be given by name ("field": "tag"), looked up in s's
+ * dictionary (unknown name: RVF_E_ARG); literals take the field's type when
+ * they convert exactly (5 -> 5.0 for an f64 field). */
+int rvf_filter_parse_names(const rvf_store *s, const char *json, rvf_filter **out);
 void rvf_filter_free(rvf_filter *f);
 
 typedef struct {

@@ -67,6 +67,7 @@ int cmd_recover(int argc, char **argv);            /* cli_check.c */
 struct cli_qopts {
 	uint64_t k;
 	rvf_filter *filter;  /* parsed --filter, NULL if none */
+	const char *filter_names; /* --filter naming fields: parsed once the store is open */
 	uint32_t ef_search;  /* 0: default */
 	uint32_t timeout_ms; /* 0: none */
 	int exact;
@@ -145,6 +146,11 @@ void cli_index_progress_end(struct progress *p);
  * then a newline. Steals the reference to `j`. Returns CLI_OK/CLI_FAIL. */
 int cli_json_print(json_t *j);
 /* Numbers that JSON cannot hold (NaN, inf) become null. */
+/* Parses a --filter (or delete filter): at once when it names no field,
+ * else (*deferred set) after the store is open with cli_filter_names.
+ * CLI_OK or the printed error. */
+int cli_filter_early(const char *text, rvf_filter **f, const char **deferred);
+int cli_filter_names(const rvf_store *s, const char *text, rvf_filter **f);
 /* Metadata names of s for the JSON/CSV readers and meta_to_json_names:
  * lookups only, or (define) new names defined with their value's type and
  * written with the next commit. */

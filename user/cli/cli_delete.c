@@ -27,6 +27,7 @@ static int run(const char *path, const char *ids_s, const char *filter_s, unsign
 	rvf_delete_result res = { 0 };
 	rvf_filter *f = NULL;
 	rvf_store *s = NULL;
+	const char *named = NULL;
 	uint64_t *ids = NULL;
 	size_t n = 0;
 	int rc;
@@ -35,10 +36,11 @@ static int run(const char *path, const char *ids_s, const char *filter_s, unsign
 		rc = cli_parse_ids(ids_s, &ids, &n);
 		if (rc)
 			return rc;
-	} else if (rvf_filter_parse(filter_s, &f)) {
-		return cli_fail("invalid --filter: %s", rvf_last_error());
+	} else if ((rc = cli_filter_early(filter_s, &f, &named))) {
+		return rc;
 	}
-	if ((rc = cli_open_store(path, flags, &s))) {
+	if ((rc = cli_open_store(path, flags, &s)) || (named && (rc = cli_filter_names(s, named, &f)))) {
+		rvf_close(s);
 		rvf_filter_free(f);
 		free(ids);
 		return rc;

@@ -159,3 +159,22 @@ meta_names cli_names(rvf_store *s, int define)
 
 	return nm;
 }
+
+int cli_filter_early(const char *text, rvf_filter **f, const char **deferred)
+{
+	*deferred = NULL;
+	if (!rvf_filter_parse(text, f))
+		return CLI_OK;
+	if (strstr(rvf_last_error(), "names need a store")) {
+		*deferred = text;
+		return CLI_OK;
+	}
+	return cli_fail("invalid --filter: %s", rvf_last_error());
+}
+
+int cli_filter_names(const rvf_store *s, const char *text, rvf_filter **f)
+{
+	if (rvf_filter_parse_names(s, text, f))
+		return cli_fail("invalid --filter: %s", rvf_last_error());
+	return CLI_OK;
+}

@@ -148,6 +148,9 @@ int cli_query_batch(const char *path, const char *input, const struct cli_qopts 
 		goto out;
 	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &s)))
 		goto out;
+	if (q->filter_names && !q->filter &&
+	    (rc = cli_filter_names(s, q->filter_names, &((struct cli_qopts *)q)->filter)))
+		goto out;
 	dim = rvf_dimension(s);
 	rc = convert(path, input, &qs, (uint32_t)dim);
 	if (rc)

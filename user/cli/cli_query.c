@@ -126,6 +126,9 @@ static int query_one(const char *path, const char *vec_s, const struct cli_qopts
 		return rc;
 	if ((rc = cli_open_store(path, RVF_OPEN_READONLY, &s)))
 		goto out;
+	if (qo->filter_names && !qo->filter &&
+	    (rc = cli_filter_names(s, qo->filter_names, &((struct cli_qopts *)qo)->filter)))
+		goto out;
 	if (n != rvf_dimension(s)) {
 		rc = cli_dim_mismatch(path, "query vector", n, rvf_dimension(s));
 		goto out;
@@ -250,11 +253,8 @@ int cmd_query(int argc, char **argv)
 	if (!vec && !input)
 		return cli_usage("query", "the following required arguments were not provided:\n"
 				 "  <--vector <VECTOR>|--input <INPUT>>");
-	if (filter) {
-		rc = rvf_filter_parse(filter, &qo.filter);
-		if (rc)
-			return cli_fail("invalid --filter: %s", rvf_last_error());
-	}
+	if (filter && (rc = cli_filter_early(filter, &qo.filter, &qo.filter_names)))
+		return rc;
 	if (input)
 		rc = cli_query_batch(path, input, &qo, json);
 	else

@@ -128,6 +128,39 @@ static int alloc_vals(filter *f, size_t n)
 static int parse_node(const json_t *j, const char *path, int depth, filter **out);
 static int parse_cli(const json_t *j, const char *path, int depth, filter **out);
 
+/* Field names for the parse under way (filter_parse_names), else NULL. */
+static _Thread_local const meta_names *cur_names;
+
+/* A field given by name: its id and dictionary type. */
+static int named_field(const json_t *v, const char *path, uint16_t *id, int *dtype)
+{
+	const char *name = json_string_value(v);
+	if (!cur_names || !cur_names->resolve)
+		return FAIL(path, "field '%s' is a name: names need a store's field dictionary", name);
+	if (cur_names->resolve(cur_names->ctx, name, -1, id, dtype))
+		return FAIL(path, "unknown field name '%s'", name);
+	return RVF_OK;
+}
+
+/* A literal for a named field takes the field's type when it converts
+ * exactly (an integer to f64, a non-negative integer to i64). */
+static int coerce_lit(meta_field *v, int dtype, const char *path)
+{
+	if (dtype < 0 || v->type == dtype)
+		return RVF_OK;
+	if (dtype == META_F64 && v->type == META_U64)
+		v->v.f64 = (double)v->v.u64;
+	else if (dtype == META_F64 && v->type == META_I64)
+		v->v.f64 = (double)v->v.i64;
+	else if (dtype == META_I64 && v->type == META_U64 && v->v.u64 <= (uint64_t)INT64_MAX)
+		v->v.i64 = (int64_t)v->v.u64;
+	else
+		return FAIL(path, "the field is %s, the value %s", meta_type_name(dtype),
+			    meta_type_name(v->type));
+	v->type = (uint8_t)dtype;
+	return RVF_OK;
+}
+
 /* ---- Node grammar ---- */
 
 static int node_str(const json_t *obj, const char *key, const char *path, const json_t **s)
@@ -138,9 +171,14 @@ static int node_str(const json_t *obj, const char *key, const char *path, const 
 	return RVF_OK;
 }
 
-static int node_field(const json_t *obj, const char *path, uint16_t *id)
+static int node_field(const json_t *obj, const char *path, uint16_t *id, int *dtype)
 {
 	const json_t *v = json_object_get(obj, "fieldId");
+	*dtype = -1;
+	if (!v && json_is_string(json_object_get(obj, "field")))
+		v = json_object_get(obj, "field");
+	if (json_is_string(v))
+		return named_field(v, path, id, dtype);
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return FAIL(path, "filter requires numeric field 'fieldId'");
 	if (json_integer_value(v) > 65535)
@@ -166,12 +204,18 @@ static int node_value(const json_t *s, const char *vt, const char *path, uint16_
 static int node_leaf(filter *f, const json_t *j, const char *path)
 {
 	const json_t *vt, *raw;
-	int rc = node_field(j, path, &f->field);
-	if (!rc)
-		rc = node_str(j, "valueType", path, &vt);
+	int dtype;
+	int rc = node_field(j, path, &f->field, &dtype);
 	if (rc)
 		return rc;
-	const char *t = json_string_value(vt);
+	const char *t = dtype >= 0 ? meta_type_name(dtype) : NULL; /* a name implies its type */
+	if (!t || json_object_get(j, "valueType")) {
+		if ((rc = node_str(j, "valueType", path, &vt)))
+			return rc;
+		t = json_string_value(vt);
+		if (dtype >= 0 && meta_type_from_name(t) != dtype)
+			return FAIL(path, "valueType '%s' but the field is %s", t, meta_type_name(dtype));
+	}
 	if (meta_type_from_name(t) < 0) /* also for an empty 'in' list */
 		return FAIL(path, "Unknown value_type '%s'", t);
 	pbuf sub;
@@ -340,9 +384,12 @@ static int cli_value(const json_t *v, const char *path, uint16_t field, meta_fie
 	return own_lit(out);
 }
 
-static int cli_field(const json_t *obj, const char *path, uint16_t *id)
+static int cli_field(const json_t *obj, const char *path, uint16_t *id, int *dtype)
 {
 	const json_t *v = json_object_get(obj, "field");
+	*dtype = -1;
+	if (json_is_string(v))
+		return named_field(v, path, id, dtype);
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return FAIL(path, "missing or invalid 'field' (must be u16)");
 	if (json_integer_value(v) > 65535)
@@ -364,7 +411,8 @@ static int cli_leaf(filter *f, const json_t *inner, const char *path)
 				    "'range' must be a JSON object with 'field', 'low' and 'high'");
 		return FAIL(path, "comparison must be a JSON object with 'field' and 'value'");
 	}
-	if ((rc = cli_field(inner, path, &f->field)))
+	int dtype;
+	if ((rc = cli_field(inner, path, &f->field, &dtype)))
 		return rc;
 	if (f->op == FILTER_IN) {
 		const json_t *arr = json_object_get(inner, "values"), *e;
@@ -379,6 +427,8 @@ static int cli_leaf(filter *f, const json_t *inner, const char *path)
 			if ((rc = cli_value(e, sub.path, f->field, &f->vals[i])))
 				return rc;
 			f->nvals = i + 1;
+			if ((rc = coerce_lit(&f->vals[i], dtype, sub.path)))
+				return rc;
 		}
 		return RVF_OK;
 	}
@@ -389,16 +439,21 @@ static int cli_leaf(filter *f, const json_t *inner, const char *path)
 		if (!hi)
 			return FAIL(path, "missing 'high' in range");
 		path_join(&sub, path, ".low");
-		if ((rc = cli_value(lo, sub.path, f->field, &f->val)))
+		if ((rc = cli_value(lo, sub.path, f->field, &f->val)) ||
+		    (rc = coerce_lit(&f->val, dtype, sub.path)))
 			return rc;
 		path_join(&sub, path, ".high");
-		return cli_value(hi, sub.path, f->field, &f->high);
+		if ((rc = cli_value(hi, sub.path, f->field, &f->high)))
+			return rc;
+		return coerce_lit(&f->high, dtype, sub.path);
 	}
 	const json_t *v = json_object_get(inner, "value");
 	if (!v)
 		return FAIL(path, "missing 'value' in comparison");
 	path_join(&sub, path, ".value");
-	return cli_value(v, sub.path, f->field, &f->val);
+	if ((rc = cli_value(v, sub.path, f->field, &f->val)))
+		return rc;
+	return coerce_lit(&f->val, dtype, sub.path);
 }
 
 static int parse_cli(const json_t *j, const char *path, int depth, filter **out)
@@ -467,6 +522,16 @@ int filter_from_json(const json_t *j, filter_grammar g, filter **out)
 	if (g == FILTER_GRAMMAR_CLI)
 		return parse_cli(j, "filter", 0, out);
 	return rvf_fail(RVF_E_ARG, "filter: unknown grammar %d", (int)g);
+}
+
+int filter_parse_names(const char *text, size_t len, filter_grammar g, const meta_names *nm,
+		       filter **out)
+{
+	const meta_names *prev = cur_names;
+	cur_names = nm;
+	int rc = filter_parse(text, len, g, out);
+	cur_names = prev;
+	return rc;
 }
 
 int filter_parse(const char *text, size_t len, filter_grammar g, filter **out)

@@ -82,6 +82,13 @@ struct filter {
  *   "Invalid filter JSON: ... (line 1, column 7)".
  * The messages after the path are the reference's where it has one. */
 int filter_parse(const char *text, size_t len, filter_grammar g, filter **out);
+/* Same, where a field may also be a name ("field": "tag" in either grammar,
+ * or "fieldId": "tag"), looked up through nm (only resolve with type -1 is
+ * called). A named field's literals take its type when they convert exactly
+ * (integer -> f64, non-negative integer -> i64), else an error; in the Node
+ * grammar a name makes "valueType" optional. Unknown name: an error. */
+int filter_parse_names(const char *text, size_t len, filter_grammar g, const meta_names *nm,
+		       filter **out);
 int filter_from_json(const json_t *j, filter_grammar g, filter **out);
 void filter_free(filter *f);
 

@@ -20,6 +20,22 @@ int rvf_filter_parse(const char *json, rvf_filter **out)
 	return filter_parse(json, strlen(json), FILTER_GRAMMAR_AUTO, out);
 }
 
+static int dict_lookup(void *ctx, const char *name, int type, uint16_t *id, int *dtype)
+{
+	(void)type;
+	return rvf_field_lookup(ctx, name, id, dtype);
+}
+
+int rvf_filter_parse_names(const rvf_store *s, const char *json, rvf_filter **out)
+{
+	rvf_clear_error();
+	*out = NULL;
+	if (!json)
+		return rvf_fail(RVF_E_ARG, "filter: no JSON given");
+	meta_names nm = {dict_lookup, NULL, (void *)s};
+	return filter_parse_names(json, strlen(json), FILTER_GRAMMAR_AUTO, s ? &nm : NULL, out);
+}
+
 void rvf_filter_free(rvf_filter *f) { filter_free(f); }
 
 int store_meta_init(rvf_store *s)
