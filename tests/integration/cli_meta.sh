@@ -158,4 +158,53 @@ if command -v flock >/dev/null; then
 	run_ok "$RVF" ingest "$S" -i "$T/re6.json" --wait >/dev/null
 fi
 
+same() { cmp -s "$1" "$2" || fail "$3: $1 and $2 differ: $(diff "$1" "$2" | head -5)"; ok; }
+# ---- named fields: JSON lines, CSV headers, filters (both grammars), output,
+# export/re-ingest, compaction, derive, type conflicts ------------------------------
+run_ok "$RVF" create "$T/nm.rvf" -d 2 >/dev/null
+printf '%s\n' '{"id":1,"vector":[1,2],"metadata":{"tag":"red","price":5.5,"7":3}}' \
+	'{"id":2,"vector":[2,2],"metadata":{"tag":"blue","price":2}}' \
+	'{"id":3,"vector":[3,2],"metadata":[{"name":"tag","type":"string","value":"red"}]}' >"$T/nm.jsonl"
+run_ok "$RVF" ingest "$T/nm.rvf" -i "$T/nm.jsonl" >/dev/null
+run_ok "$RVF" query "$T/nm.rvf" --vector 1,2 -k 1 --with-metadata --json >"$T/nm.q"
+assert_eq "$(jq -c .results "$T/nm.q")" '[{"distance":0,"id":1,"metadata":{"7":3,"price":5.5,"tag":"red"}}]' "names in query output"
+run_ok "$RVF" query "$T/nm.rvf" --vector 1,2 -k 9 --filter '{"eq":{"field":"tag","value":"red"}}' --json >"$T/nm.q"
+assert_eq "$(jq -c '[.results[].id]' "$T/nm.q")" '[1,3]' "CLI grammar by name"
+run_ok "$RVF" query "$T/nm.rvf" --vector 1,2 -k 9 --filter '{"gt":{"field":"price","value":3}}' --json >"$T/nm.q"
+assert_eq "$(jq -c '[.results[].id]' "$T/nm.q")" '[1]' "integer literal widened to the f64 field"
+run_ok "$RVF" query "$T/nm.rvf" --vector 1,2 -k 9 --filter '{"op":"lt","field":"price","value":"3"}' --json >"$T/nm.q"
+assert_eq "$(jq -c '[.results[].id]' "$T/nm.q")" '[2]' "Node grammar by name, valueType from the dictionary"
+err_is 1 "unknown field name 'colour'" "$RVF" query "$T/nm.rvf" --vector 1,2 --filter '{"eq":{"field":"colour","value":"x"}}'
+err_is 1 "filter.eq.value: the field is string, the value u64" "$RVF" query "$T/nm.rvf" --vector 1,2 --filter '{"eq":{"field":"tag","value":3}}'
+err_is 1 "valueType 'u64' but the field is string" "$RVF" query "$T/nm.rvf" --vector 1,2 --filter '{"op":"eq","field":"tag","valueType":"u64","value":"3"}'
+cp "$T/nm.rvf" "$T/nm.before"
+echo '{"id":4,"vector":[1,1],"metadata":{"tag":5}}' >"$T/nmbad.jsonl"
+err_is 1 "row 1 (line 1): bad metadata: metadata.tag: field 'tag' is string, got u64" "$RVF" ingest "$T/nm.rvf" -i "$T/nmbad.jsonl"
+echo '{"id":4,"vector":[1,1],"metadata":{"7x":5}}' >"$T/nmbad.jsonl"
+err_is 1 "key '7x' is not a field id" "$RVF" ingest "$T/nm.rvf" -i "$T/nmbad.jsonl"
+printf 'id,vector,m:size\n4,"1,1",3\n' >"$T/nmbad.csv"
+err_is 1 "column 'm:size': unknown field name 'size' (a new name needs its type: m:<name>:<type>)" "$RVF" ingest "$T/nm.rvf" -i "$T/nmbad.csv"
+same "$T/nm.rvf" "$T/nm.before" "refused names leave the store unchanged"
+printf 'id,vector,m:size:u64,m:tag\n4,"1,1",3,"green"\n' >"$T/nm.csv"
+run_ok "$RVF" ingest "$T/nm.rvf" -i "$T/nm.csv" >/dev/null
+run_ok "$RVF" delete "$T/nm.rvf" --filter '{"eq":{"field":"tag","value":"blue"}}' --json >"$T/nm.d"
+json_eq "$T/nm.d" .deleted 1
+run_ok "$RVF" compact "$T/nm.rvf" >/dev/null
+for f in jsonl csv json; do
+	run_ok "$RVF" export "$T/nm.rvf" --format $f >"$T/nm.out.$f"
+	run_ok "$RVF" create "$T/nm_$f.rvf" -d 2 >/dev/null
+	run_ok "$RVF" ingest "$T/nm_$f.rvf" -i "$T/nm.out.$f" --format $f >/dev/null
+	run_ok "$RVF" export "$T/nm_$f.rvf" --format jsonl >"$T/nm.back.$f"
+	same "$T/nm.out.jsonl" "$T/nm.back.$f" "names through $f export and re-ingest"
+done
+assert_eq "$(head -1 "$T/nm.out.csv")" "id,vector,m:7:u64,m:size:u64,m:price:f64,m:tag:string" "CSV header by name"
+assert_eq "$(sed -n 1p "$T/nm.out.jsonl")" '{"id":1,"vector":[1.0,2.0],"metadata":{"7":3,"price":5.5,"tag":"red"}}' "JSONL by name after compaction"
+run_ok "$RVF" derive "$T/nm.rvf" "$T/nm_child.rvf" >/dev/null
+echo '{"id":9,"vector":[1,1],"metadata":{"tag":"x","size":1}}' >"$T/nmc.jsonl"
+run_ok "$RVF" ingest "$T/nm_child.rvf" -i "$T/nmc.jsonl" >/dev/null
+run_ok "$RVF" export "$T/nm_child.rvf" --format jsonl >"$T/nmc.out"
+expect_contains "$T/nmc.out" '{"id":9,"vector":[1.0,1.0],"metadata":{"size":1,"tag":"x"}}'
+echo '{"id":10,"vector":[1,1],"metadata":{"price":"cheap"}}' >"$T/nmc.jsonl"
+err_is 1 "field 'price' is f64, got string" "$RVF" ingest "$T/nm_child.rvf" -i "$T/nmc.jsonl"
+
 pass

@@ -133,6 +133,14 @@ if ! nodejs compare.js read "$B" >"$T/cmp_b.log" 2>&1; then
 	fail "(b) binding and CLI disagree on CLI-written stores (see differences above)"
 fi
 log "(b) $(cat "$T/cmp_b.log")"
+# the field names and values survived the binding's session (it keeps META_SEGs)
+for i in $(seq 0 $((n - 1))); do
+	f=$(jq -r ".[$i].file" "$B/plan.json")
+	run_to "$B/$f.names.json" "$RVF_BIN" query "$B/$f" --vector "$(jq -r ".[$i].add.vector | map(tostring) | join(\",\")" "$B/plan.json")" \
+		-k 100000 --exact --filter '{"eq":{"field":"tag","value":"g1"}}' --with-metadata --json
+	jq -e '.count > 0 and all(.results[]; .metadata.tag == "g1" and (.metadata.even | type) == "boolean" and .metadata["0"] == .id)' \
+		"$B/$f.names.json" >/dev/null || fail "$f: named metadata lost after the binding's session: $(head -c 300 "$B/$f.names.json")"
+done
 ok
 
 # ---- (c) shared fixtures: the binding and our CLI read the same files -------

@@ -183,6 +183,17 @@ expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":1,"filter":{"eq"
 QUERIES=$((QUERIES + 1))
 assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.09,"id":3000,"metadata":{"0":0.3}}]}' "shortest reals over HTTP"
 expect_http 200 POST /v1/delete '{"ids":[3000]}'
+# named metadata fields: ingest, filter (both grammars) and results by name
+expect_http 200 POST /v1/ingest '{"vectors":[{"id":3001,"vector":[0.5,0,0,0,0,0,0,0],"metadata":{"color":"teal","weight":2}}]}'
+expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"eq":{"field":"color","value":"teal"}},"with_metadata":true}'
+assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.25,"id":3001,"metadata":{"color":"teal","weight":2}}]}' "names over HTTP"
+expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"op":"eq","field":"weight","value":"2"}}'
+json_eq "$T/r.json" '.results[0].id' 3001
+expect_http 400 POST /v1/ingest '{"vectors":[{"id":3002,"vector":[1,2,3,4,5,6,7,8],"metadata":{"color":5}}]}'
+expect_contains "$T/r.json" "field 'color' is string, got u64"
+expect_http 400 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"filter":{"eq":{"field":"colour","value":"teal"}}}'
+expect_contains "$T/r.json" "unknown field name 'colour'"
+expect_http 200 POST /v1/delete '{"ids":[3001]}'
 
 # ---- errors ---------------------------------------------------------------------
 expect_http 400 POST /v1/query '{"vector":[1,2,3'
@@ -208,7 +219,7 @@ expect_contains "$T/r.json" '\"id\"'
 expect_http 400 POST /v1/ingest '{"vectors":[{"id":5,"vector":[1,2]}]}'
 expect_contains "$T/r.json" "dimension"
 expect_http 400 POST /v1/ingest '{"vectors":[{"id":-5,"vector":[1,2,3,4,5,6,7,8]}]}'
-expect_http 400 POST /v1/ingest '{"vectors":[{"id":5,"vector":[1,2,3,4,5,6,7,8],"metadata":{"x":1}}]}'
+expect_http 400 POST /v1/ingest '{"vectors":[{"id":5,"vector":[1,2,3,4,5,6,7,8],"metadata":{"1x":1}}]}'
 expect_http 400 POST /v1/ingest '{"vectors":[[1,2,3,4,5,6,7,8]],"ids":[1,2]}'
 expect_contains "$T/r.json" "same length"
 expect_http 400 POST /v1/delete '{}'
@@ -234,6 +245,17 @@ expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":1,"filter":{"eq"
 QUERIES=$((QUERIES + 1))
 assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.09,"id":3000,"metadata":{"0":0.3}}]}' "shortest reals over HTTP"
 expect_http 200 POST /v1/delete '{"ids":[3000]}'
+# named metadata fields: ingest, filter (both grammars) and results by name
+expect_http 200 POST /v1/ingest '{"vectors":[{"id":3001,"vector":[0.5,0,0,0,0,0,0,0],"metadata":{"color":"teal","weight":2}}]}'
+expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"eq":{"field":"color","value":"teal"}},"with_metadata":true}'
+assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.25,"id":3001,"metadata":{"color":"teal","weight":2}}]}' "names over HTTP"
+expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"op":"eq","field":"weight","value":"2"}}'
+json_eq "$T/r.json" '.results[0].id' 3001
+expect_http 400 POST /v1/ingest '{"vectors":[{"id":3002,"vector":[1,2,3,4,5,6,7,8],"metadata":{"color":5}}]}'
+expect_contains "$T/r.json" "field 'color' is string, got u64"
+expect_http 400 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"filter":{"eq":{"field":"colour","value":"teal"}}}'
+expect_contains "$T/r.json" "unknown field name 'colour'"
+expect_http 200 POST /v1/delete '{"ids":[3001]}'
 # 413: announced by Content-Length (refused before the body is read) ...
 python3 -c "print('{\"vectors\":[' + ','.join(['{\"id\":1,\"vector\":[1,2,3,4,5,6,7,8]}'] * 3000) + ']}')" >"$T/big.json"
 [ "$(stat -c %s "$T/big.json")" -gt 65536 ] || fail "big body too small"

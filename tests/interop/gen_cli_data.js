@@ -25,7 +25,10 @@ let seed = 5000;
 const plan = [];
 for (const s of stores) {
   const half = Math.floor(s.n / 2);
-  const b1 = records(range(0, half), s.dim, seed++);
+  // named metadata (field dictionary + values in META_SEGs the binding must
+  // keep and ignore) on the first batch
+  const b1 = records(range(0, half), s.dim, seed++)
+    .map(r => ({ ...r, metadata: { tag: 'g' + (r.id % 3), even: r.id % 2 === 0, 0: r.id } }));
   // second batch: new ids plus an upsert of id 4 and a duplicate inside the batch
   const b2 = records([...range(half, s.n), 4, half + 1], s.dim, seed++);
   const base = s.file.replace(/\.rvf$/, '');

@@ -66,7 +66,7 @@ static int get_bool(const json_t *o, const char *key, int *out)
 
 /* "filter": a JSON object/array, or a string holding one. NULL *f if absent.
  * Returns 0 or -1 with msg filled. */
-static int get_filter(const json_t *o, rvf_filter **f, char *msg, size_t len)
+static int get_filter(struct server *sv, const json_t *o, rvf_filter **f, char *msg, size_t len)
 {
 	const json_t *v = json_object_get(o, "filter");
 	char *txt;
@@ -87,7 +87,9 @@ static int get_filter(const json_t *o, rvf_filter **f, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		return -1;
 	}
-	e = rvf_filter_parse(txt, f);
+	pthread_mutex_lock(&sv->mu); /* field names: the store's dictionary */
+	e = rvf_filter_parse_names(sv->s, txt, f);
+	pthread_mutex_unlock(&sv->mu);
 	free(txt);
 	if (e) {
 		snprintf(msg, len, "invalid filter: %s", rvf_last_error());
@@ -182,7 +184,7 @@ enum MHD_Result serve_h_query(struct server *sv, struct MHD_Connection *c, struc
 		ret = serve_send_error(sv, c, q->route, 400, "\"vector\" component %zu is not a number", bad);
 		goto out;
 	}
-	if (get_filter(j, &f, msg, sizeof msg)) {
+	if (get_filter(sv, j, &f, msg, sizeof msg)) {
 		ret = serve_send_error(sv, c, q->route, 400, "%s", msg);
 		goto out;
 	}
@@ -333,7 +335,12 @@ enum MHD_Result serve_h_ingest(struct server *sv, struct MHD_Connection *c, stru
 			goto out;
 		}
 		if (md && !json_is_null(md)) {
-			if (meta_from_json(md, &fields[i], &nfields[i])) {
+			meta_names nm = cli_names(sv->s, 1);
+
+			pthread_mutex_lock(&sv->mu); /* new names join the store's dictionary */
+			e = meta_from_json_names(md, &nm, &fields[i], &nfields[i]);
+			pthread_mutex_unlock(&sv->mu);
+			if (e) {
 				ret = serve_send_error(sv, c, q->route, 400, "vectors[%zu]: bad metadata: %s", i,
 						 rvf_last_error());
 				goto out;
@@ -408,7 +415,7 @@ enum MHD_Result serve_h_delete(struct server *sv, struct MHD_Connection *c, stru
 			}
 		}
 	} else {
-		if (get_filter(j, &f, msg, sizeof msg)) {
+		if (get_filter(sv, j, &f, msg, sizeof msg)) {
 			ret = serve_send_error(sv, c, q->route, 400, "%s", msg);
 			goto out;
 		}
