@@ -6,6 +6,9 @@
  *         CRC check). meta_seg_decode must fail with a message, or give
  *         records that meta_seg_encode writes back byte for byte (the codec
  *         is canonical), allocating at most ~10x the payload;
+ *   even with bit 2 set: the rest (after an implied "RVMF" magic) is a
+ *         field dictionary: a clean error, or a canonical payload whose
+ *         names and ids are unique and look up to themselves;
  *   odd:  the rest is metadata JSON for meta_from_json_text; what it accepts
  *         must render (meta_to_json, typed form) and re-parse to the same
  *         fields. */
@@ -13,6 +16,7 @@
 #include "format.h"
 #include "fuzz_util.h"
 #include "meta.h"
+#include "meta_dict.h"
 
 static void same_fields(const meta_field *a, size_t na, const meta_field *b, size_t nb)
 {
@@ -93,12 +97,50 @@ static void js(const uint8_t *data, size_t size)
 	free(f);
 }
 
+/* A field dictionary ("RVMF"): a clean error, or entries that re-encode to
+ * the same bytes, with unique names and ids that each look up to themselves. */
+static void dict(const uint8_t *data, size_t size, int fix_crc)
+{
+	uint8_t *p = malloc(size + 4);
+	if (!p)
+		abort();
+	memcpy(p, META_DICT_MAGIC, 4); /* past the magic, or nearly nothing does */
+	memcpy(p + 4, data, size);
+	size += 4;
+	if (fix_crc && size >= 16)
+		wr32(p + size - 4, rvf_crc32(p, size - 4));
+	meta_dict d = {0};
+	rvf_clear_error();
+	int rc = meta_dict_decode(p, size, &d);
+	if (rc != RVF_OK) {
+		if (rc > 0 || d.n || d.e || !*rvf_last_error())
+			abort();
+		free(p);
+		return;
+	}
+	for (size_t i = 0; i < d.n; i++) {
+		const char *nm = d.e[i].name;
+		if (meta_dict_find(&d, nm, strlen(nm)) != &d.e[i] || meta_dict_by_id(&d, d.e[i].id) != &d.e[i] ||
+		    meta_dict_name_ok(nm, strlen(nm)))
+			abort();
+	}
+	uint8_t *enc;
+	size_t len;
+	if (meta_dict_encode(&d, &enc, &len) != RVF_OK || len != size || memcmp(enc, p, size))
+		abort(); /* the codec is canonical */
+	free(enc);
+	meta_dict_clear(&d);
+	free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1 || size > (1u << 20))
 		return 0;
 	if (data[0] & 1)
 		js(data + 1, size - 1);
+	else if (data[0] & 4)
+		dict(data + 1, size - 1, data[0] & 2);
 	else
 		seg(data + 1, size - 1, data[0] & 2);
 	return 0;
