@@ -93,7 +93,7 @@ run_ok "$RVF_BIN" query "$T/c.rvf" --input "$T/pq.json" -k 100 --json >"$T/our_c
 (cd "$T/npm" && node "$JS" ro "$T/c.rvf" "$T/pq.json" 100) >"$T/ref_c.json" 2>"$T/ref_c.err" ||
 	fail "binding failed on our branch: $(tail -3 "$T/ref_c.err")"
 python3 - "$T/our_c.json" "$T/ref_c.json" <<'PY' || fail "binding and CLI see different vectors in our branch"
-import json, sys
+import json, struct, sys
 ours = json.load(open(sys.argv[1]))["results"]
 ref = json.load(open(sys.argv[2]))["results"]
 for qi, (o, r) in enumerate(zip(ours, ref)):
@@ -103,8 +103,8 @@ for qi, (o, r) in enumerate(zip(ours, ref)):
     rd = {x["id"]: x["distance"] for x in r}
     if od.keys() != rd.keys():
         sys.exit("query %d: ids differ: only ours %s, only binding %s" % (qi, sorted(od.keys() - rd.keys()), sorted(rd.keys() - od.keys())))
-    for i in od:
-        if od[i] != rd[i]:
+    for i in od:  # float32 on both sides (ours printed as the shortest float32 text)
+        if struct.pack("<f", od[i]) != struct.pack("<f", rd[i]):
             sys.exit("query %d id %d: distance %r vs %r" % (qi, i, od[i], rd[i]))
     if 3 in od or 8 in od or 1000 not in od or 7 not in od:
         sys.exit("query %d: deletes or own writes not visible as expected" % qi)

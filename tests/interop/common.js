@@ -48,12 +48,18 @@ function fmt(list) {
 // mode 'exact': same ids, same order, identical distances.
 // mode 'approx' (the reference used HNSW): >= 90 % of the reference ids in
 // ours, distances of common ids within 1e-5 relative.
+// Distances are float32 on both sides: ours print as the shortest text of
+// the float32, the binding's as the double of it; compared as float32
+// (Math.fround), "identical" means the same float32 bits.
 // Returns an array of human-readable problems (empty = equal).
 function compareResults(label, ours, ref, mode) {
   const problems = [];
   if (!Array.isArray(ours) || !Array.isArray(ref)) {
     return [`${label}: missing results (ours ${typeof ours}, reference ${typeof ref})`];
   }
+  const f32 = (l) => l.map((q) => (Array.isArray(q) ? q.map((h) => ({ ...h, distance: Math.fround(h.distance) })) : q));
+  ours = f32(ours);
+  ref = f32(ref);
   if (ours.length !== ref.length) problems.push(`${label}: ${ours.length} queries vs ${ref.length}`);
   const nq = Math.min(ours.length, ref.length);
   for (let q = 0; q < nq; q++) {
