@@ -42,7 +42,8 @@ static size_t mk(uint8_t *buf, uint32_t count, const uint8_t *ents, size_t elen)
 {
 	memcpy(buf, "RVMF\x01\x00\x00\x00", 8);
 	wr32(buf + 8, count);
-	memcpy(buf + 12, ents, elen);
+	if (elen)
+		memcpy(buf + 12, ents, elen);
 	wr32(buf + 12 + elen, rvf_crc32(buf, 12 + elen));
 	return 16 + elen;
 }

@@ -131,6 +131,14 @@ static int parse_cli(const json_t *j, const char *path, int depth, filter **out)
 /* Field names for the parse under way (filter_parse_names), else NULL. */
 static _Thread_local const meta_names *cur_names;
 
+/* A field name: a string that does not start with a digit ("1" stays the
+ * reference's "numeric field" error). */
+static int is_name(const json_t *v)
+{
+	const char *p = json_string_value(v);
+	return p && !(*p >= '0' && *p <= '9');
+}
+
 /* A field given by name: its id and dictionary type. */
 static int named_field(const json_t *v, const char *path, uint16_t *id, int *dtype)
 {
@@ -175,9 +183,9 @@ static int node_field(const json_t *obj, const char *path, uint16_t *id, int *dt
 {
 	const json_t *v = json_object_get(obj, "fieldId");
 	*dtype = -1;
-	if (!v && json_is_string(json_object_get(obj, "field")))
+	if (!v && is_name(json_object_get(obj, "field")))
 		v = json_object_get(obj, "field");
-	if (json_is_string(v))
+	if (is_name(v))
 		return named_field(v, path, id, dtype);
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return FAIL(path, "filter requires numeric field 'fieldId'");
@@ -388,7 +396,7 @@ static int cli_field(const json_t *obj, const char *path, uint16_t *id, int *dty
 {
 	const json_t *v = json_object_get(obj, "field");
 	*dtype = -1;
-	if (json_is_string(v))
+	if (is_name(v))
 		return named_field(v, path, id, dtype);
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return FAIL(path, "missing or invalid 'field' (must be u16)");
