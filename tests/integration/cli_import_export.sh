@@ -292,8 +292,8 @@ bad json '{"id":1,"vector":[1,2]}' 'expected a JSON array'
 bad json '[{"id":1,' 'row 1 (line 1): invalid JSON'
 bad json '[{"id":1,"vector":[1,2]}' "the array is not closed"
 bad json '[{"id":1,"vector":[1,2]}] x' "unexpected data after the closing ']'"
-bad json '[{"id":1,"vector":[1,2]},\n\n{"id":2,"vector":[1,2],"metadata":{"name":"x"}}]' \
-	"row 2 (line 3): bad metadata: metadata: key 'name' is not a field id"
+bad json '[{"id":1,"vector":[1,2]},\n\n{"id":2,"vector":[1,2],"metadata":{"7x":"x"}}]' \
+	"row 2 (line 3): bad metadata: metadata: key '7x' is not a field id"
 bad json '[{"id":1,"vector":[1,2],"metadata":{"fields":[{"id":0,"type":"u64","value":"x"}]}}]' \
 	"Cannot parse 'x' as u64"
 bad json '[{"id":99999999999999999999,"vector":[1,2]}]' "integers above 2^63-1 are supported only as \"id\", up to 2^64-1"
