@@ -186,8 +186,10 @@ expect_http 200 POST /v1/delete '{"ids":[3000]}'
 # named metadata fields: ingest, filter (both grammars) and results by name
 expect_http 200 POST /v1/ingest '{"vectors":[{"id":3001,"vector":[0.5,0,0,0,0,0,0,0],"metadata":{"color":"teal","weight":2}}]}'
 expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"eq":{"field":"color","value":"teal"}},"with_metadata":true}'
+QUERIES=$((QUERIES + 1))
 assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.25,"id":3001,"metadata":{"color":"teal","weight":2}}]}' "names over HTTP"
 expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"op":"eq","field":"weight","value":"2"}}'
+QUERIES=$((QUERIES + 1))
 json_eq "$T/r.json" '.results[0].id' 3001
 expect_http 400 POST /v1/ingest '{"vectors":[{"id":3002,"vector":[1,2,3,4,5,6,7,8],"metadata":{"color":5}}]}'
 expect_contains "$T/r.json" "field 'color' is string, got u64"
@@ -248,8 +250,10 @@ expect_http 200 POST /v1/delete '{"ids":[3000]}'
 # named metadata fields: ingest, filter (both grammars) and results by name
 expect_http 200 POST /v1/ingest '{"vectors":[{"id":3001,"vector":[0.5,0,0,0,0,0,0,0],"metadata":{"color":"teal","weight":2}}]}'
 expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"eq":{"field":"color","value":"teal"}},"with_metadata":true}'
+QUERIES=$((QUERIES + 1))
 assert_eq "$(cat "$T/r.json")" '{"count":1,"results":[{"distance":0.25,"id":3001,"metadata":{"color":"teal","weight":2}}]}' "names over HTTP"
 expect_http 200 POST /v1/query '{"vector":[0,0,0,0,0,0,0,0],"k":3,"filter":{"op":"eq","field":"weight","value":"2"}}'
+QUERIES=$((QUERIES + 1))
 json_eq "$T/r.json" '.results[0].id' 3001
 expect_http 400 POST /v1/ingest '{"vectors":[{"id":3002,"vector":[1,2,3,4,5,6,7,8],"metadata":{"color":5}}]}'
 expect_contains "$T/r.json" "field 'color' is string, got u64"
