@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "json_u64.h"
-#include "meta.h"
+#include "rvf_frontend.h"
 #include "rvf.h"
 
 #define RVF_CLI_VERSION "0.1.0"

@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "errors.h"
 #include "input.h"
 #include "npy.h"
 #include "progress.h"
@@ -125,7 +124,7 @@ static int ing_resolve(void *ctx, const char *name, int type, uint16_t *id, int 
 	meta_names nm;
 
 	if (!g->s && open_store(g))
-		return rvf_fail(RVF_E_IO, "field '%s': the store could not be opened", name);
+		return RVF_E_IO; /* open_store said why */
 	nm = cli_names(g->s, 1);
 	return nm.resolve(nm.ctx, name, type, id, dtype);
 }

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "meta.h"
+#include "rvf_frontend.h"
 #include "rvf.h"
 
 enum in_format { IN_JSON = 0, IN_JSONL, IN_CSV, IN_TSV, IN_NPY, IN_NFORMATS };

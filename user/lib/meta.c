@@ -740,11 +740,12 @@ int meta_seg_decode(const uint8_t *p, size_t len, meta_batch *b)
 	void *arena = asz ? malloc(asz) : NULL;
 	if (asz && !arena)
 		return rvf_fail(RVF_E_NOMEM, "META_SEG: out of memory (%zu bytes)", asz);
+	/* An empty segment has no arena: offsets from NULL are undefined. */
 	fill_ptrs fp = {
 		.recs = arena,
-		.fields = (meta_field *)((char *)arena + (size_t)count * sizeof(meta_record)),
-		.strings = (char *)arena + (size_t)count * sizeof(meta_record) +
-			   nf * sizeof(meta_field),
+		.fields = arena ? (meta_field *)((char *)arena + (size_t)count * sizeof(meta_record)) : NULL,
+		.strings = arena ? (char *)arena + (size_t)count * sizeof(meta_record) + nf * sizeof(meta_field)
+				 : NULL,
 	};
 	size_t nf2, sb2;
 	rc = walk(p, end, count, &nf2, &sb2, &fp);
