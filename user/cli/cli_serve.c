@@ -30,8 +30,11 @@
  * "Authorization: Bearer"; reads need it with --token-reads. Errors: 400 bad
  * JSON / missing or mistyped field / wrong dimension / bad filter, 401 token,
  * 403 no token file / foreign Host, 404 unknown route, 405 wrong method (with
- * Allow), 413 body larger than --max-body, 415 not application/json, 503 the
- * in-flight body budget is used up, 409 lock held, 500 other store failures.
+ * Allow), 413 body larger than the route's limit, 415 not application/json,
+ * 503 the in-flight body budget is used up, 409 lock held, 500 other store
+ * failures; 400 and a closed connection for ambiguous headers (serve_conn.c).
+ * A full connection table evicts its longest-waiting idle or partial
+ * connection; bodies slower than --min-body-rate are dropped (serve_table.c).
  * SIGINT/SIGTERM: stop accepting, finish running requests, persist a changed
  * HNSW index, close the store, exit 0.
  */
@@ -65,17 +68,20 @@ int cmd_serve(int argc, char **argv)
 #include "serve.h"
 
 #define DEFAULT_MAX_BODY (16u << 20)
+#define QUERY_BODY_BASE (64u << 10)
+#define QUERY_BODY_PER_DIM 64u
 #define TOKEN_MIN 16
 #define TOKEN_MAX 1024
 
 enum {
 	OPT_BIND = 256, OPT_MAXBODY, OPT_THREADS, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_TOKEN_FILE,
 	OPT_TOKEN_READS, OPT_MAXINFLIGHT, OPT_MAXCONN, OPT_PERIP, OPT_IDLE, OPT_BODYTMO,
+	OPT_MINRATE,
 };
 
 struct serve_opts {
 	const char *path, *bind, *token_file;
-	uint64_t port, max_body, max_inflight, threads, max_conns, per_ip, idle_s, body_s;
+	uint64_t port, max_body, max_inflight, threads, max_conns, per_ip, idle_s, body_s, min_rate;
 	int token_reads;
 	unsigned oflags;
 };
@@ -144,6 +150,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		{ "max-per-ip", required_argument, NULL, OPT_PERIP },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "body-timeout", required_argument, NULL, OPT_BODYTMO },
+		{ "min-body-rate", required_argument, NULL, OPT_MINRATE },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "token-reads", no_argument, NULL, OPT_TOKEN_READS },
 		{ "threads", required_argument, NULL, OPT_THREADS },
@@ -165,6 +172,8 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		{ OPT_PERIP, "--max-per-ip <N>", 1, 65536, offsetof(struct serve_opts, per_ip) },
 		{ OPT_IDLE, "--idle-timeout <SECONDS>", 1, 86400, offsetof(struct serve_opts, idle_s) },
 		{ OPT_BODYTMO, "--body-timeout <SECONDS>", 1, 86400, offsetof(struct serve_opts, body_s) },
+		{ OPT_MINRATE, "--min-body-rate <BYTES>", 0, 1ull << 30,
+		  offsetof(struct serve_opts, min_rate) },
 		{ OPT_THREADS, "--threads <N>", 1, 256, offsetof(struct serve_opts, threads) },
 	};
 	int opt, rc;
@@ -207,12 +216,21 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 	return CLI_OK;
 }
 
-/* Room for max_conns sockets (plus the store, listen socket, pipes): raises
- * the soft descriptor limit, or lowers max_conns to what the hard one allows. */
+/* libmicrohttpd's own connection limit for our --max-connections: room above
+ * ours for connections being evicted and for its per-thread split (each of
+ * the --threads workers gets an equal share); ours is kept by eviction. */
+static uint64_t mhd_limit(uint64_t max_conns)
+{
+	return max_conns + max_conns / 2 + SERVE_EVICT_SLACK;
+}
+
+/* Room for mhd_limit(max_conns) sockets (plus the store, listen socket,
+ * pipes): raises the soft descriptor limit, or lowers *max_conns to what the
+ * hard one allows. */
 static void fit_fd_limit(uint64_t *max_conns)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)*max_conns + 64;
+	rlim_t want = (rlim_t)mhd_limit(*max_conns) + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
@@ -222,7 +240,9 @@ static void fit_fd_limit(uint64_t *max_conns)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur < want) {
-		uint64_t fit = rl.rlim_cur > 128 ? (uint64_t)rl.rlim_cur - 64 : 64;
+		uint64_t room = rl.rlim_cur > 64 + SERVE_EVICT_SLACK + 96 ?
+			(uint64_t)rl.rlim_cur - 64 - SERVE_EVICT_SLACK : 96;
+		uint64_t fit = room * 2 / 3;
 		fprintf(stderr, "warning: the descriptor limit (%llu) allows %llu connections, not "
 			"--max-connections %llu\n", (unsigned long long)rl.rlim_cur,
 			(unsigned long long)fit, (unsigned long long)*max_conns);
@@ -236,15 +256,21 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
-/* Waits for SIGINT/SIGTERM, then stops the daemon (running requests finish
- * first) and persists a changed index. */
+/* Runs the slow-body reaper 4 times a second until SIGINT/SIGTERM, then
+ * stops the daemon (running requests finish first) and persists a changed
+ * index. */
 static int run_until_signal(struct MHD_Daemon *d, struct server *sv, const sigset_t *set)
 {
-	int sig = 0, e, rc = CLI_OK;
+	const struct timespec tick = { 0, 250 * 1000 * 1000 };
+	int sig, e, rc = CLI_OK;
 	rvf_index_stats is;
 
-	while (sigwait(set, &sig) != 0 || sig == SIGHUP)
-		;
+	for (;;) {
+		sig = sigtimedwait(set, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		serve_reap(sv);
+	}
 	fprintf(stderr, "rvf serve: %s received, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	MHD_stop_daemon(d);
 	pthread_mutex_lock(&sv->mu);
@@ -260,7 +286,7 @@ int cmd_serve(int argc, char **argv)
 {
 	struct serve_opts o = {
 		.bind = "127.0.0.1", .port = 8080, .max_body = DEFAULT_MAX_BODY, .threads = 4,
-		.max_conns = 1024, .per_ip = 32, .idle_s = 30, .body_s = 120,
+		.max_conns = 1024, .per_ip = 32, .idle_s = 30, .body_s = 120, .min_rate = 4096,
 	};
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -295,9 +321,11 @@ int cmd_serve(int argc, char **argv)
 	pthread_mutex_init(&sv->mu, NULL);
 	pthread_mutex_init(&sv->mmu, NULL);
 	pthread_mutex_init(&sv->bmu, NULL);
+	pthread_mutex_init(&sv->tmu, NULL);
 	sv->max_body = (size_t)o.max_body;
 	sv->max_inflight = (size_t)o.max_inflight;
 	sv->body_timeout_s = (double)o.body_s;
+	sv->min_body_rate = (double)o.min_rate;
 	sv->loopback_hosts = loopback;
 	sv->token_reads = o.token_reads;
 	if (o.token_file) {
@@ -307,7 +335,14 @@ int cmd_serve(int argc, char **argv)
 	}
 	if ((rc = cli_open_store(o.path, o.oflags, &sv->s)))
 		goto out;
+	/* A query body is one vector, k, a filter and flags: 64 bytes per
+	 * component (a float printed in full is at most 24) and 64 KiB for the
+	 * rest. */
+	sv->query_body = QUERY_BODY_BASE + (size_t)rvf_dimension(sv->s) * QUERY_BODY_PER_DIM;
+	if (sv->query_body > sv->max_body)
+		sv->query_body = sv->max_body;
 	fit_fd_limit(&o.max_conns);
+	sv->max_conns = (size_t)o.max_conns;
 	/* Server threads inherit this mask: only the main thread takes the
 	 * stop signals (sigwait). */
 	sigemptyset(&set);
@@ -317,16 +352,18 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Idle or half-sent connections are closed after --idle-timeout; one
-	 * address holds at most --max-per-ip of the --max-connections, so a
-	 * single host holding connections open leaves room for everyone else. */
-	d = MHD_start_daemon(mflags, (uint16_t)o.port, NULL, NULL, serve_handler, sv,
+	 * address holds at most --max-per-ip connections; a full table evicts
+	 * (serve_accept), so connections held open from many addresses leave
+	 * room for a new client. */
+	d = MHD_start_daemon(mflags, (uint16_t)o.port, serve_accept, sv, serve_handler, sv,
 			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o.threads,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o.max_conns,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)mhd_limit(o.max_conns),
 			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)o.per_ip,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o.idle_s,
 			     MHD_OPTION_NOTIFY_COMPLETED, serve_completed, sv,
+			     MHD_OPTION_NOTIFY_CONNECTION, serve_notify_conn, sv,
 			     MHD_OPTION_END);
 	if (!d) {
 		rc = cli_fail("cannot listen on %s port %llu (%s)", o.bind, (unsigned long long)o.port,
@@ -351,6 +388,7 @@ out:
 	pthread_mutex_destroy(&sv->mu);
 	pthread_mutex_destroy(&sv->mmu);
 	pthread_mutex_destroy(&sv->bmu);
+	pthread_mutex_destroy(&sv->tmu);
 	sodium_memzero(sv->token_hash, sizeof sv->token_hash);
 	free(sv);
 	return rc;

@@ -1,7 +1,9 @@
 /* serve.h — internals of `rvf serve` shared by its files:
  *   cli_serve.c   options, token file, limits, daemon start/stop
- *   serve_conn.c  libmicrohttpd request callback: routing, Host/auth/content
- *                 type checks, body budgets (everything before a handler runs)
+ *   serve_conn.c  libmicrohttpd request callback: duplicate headers,
+ *                 routing, Host/auth/content type checks, body budgets
+ *                 (everything before a handler runs)
+ *   serve_table.c the connection table: eviction when full, slow-body reaper
  *   serve_api.c   the JSON endpoints (status, query, ingest, delete)
  *   serve_http.c  responses, request counters and /metrics
  */
@@ -28,6 +30,34 @@ struct route_def {
 extern const struct route_def serve_routes[R_N];
 
 #define SERVE_NBUCKETS 14
+
+/* Body bytes of one request that do not count against --max-inflight: any
+ * request this small is never refused for lack of budget. Worst case they
+ * add --max-connections x this much memory. */
+#define SERVE_FREE_BODY (16u << 10)
+/* Connections being evicted at once (shut down, not yet closed by MHD). */
+#define SERVE_EVICT_SLACK 64u
+/* The reaper's window: a body must bring --min-body-rate x this many bytes
+ * in every such window. */
+#define SERVE_RATE_WINDOW_S 4.0
+
+/* State of a connection in the table (serve_table.c). */
+enum cstate {
+	CS_WAIT,  /* request headers not complete yet, or idle between requests */
+	CS_BODY,  /* headers done, body arriving */
+	CS_REPLY, /* request complete: being handled or answered */
+};
+
+struct sconn {
+	struct sconn *prev, *next; /* sv->head: least recent state change first */
+	int fd;
+	enum cstate state;
+	int evicting;        /* shut down, waiting for MHD to close it */
+	double since;        /* monotonic time of the last state change */
+	uint64_t body_bytes; /* body bytes handed to us in this state */
+	double mark_t;       /* reaper: start of the current rate window */
+	uint64_t mark_bytes; /* ... and the bytes arrived by then */
+};
 #define SERVE_MAX_STATUS_KINDS 16
 
 struct server {
@@ -41,13 +71,23 @@ struct server {
 	int loopback_hosts;       /* bound to loopback: Host must name loopback */
 
 	/* body limits (read-only after start) */
-	size_t max_body;          /* one request */
+	size_t max_body;          /* one request to /v1/ingest or /v1/delete */
+	size_t query_body;        /* one request to /v1/query (from the dimension) */
 	size_t max_inflight;      /* all bodies being received, together */
-	double body_timeout_s;    /* one body, first byte to last */
+	double body_timeout_s;    /* one body, headers to last byte */
+	double min_body_rate;     /* bytes/s a body must keep up (0: off) */
 
 	/* bytes reserved by bodies being received, under bmu */
 	pthread_mutex_t bmu;
 	size_t inflight;
+
+	/* the connection table (serve_table.c), under tmu */
+	pthread_mutex_t tmu;
+	struct sconn *head, *tail;
+	size_t nconns, nevicting;
+	size_t max_conns;         /* read-only after start */
+	uint64_t evicted;         /* connections evicted for a new one */
+	uint64_t dropped_slow;    /* bodies dropped by the reaper */
 
 	/* metrics, under mmu */
 	pthread_mutex_t mmu;
@@ -64,14 +104,16 @@ struct server {
 /* One request's state (MHD's con_cls). */
 struct req {
 	enum route route;
+	int want_body;     /* the headers passed: waiting for the body */
 	int too_big;       /* body passed max_body: drained, then 413 */
 	int over_budget;   /* a chunked body found the budget exhausted: drained, then 503 */
 	char *body;
 	size_t len, cap;
-	size_t limit;      /* bytes this body may take (Content-Length or max_body) */
+	size_t limit;      /* bytes this body may take (the route's limit) */
+	uint64_t announced; /* Content-Length, UINT64_MAX when chunked */
 	size_t reserved;   /* bytes of sv->inflight held by this request */
 	uint64_t received;
-	double t0;         /* monotonic start, for the body timeout */
+	struct sconn *conn; /* its connection in the table, NULL if untracked */
 };
 
 double serve_mono_s(void);
@@ -112,5 +154,16 @@ enum MHD_Result serve_handler(void *cls, struct MHD_Connection *c, const char *u
 			      size_t *upload_data_size, void **con_cls);
 void serve_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		     enum MHD_RequestTerminationCode toe);
+
+/* The connection table (serve_table.c); cls is the struct server. */
+void serve_notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+		       enum MHD_ConnectionNotificationCode code);
+enum MHD_Result serve_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+struct sconn *serve_conn_of(struct MHD_Connection *c);
+void serve_conn_state(struct server *sv, struct sconn *sc, enum cstate st);
+void serve_conn_body(struct server *sv, struct sconn *sc, size_t n);
+/* Drops bodies slower than --min-body-rate or older than --body-timeout;
+ * the main thread calls it a few times a second. */
+void serve_reap(struct server *sv);
 
 #endif

@@ -2,6 +2,10 @@
  * check that runs before an endpoint sees a request, in this order, all on
  * the headers alone (no body byte is buffered before they pass):
  *
+ *   400 a Host, Content-Length, Transfer-Encoding, Authorization or
+ *       Content-Type header given twice, or Content-Length together with
+ *       Transfer-Encoding (the request is ambiguous: answered, connection
+ *       closed)
  *   404 unknown path, 405 wrong method (with Allow)
  *   403 a Host header that does not name loopback while bound to loopback
  *       (a DNS-rebinding page cannot talk to us as its own origin)
@@ -11,14 +15,14 @@
  *   415 a POST body that is not Content-Type: application/json (a
  *       cross-origin page can only send text/plain, form or multipart
  *       bodies without a CORS preflight, and we never answer preflights)
- *   413 a Content-Length above --max-body
- *   503 a Content-Length that does not fit in what is left of
- *       --max-inflight (the sum of all bodies being received)
+ *   413 a Content-Length above the route's limit: --max-body for writes,
+ *       64 KiB + 64 bytes per dimension for /v1/query
  *
- * A chunked body (no Content-Length) is reserved against both limits as it
- * arrives and drained, not buffered, once it passes one (then 413 / 503).
- * A body still arriving --body-timeout seconds after its headers drops the
- * connection.
+ * Body bytes are reserved against --max-inflight as they arrive, not as
+ * announced, and only past the first SERVE_FREE_BODY bytes of a request; a
+ * body that finds the budget used up (or passes its limit when chunked) is
+ * drained, not buffered, then answered 503 (413). Slow bodies are dropped
+ * by the reaper (serve_table.c).
  */
 #ifdef RVF_HAVE_MHD
 #include <arpa/inet.h>
@@ -166,6 +170,46 @@ static int is_json_type(const char *ct)
 	return !*ct || *ct == ';';
 }
 
+/* Headers whose repetition makes a request ambiguous (which Host, which
+ * length, which token?): given twice, the request is refused. */
+static const char *const single_headers[] = {
+	MHD_HTTP_HEADER_HOST, MHD_HTTP_HEADER_CONTENT_LENGTH, MHD_HTTP_HEADER_TRANSFER_ENCODING,
+	MHD_HTTP_HEADER_AUTHORIZATION, MHD_HTTP_HEADER_CONTENT_TYPE,
+};
+#define NSINGLE (sizeof single_headers / sizeof *single_headers)
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	unsigned *n = cls;
+	size_t i;
+
+	for (i = 0; i < NSINGLE; i++)
+		if (!strcasecmp(key, single_headers[i]))
+			n[i]++;
+	return MHD_YES;
+}
+
+/* NULL, or what makes the request's headers ambiguous. */
+static const char *ambiguous_headers(struct MHD_Connection *c, char *msg, size_t len)
+{
+	unsigned n[NSINGLE] = { 0 };
+	size_t i;
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, n);
+	for (i = 0; i < NSINGLE; i++)
+		if (n[i] > 1) {
+			snprintf(msg, len, "the %s header appears %u times (it may appear once)",
+				 single_headers[i], n[i]);
+			return msg;
+		}
+	if (n[1] && n[2]) {
+		snprintf(msg, len, "both Content-Length and Transfer-Encoding given");
+		return msg;
+	}
+	return NULL;
+}
+
 /* ---- the in-flight body budget -------------------------------------------- */
 
 static int reserve(struct server *sv, struct req *q, size_t n)
@@ -209,6 +253,10 @@ static enum MHD_Result on_headers(struct server *sv, struct MHD_Connection *c, s
 	enum route r = find_route(url, &known);
 
 	q->route = r;
+	char amb[128];
+	if (ambiguous_headers(c, amb, sizeof amb))
+		return serve_send_error_hdr(sv, c, r, MHD_HTTP_BAD_REQUEST, MHD_HTTP_HEADER_CONNECTION,
+					    "close", "ambiguous request: %s", amb);
 	if (!known)
 		return serve_send_error(sv, c, r, MHD_HTTP_NOT_FOUND, "no such endpoint: %s %s", method,
 					url);
@@ -243,26 +291,24 @@ static enum MHD_Result on_headers(struct server *sv, struct MHD_Connection *c, s
 		return serve_send_error(sv, c, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 					"Content-Type must be application/json (got %.100s)",
 					ct ? ct : "none");
-	/* Refuse an announced body that is too large, or that does not fit in
-	 * the budget, before reading any of it. */
+	/* Refuse an announced body larger than the route takes before reading
+	 * any of it; bytes are reserved as they come (on_data). */
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	uint64_t n;
-	q->limit = sv->max_body;
-	if (cl && !cli_parse_u64(cl, &n)) {
-		if (n > sv->max_body)
+	q->limit = r == R_QUERY ? sv->query_body : sv->max_body;
+	q->announced = UINT64_MAX;
+	if (cl) {
+		if (cli_parse_u64(cl, &q->announced))
+			return serve_send_error_hdr(sv, c, r, MHD_HTTP_BAD_REQUEST,
+						    MHD_HTTP_HEADER_CONNECTION, "close",
+						    "invalid Content-Length '%.40s'", cl);
+		if (q->announced > q->limit)
 			return serve_send_error(sv, c, r, MHD_HTTP_CONTENT_TOO_LARGE,
-						"request body of %llu bytes exceeds the limit of %zu bytes",
-						(unsigned long long)n, sv->max_body);
-		if (!reserve(sv, q, (size_t)n))
-			return serve_send_error_hdr(sv, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, "Retry-After",
-						    "1",
-						    "busy: %llu request body bytes do not fit in the "
-						    "in-flight budget of %zu bytes; retry later",
-						    (unsigned long long)n, sv->max_inflight);
-		q->limit = (size_t)n;
+						"request body of %llu bytes exceeds the limit of %zu "
+						"bytes for %s", (unsigned long long)q->announced,
+						q->limit, serve_routes[r].path);
 	}
-	q->t0 = serve_mono_s();
+	q->want_body = 1;
 	return MHD_YES; /* wait for the body */
 }
 
@@ -270,19 +316,22 @@ static enum MHD_Result on_headers(struct server *sv, struct MHD_Connection *c, s
 static enum MHD_Result on_data(struct server *sv, struct req *q, const char *data, size_t n)
 {
 	q->received += n;
-	if (serve_mono_s() - q->t0 > sv->body_timeout_s)
-		return MHD_NO; /* a body trickling in for too long: drop the connection */
+	if (q->received >= q->announced)
+		serve_conn_state(sv, q->conn, CS_REPLY); /* all in: no longer a slow body */
+	else
+		serve_conn_body(sv, q->conn, n);
 	if (!q->too_big && !q->over_budget && q->len + n > q->limit) {
 		q->too_big = 1;
 		drop_body(sv, q);
 	}
 	if (q->too_big || q->over_budget) {
-		if (q->received > (uint64_t)sv->max_body + (64u << 20))
+		if (q->received > (uint64_t)q->limit + (64u << 20))
 			return MHD_NO; /* a client streaming without end */
 		return MHD_YES;
 	}
-	/* A chunked body reserves its bytes as they come. */
-	if (q->len + n > q->reserved && !reserve(sv, q, q->len + n - q->reserved)) {
+	/* Bytes past the first SERVE_FREE_BODY are reserved as they come. */
+	size_t need = q->len + n > SERVE_FREE_BODY ? q->len + n - SERVE_FREE_BODY : 0;
+	if (need > q->reserved && !reserve(sv, q, need - q->reserved)) {
 		q->over_budget = 1;
 		drop_body(sv, q);
 		return MHD_YES;
@@ -316,16 +365,21 @@ enum MHD_Result serve_handler(void *cls, struct MHD_Connection *c, const char *u
 		if (!q)
 			return MHD_NO;
 		*con_cls = q;
-		return on_headers(sv, c, q, url, method);
+		q->conn = serve_conn_of(c);
+		enum MHD_Result ret = on_headers(sv, c, q, url, method);
+		serve_conn_state(sv, q->conn, q->want_body ? CS_BODY : CS_REPLY);
+		return ret;
 	}
 	if (*upload_data_size) {
 		enum MHD_Result r = on_data(sv, q, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return r;
 	}
+	serve_conn_state(sv, q->conn, CS_REPLY);
 	if (q->too_big)
 		return serve_send_error(sv, c, q->route, MHD_HTTP_CONTENT_TOO_LARGE,
-					"request body exceeds the limit of %zu bytes", sv->max_body);
+					"request body exceeds the limit of %zu bytes for %s", q->limit,
+					serve_routes[q->route].path);
 	if (q->over_budget)
 		return serve_send_error_hdr(sv, c, q->route, MHD_HTTP_SERVICE_UNAVAILABLE,
 					    "Retry-After", "1",
@@ -347,6 +401,7 @@ void serve_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 	if (q) {
 		drop_body(sv, q);
+		serve_conn_state(sv, q->conn, CS_WAIT); /* idle until the next request */
 		free(q);
 		*con_cls = NULL;
 	}
