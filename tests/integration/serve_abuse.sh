@@ -121,6 +121,8 @@ cases = {
                                b"Content-Type: text/plain\r\n" + A + L(body), body),
     "length_and_chunked": post(b"/v1/query", b"Host: localhost\r\n" + J + L(qb) +
                                b"Transfer-Encoding: chunked\r\n", b"%x\r\n" % len(qb) + qb + b"\r\n0\r\n\r\n"),
+    "content_length_list": post(b"/v1/query", b"Host: localhost\r\n" + J +
+                                b"Content-Length: %d, %d\r\n" % (len(qb), len(qb)), qb),
     "chunked_twice": post(b"/v1/query", b"Host: localhost\r\n" + J + b"Transfer-Encoding: chunked\r\n"
                           b"Transfer-Encoding: chunked\r\n", b"%x\r\n" % len(qb) + qb + b"\r\n0\r\n\r\n"),
 }
@@ -154,10 +156,13 @@ PY
 python3 "$T/dup.py" "$PORT" "$TOKEN" >"$T/dup.json"
 log "duplicate headers: $(cat "$T/dup.json")"
 for c in $(jq -r 'keys[]' "$T/dup.json"); do
-	json_ok "$T/dup.json" ".$c.status == 400 and .$c.closed and .$c.json_400 and .$c.secs < 3" ||
+	# a Content-Length list is refused by libmicrohttpd itself (HTML body)
+	j400=".$c.json_400"
+	[ "$c" != content_length_list ] || j400=true
+	json_ok "$T/dup.json" ".$c.status == 400 and .$c.closed and $j400 and .$c.secs < 3" ||
 		fail "duplicate headers, case $c: $(jq -c ".$c" "$T/dup.json")"
 done
-assert_eq "$(jq 'length' "$T/dup.json")" 9 "duplicate-header cases run"
+assert_eq "$(jq 'length' "$T/dup.json")" 10 "duplicate-header cases run"
 CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' -H "$AUTH" "$B/v1/status")
 assert_eq "$CODE" 200 "status after the duplicate-header requests"
 json_eq "$T/r.json" .total_vectors 50
@@ -188,10 +193,26 @@ legit_query "4 queries announcing 16 MiB are held open"
 assert_eq "$(metric rvf_http_body_bytes_reserved)" 0 "bytes reserved for announced-only bodies"
 stop_bg "$BGPID"
 
-# ---- F4b: 40 slow query bodies from 40 addresses --------------------------------
-# Each announces the largest query body (64 KiB + 64 x D), sends 40 KiB at
-# once, then 1 byte every 0.5 s (below --min-body-rate 4096 B/s).
+# ---- the /v1/query body limit: 64 KiB + 64 bytes per dimension -----------------
 QLIM=$((65536 + 64 * D))
+python3 -c "import sys; b=b'$Q'; sys.stdout.buffer.write(b + b' ' * ($QLIM - len(b)))" >"$T/qlim.json"
+assert_eq "$(stat -c %s "$T/qlim.json")" "$QLIM" "padded query size"
+qpost() {
+	CODE=$(curl -s -o "$T/r.json" -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' "$@" \
+		"$B/v1/query")
+}
+qpost --data-binary @"$T/qlim.json"
+assert_eq "$CODE" 200 "a query body of exactly the limit ($QLIM bytes)"
+printf ' ' >>"$T/qlim.json"
+qpost --data-binary @"$T/qlim.json"
+assert_eq "$CODE" 413 "a query body one byte over the limit"
+expect_contains "$T/r.json" "limit of $QLIM bytes for /v1/query"
+qpost -H 'Transfer-Encoding: chunked' --data-binary @"$T/qlim.json"
+assert_eq "$CODE" 413 "a chunked query body one byte over the limit"
+
+# ---- F4b: 40 slow query bodies from 40 addresses --------------------------------
+# Each announces the largest query body, sends 40 KiB at once, then 1 byte
+# every 0.5 s (below --min-body-rate 4096 B/s).
 cat >"$T/trickle.py" <<'PY'
 import json, socket, sys, time
 port, n, clen = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
