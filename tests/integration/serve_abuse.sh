@@ -60,9 +60,14 @@ start_server() {
 	[ -n "$PORT" ] || { cat "$err" >&2; fail "rvf serve did not report its port"; }
 	B=http://127.0.0.1:$PORT
 }
+# stop_server PID ERRFILE: SIGTERM, a clean exit 0 (under ASan: no error,
+# no leak)
 stop_server() {
+	local rc=0
 	kill -TERM "$1"
-	wait "$1" || true
+	wait "$1" || rc=$?
+	[ "$rc" = 0 ] || { tail -n 40 "$2" >&2; fail "rvf serve exited $rc after SIGTERM"; }
+	ok
 }
 metric() { curl -s --max-time 5 -H "$AUTH" "$B/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 # legit_query WHAT: a well-formed query from 127.0.0.1 must get 200 within 5 s
@@ -273,7 +278,7 @@ PY
 python3 "$T/noauth.py" "$PORT" >"$T/noauth.json"
 json_eq "$T/noauth.json" .status 401
 assert_eq "$(metric rvf_http_body_bytes_reserved)" 0 "bytes reserved for an unauthenticated write"
-stop_server "$SPID"
+stop_server "$SPID" "$T/s1.err"
 
 # ---- F5: the connection table filled from many loopback addresses --------------
 start_server "$T/s2.err" "$F" --token-file "$T/token" --max-connections 64
@@ -333,9 +338,11 @@ EV=$(metric rvf_http_connections_evicted_total)
 log "evicted: $EV, open now: $(metric rvf_http_connections)"
 [ "$EV" -ge 136 ] || fail "only $EV connections evicted"
 ok
+# no connection was being answered for long, so none was refused
+assert_eq "$(metric rvf_http_connections_refused_total)" 0 "connections refused"
 [ "$(metric rvf_http_connections)" -le $((64 + 64)) ] || fail "more connections open than the limit allows"
 ok
 stop_bg "$BGPID"
-stop_server "$SPID"
+stop_server "$SPID" "$T/s2.err"
 
 pass

@@ -35,7 +35,8 @@ extern const struct route_def serve_routes[R_N];
  * request this small is never refused for lack of budget. Worst case they
  * add --max-connections x this much memory. */
 #define SERVE_FREE_BODY (16u << 10)
-/* Connections being evicted at once (shut down, not yet closed by MHD). */
+/* Room in libmicrohttpd's connection limit above --max-connections (plus
+ * half of it) for connections evicted but not yet closed. */
 #define SERVE_EVICT_SLACK 64u
 /* The reaper's window: a body must bring --min-body-rate x this many bytes
  * in every such window. */
@@ -87,6 +88,7 @@ struct server {
 	size_t nconns, nevicting;
 	size_t max_conns;         /* read-only after start */
 	uint64_t evicted;         /* connections evicted for a new one */
+	uint64_t refused;         /* new connections refused: every one answering */
 	uint64_t dropped_slow;    /* bodies dropped by the reaper */
 
 	/* metrics, under mmu */

@@ -246,18 +246,22 @@ enum MHD_Result serve_h_metrics(struct server *sv, struct MHD_Connection *c, str
 			  "rvf_http_body_bytes_reserved %zu\n", inflight);
 	pthread_mutex_lock(&sv->tmu);
 	size_t nconns = sv->nconns;
-	uint64_t evicted = sv->evicted, dropped = sv->dropped_slow;
+	uint64_t evicted = sv->evicted, refused = sv->refused, dropped = sv->dropped_slow;
 	pthread_mutex_unlock(&sv->tmu);
 	bprintf(&b, &len, "# HELP rvf_http_connections Open HTTP connections.\n"
 			  "# TYPE rvf_http_connections gauge\nrvf_http_connections %zu\n"
 			  "# HELP rvf_http_connections_evicted_total Idle or partial connections closed "
 			  "to make room for a new one.\n# TYPE rvf_http_connections_evicted_total counter\n"
 			  "rvf_http_connections_evicted_total %llu\n"
+			  "# HELP rvf_http_connections_refused_total New connections refused: the table "
+			  "was full of connections being answered.\n"
+			  "# TYPE rvf_http_connections_refused_total counter\n"
+			  "rvf_http_connections_refused_total %llu\n"
 			  "# HELP rvf_http_slow_bodies_dropped_total Connections dropped for a body slower "
 			  "than --min-body-rate or older than --body-timeout.\n"
 			  "# TYPE rvf_http_slow_bodies_dropped_total counter\n"
 			  "rvf_http_slow_bodies_dropped_total %llu\n", nconns,
-		(unsigned long long)evicted, (unsigned long long)dropped);
+		(unsigned long long)evicted, (unsigned long long)refused, (unsigned long long)dropped);
 	if (have) {
 #define GAUGE(name, help, fmt, val)                                                          \
 	bprintf(&b, &len, "# HELP " name " " help "\n# TYPE " name " gauge\n" name " " fmt "\n", val)

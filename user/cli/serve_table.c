@@ -124,11 +124,16 @@ enum MHD_Result serve_accept(void *cls, const struct sockaddr *addr, socklen_t a
 
 	pthread_mutex_lock(&sv->tmu);
 	if (sv->nconns - sv->nevicting >= sv->max_conns) {
-		struct sconn *v = sv->nevicting < SERVE_EVICT_SLACK ? victim(sv) : NULL;
+		/* Connections being evicted still count in libmicrohttpd's own
+		 * limit, which has room for them; when a flood fills even that,
+		 * its threads stop accepting and new connections wait in the
+		 * listen queue until the evicted ones are closed. */
+		struct sconn *v = victim(sv);
 		if (v) {
 			kill_conn(sv, v);
 			sv->evicted++;
 		} else {
+			sv->refused++;
 			ok = MHD_NO;
 		}
 	}
