@@ -100,6 +100,8 @@ stop_bg() {
 	wait "$1" 2>/dev/null || true
 }
 
+expect_exit 2 "$RVF" serve "$F" --port 0 --min-body-rate x
+expect_exit 2 "$RVF" serve "$F" --port 0 --min-body-rate 1073741825
 start_server "$T/s1.err" "$F" --token-file "$T/token"
 log "serving on $B (default limits)"
 

@@ -172,9 +172,13 @@ static int is_json_type(const char *ct)
 
 /* Headers whose repetition makes a request ambiguous (which Host, which
  * length, which token?): given twice, the request is refused. */
+enum { H_HOST, H_LENGTH, H_CHUNKED, H_AUTH, H_TYPE };
 static const char *const single_headers[] = {
-	MHD_HTTP_HEADER_HOST, MHD_HTTP_HEADER_CONTENT_LENGTH, MHD_HTTP_HEADER_TRANSFER_ENCODING,
-	MHD_HTTP_HEADER_AUTHORIZATION, MHD_HTTP_HEADER_CONTENT_TYPE,
+	[H_HOST] = MHD_HTTP_HEADER_HOST,
+	[H_LENGTH] = MHD_HTTP_HEADER_CONTENT_LENGTH,
+	[H_CHUNKED] = MHD_HTTP_HEADER_TRANSFER_ENCODING,
+	[H_AUTH] = MHD_HTTP_HEADER_AUTHORIZATION,
+	[H_TYPE] = MHD_HTTP_HEADER_CONTENT_TYPE,
 };
 #define NSINGLE (sizeof single_headers / sizeof *single_headers)
 
@@ -203,7 +207,7 @@ static const char *ambiguous_headers(struct MHD_Connection *c, char *msg, size_t
 				 single_headers[i], n[i]);
 			return msg;
 		}
-	if (n[1] && n[2]) {
+	if (n[H_LENGTH] && n[H_CHUNKED]) {
 		snprintf(msg, len, "both Content-Length and Transfer-Encoding given");
 		return msg;
 	}
