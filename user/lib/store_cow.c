@@ -388,8 +388,8 @@ int rvf_derive(rvf_store *parent, const char *child_path, int branch, rvf_store 
 	}
 	c->dict_dirty = c->dict.n > 0;
 	if (!branch) {
-		seg_batch db = {0};
-		err = c->dict_dirty ? store_commit(c, &db, NULL, 0) : 0;
+		seg_batch db = {.same_epoch = 1}; /* a new file: epoch 0, as a create */
+		err = c->dict_dirty ? store_commit(c, &db, "derive:field-names", 1) : 0;
 		batch_free(&db);
 		if (err) {
 			rvf_close(c);

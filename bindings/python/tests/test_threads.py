@@ -114,9 +114,11 @@ def test_gil_released_during_ingest(tmp_path):
 
 
 def test_gil_released_during_compact(tmp_path):
+    # 19,000 x 256 (~19 MB rewritten): on a quiet machine a 64-d store
+    # compacted in ~20 ms, too short to tell
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((19000, 64), dtype=np.float32)
-    with rvf.create(str(tmp_path / "cmp.rvf"), 64) as s:
+    x = rng.standard_normal((19000, 256), dtype=np.float32)
+    with rvf.create(str(tmp_path / "cmp.rvf"), 256) as s:
         s.ingest(np.arange(19000), x)
         s.delete(np.arange(0, 19000, 2))
         assert_gil_released(s.compact)
