@@ -96,19 +96,23 @@ export async function loadRvf(wasmBytes) {
   const enc = new TextEncoder();
   const dec = new TextDecoder();
   const mem = () => new Uint8Array(x.memory.buffer);
+  // wasm32 pointers come back as signed i32: above 2 GiB they would be
+  // negative offsets (found by an outside attack); >>> 0 makes them unsigned
   const cstr = (p) => {
+    p >>>= 0;
     const m = mem();
     let e = p;
     while (m[e]) e++;
     return dec.decode(m.subarray(p, e));
   };
   const alloc = (n) => {
-    const p = x.malloc(Math.max(n, 1));
+    const p = x.malloc(Math.max(n, 1)) >>> 0;
     if (!p) throw new RvfError('out of wasm memory', -2);
     return p;
   };
   const fail = (code) => { throw new RvfError(cstr(x.rvfw_last_error()) || `error ${code}`, code); };
   const takeJson = (p) => {
+    p >>>= 0;
     if (!p) fail(-14);
     try { return JSON.parse(cstr(p)); } finally { x.free(p); }
   };
@@ -133,7 +137,9 @@ export async function loadRvf(wasmBytes) {
     get metric() { return this.status().metric; }
     segments() { return takeJson(x.rvfw_segments_json(this.#live())); }
     metadata(id) {
-      const p = x.rvfw_meta_json(this.#live(), BigInt(id));
+      if (!(typeof id === 'bigint' || Number.isSafeInteger(id)) || id < 0 || BigInt(id) >= 2n ** 64n)
+        throw new RvfError(`id must be an integer in 0..2^64-1, got ${String(id)}`, -3);
+      const p = x.rvfw_meta_json(this.#live(), BigInt(id)) >>> 0;
       return p ? takeJson(p) : null;
     }
     // -> { ids: BigUint64Array, distances: Float32Array }
@@ -142,12 +148,16 @@ export async function loadRvf(wasmBytes) {
       if (!(vector instanceof Float32Array)) vector = Float32Array.from(vector);
       if (vector.length !== this.#dim)
         throw new RvfError(`query has ${vector.length} dimensions, the store ${this.#dim}`, -9);
-      if (!Number.isInteger(k) || k < 0) throw new RvfError(`k must be a non-negative integer`, -3);
+      if (!Number.isInteger(k) || k < 0 || k > 100000) throw new RvfError(`k must be an integer in 0..100000`, -3);
       if (k === 0) return { ids: new BigUint64Array(0), distances: new Float32Array(0) };
-      const mode = MODES[opts.mode ?? 'auto'];
-      if (mode === undefined) throw new RvfError(`mode must be auto, exact or quantized`, -3);
+      const modeName = opts.mode ?? 'auto';
+      if (!Object.hasOwn(MODES, modeName)) throw new RvfError(`mode must be auto, exact or quantized`, -3);
+      const mode = MODES[modeName];
+      const ef = opts.efSearch ?? 0;
+      if (!Number.isInteger(ef) || ef < 0 || ef > 0xffffffff) throw new RvfError(`efSearch must be an integer in 0..2^32-1`, -3);
       const filter = opts.filter == null ? null
         : typeof opts.filter === 'string' ? opts.filter : JSON.stringify(opts.filter);
+      if (filter !== null && filter.includes('\0')) throw new RvfError('filter contains a NUL character', -3);
       const q = alloc(vector.length * 4), ids = alloc(k * 8), dist = alloc(k * 4);
       let fp = 0;
       try {
@@ -158,7 +168,7 @@ export async function loadRvf(wasmBytes) {
           mem().set(b, fp);
           mem()[fp + b.length] = 0;
         }
-        const n = x.rvfw_query(h, q, vector.length, k, opts.efSearch ?? 0, fp, mode, ids, dist);
+        const n = x.rvfw_query(h, q, vector.length, k, ef, fp, mode, ids, dist);
         if (n < 0) fail(n);
         return {
           ids: new BigUint64Array(x.memory.buffer, ids, n).slice(),
@@ -190,10 +200,19 @@ export async function loadRvf(wasmBytes) {
   return {
     metrics: METRICS,
     openBuffer(bytes) {
-      const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+      // the bytes of any view (a Float32Array or DataView too), not its elements
+      const b = bytes instanceof Uint8Array ? bytes
+        : ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        : new Uint8Array(bytes);
       const p = alloc(b.length);
-      mem().set(b, p);
-      const h = x.rvfw_open(p, b.length);
+      let h;
+      try {
+        mem().set(b, p);
+        h = x.rvfw_open(p, b.length) >>> 0;
+      } catch (e) {
+        x.free(p);
+        throw e instanceof RvfError ? e : new RvfError(String(e.message ?? e), -2);
+      }
       if (!h) {
         const msg = cstr(x.rvfw_last_error());
         x.free(p);

@@ -243,3 +243,28 @@ test('process.exit while a Promise call runs: no crash, the store opens after', 
   assert.ok([0, 20000].includes(db.status().totalVectors)); // the commit happened whole or not at all
   db.close();
 });
+
+test('a getter that resizes or transfers the vectors\' buffer mid-call gives an error, never freed memory', async () => {
+  // found by an outside attack: the data pointer was taken before ids,
+  // metadata and options were read (user getters run there) -> SIGSEGV
+  const dim = 1024, n = 64;
+  const db = RvfDatabase.create(P('uaf.rvf'), { dimension: dim });
+  try {
+    const fresh = () => new ArrayBuffer(n * dim * 4, { maxByteLength: n * dim * 4 });
+    let buf = fresh();
+    const ids = [...Array(n).keys()];
+    Object.defineProperty(ids, 1, { get() { buf.resize(0); return 1; } });
+    assert.throws(() => db.ingestBatch(new Float32Array(buf).fill(2), ids), (e) => e.code === 'InvalidArg' && /changed size/.test(e.message));
+    buf = fresh();
+    const v = new Float32Array(buf, 0, dim).fill(1);
+    const opts = { get efSearch() { buf.resize(0); return 10; } };
+    assert.throws(() => db.query(v, 3, opts), (e) => e.code === 'InvalidArg');
+    buf = fresh();
+    const w = new Float32Array(buf, 0, dim).fill(1);
+    const opts2 = { get efSearch() { structuredClone(buf, { transfer: [buf] }); return 10; } };
+    await assert.rejects(db.queryAsync(w, 3, opts2), (e) => e.code === 'InvalidArg');
+    assert.equal(db.status().totalVectors, 0, 'nothing was written');
+  } finally {
+    db.close();
+  }
+});

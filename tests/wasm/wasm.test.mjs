@@ -161,6 +161,18 @@ test('hostile and wrong input gives errors, never a crash', () => {
   assert.throws(() => db.query(new Float32Array(db.dimension), 3, { filter: '{"eq":' }), RvfError);
   assert.throws(() => db.query(new Float32Array(db.dimension), -1), RvfError);
   assert.deepEqual(db.query(new Float32Array(db.dimension), 0), []);
+  // argument checks an outside attack found missing (k wrapped in the i32
+  // call, 'toString' passed as a mode, text after a NUL ignored)
+  const z = new Float32Array(db.dimension);
+  assert.throws(() => db.query(z, 2 ** 32 + 3), RvfError);
+  assert.throws(() => db.query(z, 3, { mode: 'toString' }), RvfError);
+  assert.throws(() => db.query(z, 3, { efSearch: -1 }), RvfError);
+  assert.throws(() => db.query(z, 3, { filter: '{"eq":{"field":0,"value":1}}\u0000junk' }), RvfError);
+  assert.throws(() => db.metadata('abc'), RvfError);
+  // any view opens by its bytes, not its elements
+  const f32 = new Float32Array(good.buffer.slice(good.byteOffset, good.byteOffset + good.byteLength - (good.byteLength % 4)));
+  if (f32.byteLength === good.byteLength) rvf.openBuffer(f32).close();
+  rvf.openBuffer(new DataView(good.buffer, good.byteOffset, good.byteLength)).close();
   db.close();
   assert.throws(() => db.query(new Float32Array(4), 3), /closed/);
   db.close(); // twice is harmless

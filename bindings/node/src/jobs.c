@@ -62,6 +62,27 @@ static bool parse_filter(napi_env env, napi_value v, const char *on, rvf_filter 
 	return true;
 }
 
+/* Reading the ids, metadata and options runs user code (getters, Proxies)
+ * that may resize, transfer or detach the vectors' ArrayBuffer: the data
+ * pointer taken first is re-read after the last such read, and the length
+ * checked again (found by an outside attack: a getter freeing the buffer
+ * made ingestBatch / query read freed memory). */
+static bool refetch_vectors(napi_env env, napi_value v, job *j)
+{
+	size_t before = j->nfloats;
+	if (!rvfn_get_f32(env, v, &j->vec, &j->nfloats))
+		return false;
+	if (j->nfloats != before) {
+		rvfn_err e;
+		rvfn_err_set(&e, RVFN_INVALID_ARG,
+			     "the vectors' buffer changed size while the other arguments were read (%zu -> %zu floats)",
+			     before, j->nfloats);
+		rvfn_throw(env, &e);
+		return false;
+	}
+	return true;
+}
+
 static bool parse_ingest(napi_env env, size_t argc, napi_value *argv, job *j)
 {
 	if (!rvfn_get_f32(env, argc > 0 ? argv[0] : NULL, &j->vec, &j->nfloats) ||
@@ -81,7 +102,9 @@ static bool parse_ingest(napi_env env, size_t argc, napi_value *argv, job *j)
 		rvfn_throw(env, &e);
 		return false;
 	}
-	return rvfn_meta_parse(env, argc > 2 ? argv[2] : NULL, j->n, &j->meta);
+	if (!rvfn_meta_parse(env, argc > 2 ? argv[2] : NULL, j->n, &j->meta))
+		return false;
+	return refetch_vectors(env, argv[0], j);
 }
 
 static bool parse_query(napi_env env, size_t argc, napi_value *argv, job *j)
@@ -97,7 +120,7 @@ static bool parse_query(napi_env env, size_t argc, napi_value *argv, job *j)
 		return false;
 	if ((v = rvfn_prop(env, o, "filter")) && !parse_filter(env, v, "RvfQueryOptions.filter", &j->filter))
 		return false;
-	return true;
+	return refetch_vectors(env, argv[0], j);
 }
 
 static bool parse_build(napi_env env, size_t argc, napi_value *argv, job *j)
