@@ -46,19 +46,7 @@ static state state_of(const rvf_store *s)
 	rvf_get_status(s, &status);
 	st.epoch = status.epoch;
 	st.n = rvf_live_count(s);
-	for (uint64_t i = 0; i < st.n; i++) {
-		uint64_t id;
-		const float *v;
-		if (rvf_live_get(s, i, &id, &v))
-			continue;
-		uint64_t h = id * 0x9E3779B97F4A7C15ull;
-		for (int d = 0; d < DIM; d++) {
-			uint32_t b;
-			memcpy(&b, &v[d], 4);
-			h = (h ^ b) * 0x100000001B3ull;
-		}
-		st.mix += h;
-	}
+	st.mix = tu_live_mix(s);
 	float q[DIM] = {3.1f, 3.3f, 3.6f, 3.8f};
 	rvf_hit hits[5];
 	size_t nh = 0;

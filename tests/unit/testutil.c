@@ -1,5 +1,6 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
+#include <string.h>
 
 #include "fileio.h"
 
@@ -53,4 +54,24 @@ uint8_t *tu_slurp_shared(const char *rel, size_t *len)
 	uint8_t *b = tu_slurp(path, len);
 	free(path);
 	return b;
+}
+
+uint64_t tu_live_mix(const rvf_store *s)
+{
+	uint64_t mix = 0, n = rvf_live_count(s);
+	uint32_t dim = rvf_dimension(s);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t id;
+		const float *v;
+		if (rvf_live_get(s, i, &id, &v))
+			continue;
+		uint64_t h = id * 0x9E3779B97F4A7C15ull;
+		for (uint32_t d = 0; d < dim; d++) {
+			uint32_t b;
+			memcpy(&b, &v[d], 4);
+			h = (h ^ b) * 0x100000001B3ull;
+		}
+		mix += h;
+	}
+	return mix;
 }

@@ -27,6 +27,9 @@ long long tu_fsize(const char *path);
 /* The whole file (free() it), or NULL if it cannot be read; *len is set on
  * success only. */
 uint8_t *tu_slurp(const char *path, size_t *len);
+/* Order-independent fingerprint of every live (id, vector) of s: two
+ * states compare equal iff they hold the same vectors (up to hash luck). */
+uint64_t tu_live_mix(const rvf_store *s);
 /* tu_slurp of <rvf_test_shared_dir()>/<rel>. */
 uint8_t *tu_slurp_shared(const char *rel, size_t *len);
 #endif
