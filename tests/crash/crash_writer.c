@@ -16,7 +16,7 @@
  *       With CRASH_INDEX=1 in the environment (the store was created with
  *       --index on) it also requires the HNSW index to load from the file
  *       (present, persisted, no index warning) and its answers to match the
- *       exact scan: recall@10 >= 0.9 over 20 live vectors as queries,
+ *       exact scan: recall@10 >= 0.9 over 200 live vectors as queries,
  *       counting a hit by distance so ties cannot fail it.
  * Exit 0 ok, 1 mismatch (details on stderr), 2 usage/setup error.
  */
@@ -298,7 +298,7 @@ static int compare(rvf_store *s, const struct op *p, int with, char *why, size_t
 	return 0;
 }
 
-static int check_index(rvf_store *s, char *why, size_t wl);
+static int check_index(rvf_store *s, char *why, size_t wl, double *recall);
 
 static int do_check(const char *path, const char *logp)
 {
@@ -355,10 +355,11 @@ static int do_check(const char *path, const char *logp)
 		rvf_close(s);
 		return 1;
 	}
+	double recall = -1;
 	a = compare(s, &pend, 0, w1, sizeof w1);
 	b = pend.kind ? compare(s, &pend, 1, w2, sizeof w2) : -1;
 	const char *ci = getenv("CRASH_INDEX");
-	if (ci && !strcmp(ci, "1") && check_index(s, w1, sizeof w1)) {
+	if (ci && !strcmp(ci, "1") && check_index(s, w1, sizeof w1, &recall)) {
 		fprintf(stderr, "FAIL: %s\n", w1);
 		rvf_close(s);
 		return 1;
@@ -377,12 +378,19 @@ static int do_check(const char *path, const char *logp)
 	}
 	printf("ok epoch %u, %lu committed ops%s\n", st.epoch, ncommit,
 	       pend.kind ? (a ? ", in-flight op applied" : ", in-flight op absent") : "");
+	if (recall >= 0)
+		printf("index recall %.3f\n", recall);
 	return 0;
 }
 
 /* The index survived the kill: loaded (not rebuilt, no warning) and it
- * answers like the exact scan. 0 ok, 1 fail (reason in why). */
-static int check_index(rvf_store *s, char *why, size_t wl)
+ * answers like the exact scan. 0 ok, 1 fail (reason in why); *recall gets
+ * recall@10 at efSearch 200 over 200 queries (a hit counted by distance so
+ * ties cannot fail it). The bar is the graph being whole: a lost or cut list
+ * set loses far more. These 8-d vectors lie on one line with interleaved
+ * families, HNSW's hardest case: a fresh `rvf index` of such a store
+ * measured 0.93-1.0, the graphs kills leave 0.99-1.0 (docs/index.md). */
+static int check_index(rvf_store *s, char *why, size_t wl, double *recall)
 {
 	rvf_index_stats is;
 	uint64_t live = rvf_live_count(s);
@@ -395,22 +403,16 @@ static int check_index(rvf_store *s, char *why, size_t wl)
 		return snprintf(why, wl, "index present %d persisted %d with %" PRIu64 " live vectors", is.present,
 				is.persisted, live), 1;
 	size_t hit = 0, tot = 0;
-	for (uint64_t q = 0; q < 20 && q < live; q++) {
+	for (uint64_t q = 0; q < 200 && q < live; q++) {
 		uint64_t id;
 		const float *v;
 		float qv[DIM];
 		rvf_hit ex[10], ix[10];
 		size_t ne = 0, ni = 0;
-		if (rvf_live_get(s, q * live / 20, &id, &v))
+		if (rvf_live_get(s, q * live / 200, &id, &v))
 			return snprintf(why, wl, "live_get failed"), 1;
 		for (int k = 0; k < DIM; k++)
 			qv[k] = v[k] + 0.25f;
-		/* efSearch 200: the check is that the graph a kill left is
-		 * whole and linked (a lost or cut list set loses far more).
-		 * Recall itself after this writer's churn (~10 % tombstoned,
-		 * 8-d) is not yet steady: runs at this commit measured 0.82-1.0
-		 * at efSearch 200 (and down to 0.74 at 64); that quality limit
-		 * is open work (docs/index.md), so the bar here is 0.75. */
 		rvf_query_opts oe = { .k = 10, .exact = 1 }, oi = { .k = 10, .ef_search = 200 };
 		if (rvf_query_ex(s, qv, DIM, &oe, ex, &ne) || rvf_query_ex(s, qv, DIM, &oi, ix, &ni))
 			return snprintf(why, wl, "query failed: %s", rvf_last_error()), 1;
@@ -418,7 +420,8 @@ static int check_index(rvf_store *s, char *why, size_t wl)
 			hit += ne && ix[j].distance <= ex[ne - 1].distance;
 		tot += ne;
 	}
-	if (tot && (double)hit < 0.75 * (double)tot)
+	*recall = tot ? (double)hit / (double)tot : 1.0;
+	if (*recall < 0.9)
 		return snprintf(why, wl, "index recall@10 %zu of %zu vs the exact scan", hit, tot), 1;
 	return 0;
 }
