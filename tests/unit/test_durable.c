@@ -634,6 +634,63 @@ static void test_appended_old_manifest(void)
 	free(p);
 }
 
+/* Another process truncates, extends, unlinks or renames over the file
+ * under a writer (the flock does not stop it): the next commit is refused
+ * with a message, writes nothing (the bytes at the path are untouched) and
+ * every later write is refused too. The old code appended the commit past
+ * the truncation point (a manifest over missing bytes) or into the orphaned
+ * inode, and reported success. */
+static void test_file_changed_underneath(void)
+{
+	static const char *what[] = {"truncated", "extended", "replaced", "removed"};
+	for (int c = 0; c < 4; c++) {
+		char *p = tu_tpath("durable", "under.rvf"), *other = tu_tpath("durable", "other.rvf");
+		rvf_store *s = NULL, *o = NULL;
+		rvf_create_opts opts = {.dimension = DIM, .metric = RVF_METRIC_L2};
+		if (!CHECK_OK(rvf_create(p, &opts, &s)) || !CHECK_OK(ingest_range(s, 1, 20)))
+			goto next;
+		long long size = tu_fsize(p);
+		if (c == 0) {
+			CHECK(truncate(p, size / 2) == 0, "truncate: %s", strerror(errno));
+		} else if (c == 1) {
+			int fd = open(p, O_WRONLY | O_APPEND);
+			CHECK(fd >= 0 && write(fd, "appended", 8) == 8, "append: %s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		} else if (c == 2) {
+			if (!CHECK_OK(rvf_create(other, &opts, &o)) || !CHECK_OK(ingest_range(o, 100, 3)))
+				goto next;
+			rvf_close(o);
+			o = NULL;
+			CHECK(rename(other, p) == 0, "rename: %s", strerror(errno));
+		} else {
+			CHECK(unlink(p) == 0, "unlink: %s", strerror(errno));
+		}
+		size_t before_len = 0, after_len = 0;
+		uint8_t *before = c == 3 ? NULL : tu_slurp(p, &before_len);
+		int rc = ingest_range(s, 50, 2);
+		CHECK(rc == RVF_E_IO && strstr(rvf_last_error(), c < 2 ? "truncated or extended" : "removed or replaced"),
+		      "file %s under the writer: commit -> %d (%s), want RVF_E_IO naming it", what[c], rc,
+		      rvf_last_error());
+		CHECK(ingest_range(s, 60, 1) == RVF_E_READONLY, "file %s: a later write was not refused", what[c]);
+		if (c != 3) {
+			uint8_t *after = tu_slurp(p, &after_len);
+			CHECK(before && after && before_len == after_len && !memcmp(before, after, after_len),
+			      "file %s: the refused commit changed the bytes at the path (%zu -> %zu bytes)", what[c],
+			      before_len, after_len);
+			free(after);
+		} else {
+			CHECK(access(p, F_OK) != 0, "file removed: the refused commit recreated it");
+		}
+		free(before);
+	next:
+		rvf_close(o);
+		rvf_close(s);
+		free(p);
+		free(other);
+	}
+}
+
 RVF_SUITE(durability, {"reference_files_hash_every_segment", test_reference_files_hash}, {"zeroed_newest_manifest_opens_previous", test_zeroed_manifest},
 	  {"zeroed_hash_is_damage", test_zeroed_hash}, {"check_and_recover", test_check_recover},
 	  {"salvage_skips_torn_commit", test_salvage_skips_torn_commit},
@@ -641,4 +698,5 @@ RVF_SUITE(durability, {"reference_files_hash_every_segment", test_reference_file
 	  {"compact_refuses_owner_change", test_compact_refuses_owner_change},
 	  {"stale_compaction_tmp_removed", test_stale_tmp},
 	  {"reader_quiet_during_commits", test_reader_quiet_during_commit},
-	  {"appended_old_manifest_warns_and_refuses_writes", test_appended_old_manifest})
+	  {"appended_old_manifest_warns_and_refuses_writes", test_appended_old_manifest},
+	  {"file_changed_underneath_refuses_commit", test_file_changed_underneath})

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static uint8_t *batch_reserve(seg_batch *b, uint64_t len)
@@ -164,6 +165,30 @@ static int build_manifest(rvf_store *s, uint32_t epoch, uint8_t **out, uint64_t 
 	return *out ? 0 : -1;
 }
 
+/* The writer's flock keeps other rvf writers out, but not a process that
+ * truncates, appends to, unlinks or renames over the file: a commit then
+ * would point at bytes that are gone, overwrite someone else's, or land in
+ * an orphaned inode while the caller believes it persisted. The file must
+ * still be the one this handle opened (the path names the same inode) and
+ * exactly as long as the last commit left it. */
+static int check_file_ours(rvf_store *s)
+{
+	struct stat a, b;
+	if (fstat(s->fd, &a))
+		return rvf_fail(RVF_E_IO, "%s: fstat: %s", s->path, strerror(errno));
+	if (a.st_nlink == 0 || stat(s->path, &b) || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return rvf_fail(RVF_E_IO,
+				"%s: the file was removed or replaced by another process since it was opened; "
+				"nothing written (reopen it)",
+				s->path);
+	if ((uint64_t)a.st_size != s->file_size)
+		return rvf_fail(RVF_E_IO,
+				"%s: the file is %llu bytes but this handle's last commit ended at %llu: another "
+				"process truncated or extended it; nothing written (reopen it, `rvf check`)",
+				s->path, (unsigned long long)a.st_size, (unsigned long long)s->file_size);
+	return 0;
+}
+
 int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness_type)
 {
 	if (s->read_only)
@@ -218,7 +243,15 @@ int store_commit(rvf_store *s, seg_batch *b, const char *action, uint8_t witness
 	if (s->frozen) /* SEALED: our writers refuse to append (rvf_freeze) */
 		wr16(man + 6, RVF_SEG_FLAG_SEALED);
 
-	int err = write_all(s, b->buf, b->len, base);
+	int err = check_file_ours(s);
+	if (err) { /* not our bytes to truncate: only refuse, and every later write */
+		free(man);
+		s->ndir = old_ndir;
+		s->read_only = 1;
+		store_index_committed(s, 0);
+		return err;
+	}
+	err = write_all(s, b->buf, b->len, base);
 	if (!err && b->len)
 		err = sync_file(s);
 	if (!err)
