@@ -268,3 +268,91 @@ test('a getter that resizes or transfers the vectors\' buffer mid-call gives an 
     db.close();
   }
 });
+
+// README "numeric-args" / "duplicate-ids": the reference coerces these
+// numbers (k NaN -> [], -1 -> everything, 1.5 -> 1; ids 1.5 -> 1, NaN -> 0;
+// a repeated id overwrites the earlier row and is counted twice); ours
+// throws InvalidArg and writes nothing.
+test('numbers are integers in range or InvalidArg, never truncated or wrapped', async () => {
+  const db = RvfDatabase.create(P('num.rvf'), { dimension: 2 });
+  db.ingestBatch(new Float32Array([1, 0, 0, 1, 1, 1]), [1, 2, 3]);
+  const q = new Float32Array([1, 0]);
+  const invalid = (what) => (e) => e.code === 'InvalidArg' && e.message.startsWith(what + ' must be an integer in');
+  for (const k of [NaN, -1, 1.5, 2 ** 32, Infinity, -Infinity, -0.5]) {
+    assert.throws(() => db.query(q, k), invalid('k'), `k ${k}`);
+    await assert.rejects(db.queryAsync(q, k), invalid('k'), `async k ${k}`);
+  }
+  for (const ef of [-1, NaN, 0, 1.5, 2 ** 32, 1e6 + 1, Infinity])
+    assert.throws(() => db.query(q, 2, { efSearch: ef }), invalid('RvfQueryOptions.efSearch'), `efSearch ${ef}`);
+  for (const t of [-1, NaN, 1.5, Infinity, 2 ** 32])
+    assert.throws(() => db.query(q, 2, { timeoutMs: t }), invalid('RvfQueryOptions.timeoutMs'), `timeoutMs ${t}`);
+  const epoch = db.status().currentEpoch;
+  for (const id of [1.5, NaN, -1, -0.5, 2 ** 53, 2 ** 53 + 2, 2 ** 64, Infinity]) {
+    assert.throws(() => db.ingestBatch(new Float32Array([5, 5]), [id]), invalid('id'), `ingest id ${id}`);
+    assert.throws(() => db.delete([id]), invalid('id'), `delete id ${id}`);
+  }
+  assert.throws(() => db.ingestBatch(new Float32Array([7, 7, 8, 8, 9, 9]), [100, 101, 100]),
+    (e) => e.code === 'InvalidArg' && /100 appears twice in one batch \(rows 0 and 2\)/.test(e.message));
+  await assert.rejects(db.ingestBatchAsync(new Float32Array([7, 7, 8, 8]), [5, 5]), (e) => e.code === 'InvalidArg');
+  assert.equal(db.status().currentEpoch, epoch, 'a refused call wrote');
+  assert.equal(db.status().totalVectors, 3);
+  assert.throws(() => db.buildIndex({ m: -1 }), invalid('m'));
+  assert.throws(() => db.buildIndex({ efConstruction: 1.5 }), invalid('efConstruction'));
+  // the edges that are values: k 0 and 2^32-1, efSearch 1 and 10^6, timeout 0, id 0 and 2^53-1
+  assert.deepStrictEqual(db.query(q, 0), []);
+  assert.equal(db.query(q, 2 ** 32 - 1, { efSearch: 1e6, timeoutMs: 0 }).length, 3);
+  assert.equal(db.query(q, 1, { efSearch: 1 }).length, 1);
+  assert.deepStrictEqual(db.ingestBatch(new Float32Array([4, 4, 6, 6]), [0, 2 ** 53 - 1]).accepted, 2);
+  assert.deepStrictEqual(db.query(new Float32Array([6, 6]), 1).map((h) => h.id), [2 ** 53 - 1]);
+  assert.throws(() => db.query(q, '3'), (e) => e.code === 'NumberExpected'); // type errors keep their code
+  db.close();
+  for (const d of [0, 1.5, 2 ** 32, NaN, Infinity, 65536])
+    assert.throws(() => RvfDatabase.create(P('dim.rvf'), { dimension: d }), rvfErr('RVF error 0x0105: InvalidManifest'), `dimension ${d}`);
+  for (const o of [{ m: 1.5 }, { m: -1 }, { efConstruction: NaN }])
+    assert.throws(() => RvfDatabase.create(P('dim.rvf'), { dimension: 2, ...o }), (e) => e.code === 'InvalidArg', JSON.stringify(o));
+  assert.ok(!fs.existsSync(P('dim.rvf')));
+});
+
+// As the reference: any ArrayBufferView, exactly the bytes it covers
+// (byteOffset .. byteOffset + byteLength), not its elements or its buffer.
+test('embedKernel / embedEbpf take exactly the bytes a view covers', () => {
+  const back = new Uint8Array([9, 9, 1, 2, 3, 4, 9, 9]);
+  const views = [
+    ['Buffer from the pool', Buffer.from([1, 2, 3, 4]), [1, 2, 3, 4]],
+    ['Uint8Array subarray', back.subarray(2, 6), [1, 2, 3, 4]],
+    ['DataView window', new DataView(back.buffer, 2, 4), [1, 2, 3, 4]],
+    ['Uint16Array window', new Uint16Array(back.buffer, 2, 2), [1, 2, 3, 4]],
+    ['Float64Array', new Float64Array([1]), [0, 0, 0, 0, 0, 0, 240, 63]],
+  ];
+  for (const [name, v, want] of views) {
+    fs.rmSync(P('view.rvf'), { force: true });
+    const db = RvfDatabase.create(P('view.rvf'), { dimension: 2 });
+    db.embedKernel(1, 0, 0, v, 8080);
+    db.embedEbpf(1, 0, 2, v, new DataView(back.buffer, 6, 2));
+    assert.deepStrictEqual([...db.extractKernel().image], want, `kernel ${name}`);
+    assert.deepStrictEqual([...db.extractEbpf().payload], [...want, 9, 9], `ebpf ${name}`);
+    db.close();
+  }
+  const db = RvfDatabase.open(P('view.rvf'));
+  for (const bad of [back.buffer, [1, 2], 'abc'])
+    assert.throws(() => db.embedKernel(1, 0, 0, bad, 80), (e) => e.code === 'InvalidArg');
+  db.close();
+});
+
+// A writer whose file another process truncated or replaced: the commit is
+// refused (the store checks the file before appending), nothing is written.
+test('a commit after the file was truncated or replaced underneath fails', () => {
+  for (const how of ['truncate', 'replace']) {
+    const f = P(`under-${how}.rvf`);
+    const db = RvfDatabase.create(f, { dimension: 2 });
+    db.ingestBatch(new Float32Array([1, 1, 2, 2]), [1, 2]);
+    if (how === 'truncate') fs.truncateSync(f, 64);
+    else { fs.copyFileSync(f, f + '.new'); fs.renameSync(f + '.new', f); }
+    const before = fs.readFileSync(f);
+    assert.throws(() => db.ingestBatch(new Float32Array([3, 3]), [3]),
+      (e) => e.code === 'GenericFailure' && /another process|removed or replaced/.test(e.message), how);
+    assert.throws(() => db.delete([1]), rvfErr('RVF error 0x0305: ReadOnly'), how);
+    assert.ok(fs.readFileSync(f).equals(before), `${how}: the refused commit changed the file`);
+    db.close();
+  }
+});

@@ -159,6 +159,44 @@ const RULES = {
       assert.ok(oh.equals(rh));
     },
   },
+  // numbers: the reference truncates or wraps them (what it answers is
+  // checked here, per step); ours refuses each with InvalidArg, or for the
+  // dimension with the error the reference gives for 0
+  'numeric-args': {
+    applies: (s) => s.startsWith('args.') && s !== 'args.dupIds',
+    check(o, r, _ctx, name) {
+      const REF = {
+        // hits the reference returns on the 4-vector store: NaN, 2^32 and
+        // Infinity become k 0, -1 every vector, 1.5 is 1
+        'args.k.NaN': 0, 'args.k.-1': 4, 'args.k.1.5': 1, 'args.k.4294967296': 0, 'args.k.Infinity': 0,
+        // efSearch and timeoutMs: any value is a plain search (k 2)
+        'args.efSearch.-1': 2, 'args.efSearch.NaN': 2, 'args.efSearch.0': 2, 'args.efSearch.4294967296': 2,
+        'args.timeoutMs.-1': 2, 'args.timeoutMs.NaN': 2,
+      };
+      assert.ok(r.ok && !o.ok, 'the reference accepts, ours refuses');
+      if (name === 'args.dimension.1.5') {
+        assert.equal(r.value, 1); // truncated
+        assert.equal(o.error.code, 'GenericFailure');
+        assert.ok(o.error.message.startsWith('RVF error 0x0105: InvalidManifest (dimension 1.5 is not an integer'), o.error.message);
+        return;
+      }
+      assert.equal(o.error.code, 'InvalidArg');
+      assert.match(o.error.message, / must be an integer in \d+\.\.\d+, got /);
+      if (name in REF) assert.equal(r.value.length, REF[name], 'reference hit count');
+      else if (name.startsWith('args.id.')) assert.deepStrictEqual(r.value.accepted, 1); // stored under a cast id
+      else if (name === 'args.delete.1.5') assert.deepStrictEqual(r.value.deleted, 1); // deleted id 1
+      else assert.fail(`no reference outcome recorded for ${name}`);
+    },
+  },
+  // an id twice in one batch: the reference stores the later row and
+  // counts both as accepted; ours refuses the batch
+  'duplicate-ids': {
+    applies: (s) => s === 'args.dupIds',
+    check(o, r) {
+      assert.ok(r.ok && r.value.accepted === 2 && r.value.rejected === 0, JSON.stringify(r.value));
+      assert.ok(!o.ok && o.error.code === 'InvalidArg' && /100 appears twice in one batch/.test(o.error.message));
+    },
+  },
   // metadata is persisted: after reopen a filter still matches (the
   // reference's metadata lived in memory only, so it finds nothing)
   'metadata-persisted': {
@@ -199,7 +237,7 @@ test('parity with @ruvector/rvf-node 0.2.3, step by step', { skip: ref.skip }, (
       const why = [];
       const rule = Object.entries(RULES).find(([id, rl]) => {
         if (!rl.applies(name)) return false;
-        try { rl.check(o, r, ctx); return true; } catch (e) { why.push(`${id}: ${e.message.split('\n')[0]}`); return false; }
+        try { rl.check(o, r, ctx, name); return true; } catch (e) { why.push(`${id}: ${e.message.split('\n')[0]}`); return false; }
       });
       if (rule) used.add(rule[0]);
       else problems.push(`${name}:\n   ours ${JSON.stringify(o)}\n   ref  ${JSON.stringify(r)}\n   ${why.join('\n   ')}`);

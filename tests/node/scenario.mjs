@@ -53,6 +53,14 @@ function capture(fn) {
   }
 }
 
+// The numbers of the args.* steps (README numeric-args).
+export const NUM_ARGS = {
+  k: [NaN, -1, 1.5, 2 ** 32, Infinity],
+  efSearch: [-1, NaN, 0, 2 ** 32],
+  timeoutMs: [-1, NaN],
+  id: [1.5, NaN, -1, 2 ** 53 + 2],
+};
+
 // Runs the scenario with RvfDatabase in dir; returns {steps: Map, files}.
 export function runScenario(RvfDatabase, dir) {
   fs.mkdirSync(dir, { recursive: true });
@@ -194,6 +202,34 @@ export function runScenario(RvfDatabase, dir) {
   step('child.lineage', () => ({ depth: ch.lineageDepth(), parentIsParent: ch.parentId() === re_fileId(RvfDatabase, files.a) }));
   step('child.query', () => ch.query(q(0), 5));
   step('child.close', () => ch.close());
+
+  // ---- numbers the reference coerces (README numeric-args, duplicate-ids) --
+  // on a store of their own: the reference writes what it coerced
+  const nd = step('args.create', () => RvfDatabase.create(P('num.rvf'), { dimension: 2 }));
+  step('args.ingest', () => nd.ingestBatch(new Float32Array([1, 0, 0, 1, 1, 1, 2, 2]), [1, 2, 3, 4]));
+  const nq = new Float32Array([1, 0]);
+  for (const k of NUM_ARGS.k) step(`args.k.${k}`, () => nd.query(nq, k));
+  for (const ef of NUM_ARGS.efSearch) step(`args.efSearch.${ef}`, () => nd.query(nq, 2, { efSearch: ef }));
+  for (const t of NUM_ARGS.timeoutMs) step(`args.timeoutMs.${t}`, () => nd.query(nq, 2, { timeoutMs: t }));
+  step('args.filter.empty', () => nd.query(nq, 2, { filter: '' }));
+  // any ArrayBufferView: exactly the bytes it covers, in both
+  const back = new Uint8Array([9, 9, 1, 2, 3, 4, 9, 9]);
+  step('args.view.kernel', () => {
+    nd.embedKernel(1, 0, 0, new DataView(back.buffer, 2, 4), 8080);
+    return [...nd.extractKernel().image];
+  });
+  step('args.view.ebpf', () => {
+    nd.embedEbpf(1, 0, 2, new Uint16Array(back.buffer, 2, 2), new Float64Array([1]));
+    return [...nd.extractEbpf().payload];
+  });
+  for (const id of NUM_ARGS.id) step(`args.id.${id}`, () => nd.ingestBatch(new Float32Array([5, 5]), [id]));
+  step('args.delete.1.5', () => nd.delete([1.5]));
+  step('args.dupIds', () => nd.ingestBatch(new Float32Array([7, 7, 8, 8]), [100, 100]));
+  step('args.close', () => nd.close());
+  step('args.dimension.1.5', () => {
+    const d = RvfDatabase.create(P('frac.rvf'), { dimension: 1.5 });
+    try { return d.dimension(); } finally { d.close(); }
+  });
   return { steps, files };
 }
 

@@ -138,10 +138,12 @@ bool rvfn_parse_options(napi_env env, napi_value opts, rvf_create_opts *o, uint3
 	double d;
 	if (!rvfn_get_u32(env, v, "RvfOptions.dimension", &u) || napi_get_value_double(env, v, &d) != napi_ok)
 		return false;
-	/* the reference wraps 70000 to 4464 and -1 to 65535: refused here */
-	if (u == 0 || d < 1 || d >= 65536) {
+	/* the reference wraps 70000 to 4464 and -1 to 65535 and truncates 1.5
+	 * to 1: refused here, with the error it gives for 0 */
+	if (!(d >= 1 && d < 65536 && d == (double)(uint32_t)d)) {
 		rvfn_err e;
-		rvfn_err_set(&e, RVFN_GENERIC, "RVF error 0x0105: InvalidManifest (dimension %g is not in 1..65535)", d);
+		rvfn_err_set(&e, RVFN_GENERIC,
+			     "RVF error 0x0105: InvalidManifest (dimension %.17g is not an integer in 1..65535)", d);
 		rvfn_throw(env, &e);
 		return false;
 	}
@@ -191,11 +193,17 @@ bool rvfn_parse_options(napi_env env, napi_value opts, rvf_create_opts *o, uint3
 	bool b;
 	if ((v = rvfn_prop(env, opts, "signing")) && !rvfn_get_bool(env, v, "RvfOptions.signing", &b))
 		return false;
-	if ((v = rvfn_prop(env, opts, "m")) && !rvfn_get_u32(env, v, "RvfOptions.m", m))
-		return false;
-	if ((v = rvfn_prop(env, opts, "efConstruction")) &&
-	    !rvfn_get_u32(env, v, "RvfOptions.efConstruction", efc))
-		return false;
+	double x;
+	if ((v = rvfn_prop(env, opts, "m"))) {
+		if (!rvfn_get_int(env, v, "RvfOptions.m", 0, 4294967295.0, &x))
+			return false;
+		*m = (uint32_t)x;
+	}
+	if ((v = rvfn_prop(env, opts, "efConstruction"))) {
+		if (!rvfn_get_int(env, v, "RvfOptions.efConstruction", 0, 4294967295.0, &x))
+			return false;
+		*efc = (uint32_t)x;
+	}
 	return true;
 }
 

@@ -84,11 +84,20 @@ bool rvfn_get_u32(napi_env env, napi_value v, const char *on, uint32_t *out)
 	return true;
 }
 
-bool rvfn_get_i64(napi_env env, napi_value v, const char *on, int64_t *out)
+bool rvfn_get_int(napi_env env, napi_value v, const char *name, double min, double max, double *out)
 {
-	if (!is_type(env, v, napi_number) || napi_get_value_int64(env, v, out) != napi_ok)
+	if (!is_type(env, v, napi_number) || napi_get_value_double(env, v, out) != napi_ok)
 		return fail(env, RVFN_NUMBER, "Failed to convert napi value %s into rust type `%s`",
-			    type_name(env, v), "i64", on);
+			    type_name(env, v), "number", name);
+	/* NaN fails every comparison; a fraction or an out-of-range value is
+	 * refused, not truncated or wrapped as napi_get_value_uint32 would */
+	if (!(*out >= min && *out <= max && *out == (double)(int64_t)*out)) {
+		rvfn_err e;
+		rvfn_err_set(&e, RVFN_INVALID_ARG, "%s must be an integer in %.0f..%.0f, got %.17g", name, min, max,
+			     *out);
+		rvfn_throw(env, &e);
+		return false;
+	}
 	return true;
 }
 
@@ -143,9 +152,11 @@ bool rvfn_get_ids(napi_env env, napi_value v, uint64_t **ids, size_t *n)
 	}
 	for (uint32_t i = 0; i < len; i++) {
 		napi_value e;
-		int64_t x;
-		/* ids are JS numbers cast to u64 as the reference does: -1 is 2^64-1 */
-		if (napi_get_element(env, v, i, &e) != napi_ok || !rvfn_get_i64(env, e, NULL, &x)) {
+		double x;
+		/* integers 0..2^53-1, the ones a JS number holds exactly (the
+		 * reference casts: 1.5 -> 1, NaN -> 0, -1 -> 2^64-1) */
+		if (napi_get_element(env, v, i, &e) != napi_ok ||
+		    !rvfn_get_int(env, e, "id", 0, RVFN_MAX_SAFE_INT, &x)) {
 			free(*ids);
 			*ids = NULL;
 			return false;

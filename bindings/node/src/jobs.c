@@ -83,6 +83,46 @@ static bool refetch_vectors(napi_env env, napi_value v, job *j)
 	return true;
 }
 
+/* One batch may not carry an id twice: the later row would silently
+ * replace the earlier and `accepted` count both (the reference does that;
+ * README "duplicate-ids"). */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool check_unique(napi_env env, const uint64_t *ids, size_t n)
+{
+	if (n < 2)
+		return true;
+	uint64_t *s = malloc(n * sizeof *s);
+	if (!s) {
+		rvfn_throw_msg(env, RVFN_GENERIC, "out of memory");
+		return false;
+	}
+	memcpy(s, ids, n * sizeof *s);
+	qsort(s, n, sizeof *s, cmp_u64);
+	size_t i = 1;
+	while (i < n && s[i] != s[i - 1])
+		i++;
+	bool dup = i < n;
+	uint64_t id = dup ? s[i] : 0;
+	free(s);
+	if (!dup)
+		return true;
+	size_t first = 0, second = 0;
+	while (ids[first] != id)
+		first++;
+	for (second = first + 1; ids[second] != id; second++)
+		;
+	rvfn_err e;
+	rvfn_err_set(&e, RVFN_INVALID_ARG, "ids: %llu appears twice in one batch (rows %zu and %zu)",
+		     (unsigned long long)id, first, second);
+	rvfn_throw(env, &e);
+	return false;
+}
+
 static bool parse_ingest(napi_env env, size_t argc, napi_value *argv, job *j)
 {
 	if (!rvfn_get_f32(env, argc > 0 ? argv[0] : NULL, &j->vec, &j->nfloats) ||
@@ -102,22 +142,36 @@ static bool parse_ingest(napi_env env, size_t argc, napi_value *argv, job *j)
 		rvfn_throw(env, &e);
 		return false;
 	}
-	if (!rvfn_meta_parse(env, argc > 2 ? argv[2] : NULL, j->n, &j->meta))
+	if (!check_unique(env, j->ids, j->n) || !rvfn_meta_parse(env, argc > 2 ? argv[2] : NULL, j->n, &j->meta))
 		return false;
 	return refetch_vectors(env, argv[0], j);
 }
 
+/* The bounds of query's numbers (the reference coerces them: k NaN,
+ * Infinity or 2^32 -> [], -1 -> every vector, 1.5 -> 1; efSearch and
+ * timeoutMs any value; README "numeric-args"). efSearch as `rvf index
+ * --ef-search`; 0 would mean the store's default, so it is not a value. */
+#define EF_SEARCH_MAX 1000000.0
+#define U32_MAX_D 4294967295.0
+
 static bool parse_query(napi_env env, size_t argc, napi_value *argv, job *j)
 {
+	double d;
 	if (!rvfn_get_f32(env, argc > 0 ? argv[0] : NULL, &j->vec, &j->nfloats) ||
-	    !rvfn_get_u32(env, argc > 1 ? argv[1] : NULL, NULL, &j->k))
+	    !rvfn_get_int(env, argc > 1 ? argv[1] : NULL, "k", 0, U32_MAX_D, &d))
 		return false;
+	j->k = (uint32_t)d;
 	napi_value o = argc > 2 ? argv[2] : NULL, v;
-	if ((v = rvfn_prop(env, o, "efSearch")) && !rvfn_get_u32(env, v, "RvfQueryOptions.efSearch", &j->ef_search))
-		return false;
-	if ((v = rvfn_prop(env, o, "timeoutMs")) &&
-	    !rvfn_get_u32(env, v, "RvfQueryOptions.timeoutMs", &j->timeout_ms))
-		return false;
+	if ((v = rvfn_prop(env, o, "efSearch"))) {
+		if (!rvfn_get_int(env, v, "RvfQueryOptions.efSearch", 1, EF_SEARCH_MAX, &d))
+			return false;
+		j->ef_search = (uint32_t)d;
+	}
+	if ((v = rvfn_prop(env, o, "timeoutMs"))) {
+		if (!rvfn_get_int(env, v, "RvfQueryOptions.timeoutMs", 0, U32_MAX_D, &d))
+			return false;
+		j->timeout_ms = (uint32_t)d;
+	}
 	if ((v = rvfn_prop(env, o, "filter")) && !parse_filter(env, v, "RvfQueryOptions.filter", &j->filter))
 		return false;
 	return refetch_vectors(env, argv[0], j);
@@ -126,13 +180,21 @@ static bool parse_query(napi_env env, size_t argc, napi_value *argv, job *j)
 static bool parse_build(napi_env env, size_t argc, napi_value *argv, job *j)
 {
 	napi_value o = argc > 0 ? argv[0] : NULL, v;
+	double d;
 	j->m = j->db->m, j->ef_construction = j->db->ef_construction;
-	if ((v = rvfn_prop(env, o, "m")) && !rvfn_get_u32(env, v, "m", &j->m))
-		return false;
-	if ((v = rvfn_prop(env, o, "efConstruction")) && !rvfn_get_u32(env, v, "efConstruction", &j->ef_construction))
-		return false;
+	if ((v = rvfn_prop(env, o, "m"))) {
+		if (!rvfn_get_int(env, v, "m", 0, U32_MAX_D, &d))
+			return false;
+		j->m = (uint32_t)d;
+	}
+	if ((v = rvfn_prop(env, o, "efConstruction"))) {
+		if (!rvfn_get_int(env, v, "efConstruction", 0, U32_MAX_D, &d))
+			return false;
+		j->ef_construction = (uint32_t)d;
+	}
 	return true;
 }
+
 
 static bool parse(napi_env env, size_t argc, napi_value *argv, job *j)
 {

@@ -54,8 +54,12 @@ napi_value rvfn_throw_rvf(napi_env env, int rc);
 bool rvfn_is_nullish(napi_env env, napi_value v);
 bool rvfn_get_string(napi_env env, napi_value v, const char *on, char **out); /* malloc'd */
 bool rvfn_get_u32(napi_env env, napi_value v, const char *on, uint32_t *out);
-bool rvfn_get_i64(napi_env env, napi_value v, const char *on, int64_t *out);
 bool rvfn_get_bool(napi_env env, napi_value v, const char *on, bool *out);
+/* A number that is an integer in min..max, else NumberExpected (not a
+ * number) or InvalidArg naming `name` (NaN, Infinity, a fraction, out of
+ * range): never truncated or wrapped. */
+#define RVFN_MAX_SAFE_INT 9007199254740991.0 /* 2^53-1 */
+bool rvfn_get_int(napi_env env, napi_value v, const char *name, double min, double max, double *out);
 /* obj[key] if obj is an object and has it (not undefined/null), else NULL. */
 napi_value rvfn_prop(napi_env env, napi_value obj, const char *key);
 bool rvfn_get_f32(napi_env env, napi_value v, const float **data, size_t *n);
