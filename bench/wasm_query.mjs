@@ -4,6 +4,8 @@
 //   node bench/wasm_query.mjs [N] [DIM] [QUERIES]
 // Native time is the CLI's batch `elapsed_ms` (library time, no process
 // start-up); wasm time is measured around db.query in this process.
+// RVF_WASM_BASE=other.wasm times a second module in the same run (e.g. a
+// build without the SIMD128 kernels) and prints its ratio to RVF_WASM.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,7 +27,9 @@ fs.writeFileSync(path.join(tmp, 'q.json'), JSON.stringify(qs.map((q) => Array.fr
 const file = path.join(tmp, 's.rvf');
 execFileSync(CLI, ['create', file, '-d', String(DIM)]);
 execFileSync(CLI, ['ingest', file, '-i', path.join(tmp, 'in.jsonl'), '--format', 'jsonl', '--index', 'off']);
-const rvf = await loadRvf(fs.readFileSync(process.env.RVF_WASM ?? path.join(ROOT, 'build/wasm/rvf.wasm')));
+const WASM = process.env.RVF_WASM ?? path.join(ROOT, 'build/wasm/rvf.wasm');
+const rvf = await loadRvf(fs.readFileSync(WASM));
+const base = process.env.RVF_WASM_BASE ? await loadRvf(fs.readFileSync(process.env.RVF_WASM_BASE)) : null;
 
 function nativeMs(extra) {
   let best = Infinity;
@@ -35,8 +39,8 @@ function nativeMs(extra) {
   }
   return best;
 }
-function wasmMs(opts) {
-  const db = rvf.openBuffer(fs.readFileSync(file));
+function wasmMs(opts, mod = rvf) {
+  const db = mod.openBuffer(fs.readFileSync(file));
   let best = Infinity;
   for (let r = 0; r < 3; r++) {
     const t = process.hrtime.bigint();
@@ -46,9 +50,15 @@ function wasmMs(opts) {
   db.close();
   return best;
 }
-const row = (name, w, n) => console.log(`${name.padEnd(8)} wasm ${w.toFixed(4)} ms  native ${n.toFixed(4)} ms  wasm/native ${(w / n).toFixed(2)}x`);
-console.log(`rvf.wasm ${fs.statSync(process.env.RVF_WASM ?? path.join(ROOT, 'build/wasm/rvf.wasm')).size} bytes; ${N} x ${DIM} l2, ${NQ} queries, k 10, best of 3`);
-row('exact', wasmMs({ mode: 'exact' }), nativeMs(['--exact']));
+const row = (name, w, n, b) => console.log(`${name.padEnd(8)} wasm ${w.toFixed(4)} ms  native ${n.toFixed(4)} ms  wasm/native ${(w / n).toFixed(2)}x` +
+  (b === undefined ? '' : `  base wasm ${b.toFixed(4)} ms  base/wasm ${(b / w).toFixed(2)}x`));
+console.log(`rvf.wasm ${fs.statSync(WASM).size} bytes (kernel ${rvf.simd})` +
+  (base ? `; base ${fs.statSync(process.env.RVF_WASM_BASE).size} bytes (kernel ${(() => { try { return base.simd; } catch { return 'scalar: a module without rvfw_simd'; } })()})` : '') +
+  `; ${N} x ${DIM} l2, ${NQ} queries, k 10, best of 3`);
+const both = (opts) => [wasmMs(opts), base ? wasmMs(opts, base) : undefined];
+let [w, b] = both({ mode: 'exact' });
+row('exact', w, nativeMs(['--exact']), b);
 execFileSync(CLI, ['index', file]);
-row('hnsw', wasmMs({ efSearch: 64 }), nativeMs(['--ef-search', '64']));
+[w, b] = both({ efSearch: 64 });
+row('hnsw', w, nativeMs(['--ef-search', '64']), b);
 fs.rmSync(tmp, { recursive: true, force: true });

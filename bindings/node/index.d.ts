@@ -22,16 +22,16 @@ export interface RvfOptions {
 
 /** Query options. */
 export interface RvfQueryOptions {
-  /** HNSW ef_search, used as given when the store has an index (default: the stored one, else max(64, k)). */
+  /** HNSW ef_search, an integer in 1..1000000, used as given when the store has an index (default: the stored one, else max(64, k)). */
   efSearch?: number
   /** Filter as a JSON string: {"op":"eq","fieldId":0,"valueType":"string","value":"a"}, and/or/not/in/range. */
   filter?: string
-  /** Time budget of the HNSW search in ms (0 = none); running out throws RVF error 0x0205: Timeout. */
+  /** Time budget of the HNSW search in ms, an integer in 0..2^32-1 (0 = none); running out throws RVF error 0x0205: Timeout. */
   timeoutMs?: number
 }
 
 export interface RvfSearchResult {
-  /** The vector id (a JS number; ids above 2^53 lose precision, 2^64-1 is -1, as the reference). */
+  /** The vector id (a JS number; ids this binding writes are integers in 0..2^53-1; larger ones in other writers' files lose precision, 2^64-1 is -1, as the reference). */
   id: number
   /** Squared L2, 1 - cos, or the negated dot product: smaller is closer. */
   distance: number

@@ -148,13 +148,17 @@ export async function loadRvf(wasmBytes) {
       if (!(vector instanceof Float32Array)) vector = Float32Array.from(vector);
       if (vector.length !== this.#dim)
         throw new RvfError(`query has ${vector.length} dimensions, the store ${this.#dim}`, -9);
-      if (!Number.isInteger(k) || k < 0 || k > 100000) throw new RvfError(`k must be an integer in 0..100000`, -3);
+      if (!Number.isInteger(k) || k < 0 || k > 100000) throw new RvfError(`k must be an integer in 0..100000, got ${String(k)}`, -3);
       if (k === 0) return { ids: new BigUint64Array(0), distances: new Float32Array(0) };
       const modeName = opts.mode ?? 'auto';
       if (!Object.hasOwn(MODES, modeName)) throw new RvfError(`mode must be auto, exact or quantized`, -3);
       const mode = MODES[modeName];
+      // efSearch as the Node binding: absent = the store's default (0 in
+      // the call), given = an integer in 1..10^6 (0, NaN, -1, 1.5 refused)
       const ef = opts.efSearch ?? 0;
-      if (!Number.isInteger(ef) || ef < 0 || ef > 0xffffffff) throw new RvfError(`efSearch must be an integer in 0..2^32-1`, -3);
+      if (opts.efSearch != null && (!Number.isInteger(ef) || ef < 1 || ef > 1000000))
+        throw new RvfError(`efSearch must be an integer in 1..1000000, got ${String(ef)}`, -3);
+      // '' is an invalid filter, as for the CLI and the Node binding (absent = none)
       const filter = opts.filter == null ? null
         : typeof opts.filter === 'string' ? opts.filter : JSON.stringify(opts.filter);
       if (filter !== null && filter.includes('\0')) throw new RvfError('filter contains a NUL character', -3);
@@ -221,5 +225,7 @@ export async function loadRvf(wasmBytes) {
       return new RvfStore(h, p);
     },
     get memoryBytes() { return x.memory.buffer.byteLength; },
+    // the distance kernel in use: 'wasm128' (SIMD128), or 'scalar'
+    get simd() { return cstr(x.rvfw_simd()); },
   };
 }

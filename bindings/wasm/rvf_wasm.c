@@ -1,7 +1,9 @@
 /* rvf_wasm.c — the entry points rvf.wasm exports to JavaScript (rvf.mjs).
  * Numbers cross as wasm i32/i64/f32/f64, results that have structure
  * (status, metadata, segments) as malloc'd JSON text the caller frees with
- * free(). Only the public API (rvf.h) and Jansson's are used. */
+ * free(). Only the public API (rvf.h) and Jansson's are used, and
+ * distance.h's name of the distance kernel in use. */
+#include "distance.h"
 #include "rvf.h"
 #include <jansson.h>
 #include <stdint.h>
@@ -26,6 +28,9 @@ RVFW_EXPORT const char *rvfw_open_warning(const rvf_store *s) { return rvf_open_
 
 RVFW_EXPORT uint32_t rvfw_dimension(const rvf_store *s) { return rvf_dimension(s); }
 
+/* "wasm128" (the SIMD128 kernels) or "scalar". */
+RVFW_EXPORT const char *rvfw_simd(void) { return rvf_simd_name(rvf_simd_active()); }
+
 /* Query: k hits into ids[k] / dist[k]; returns the hit count (>= 0) or an
  * RVF_E_* code (< 0; message in rvfw_last_error). mode 0 = what the store
  * offers (HNSW if indexed), 1 = exact, 2 = SQ8 codes + rerank. */
@@ -40,7 +45,8 @@ RVFW_EXPORT int32_t rvfw_query(const rvf_store *s, const float *q, uint32_t dim,
 
 	if (!s || !q || !ids || !dist || k == 0 || k > 100000 || mode < 0 || mode > 2)
 		return RVF_E_ARG;
-	if (filter_json && *filter_json && (err = rvf_filter_parse(filter_json, &f)))
+	/* NULL: no filter; "" is invalid JSON, as for `rvf query --filter ''` */
+	if (filter_json && (err = rvf_filter_parse(filter_json, &f)))
 		return err;
 	hits = malloc((size_t)k * sizeof *hits);
 	if (!hits) {

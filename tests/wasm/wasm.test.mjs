@@ -125,6 +125,34 @@ test('an indexed store written by the CLI: HNSW answers and filters equal the CL
   }
 });
 
+// The exact scan runs the SIMD128 kernels (distance_wasm128.c): top-k must
+// equal the native CLI's for every metric, with dimensions that exercise
+// every tail (dim % 8 of 0..7) and the 4-row blocks' short last block.
+test('the SIMD128 scan equals the CLI for l2, inner product and cosine, every tail', () => {
+  assert.equal(rvf.simd, 'wasm128', 'rvf.wasm does not use its SIMD128 kernels');
+  let compared = 0;
+  for (const metric of ['l2', 'ip', 'cosine']) {
+    for (const dim of [1, 3, 4, 7, 8, 13, 16, 21]) {
+      const file = path.join(tmp, `simd-${metric}-${dim}.rvf`);
+      const n = 203; // 50 blocks of 4 and a short one
+      const rows = queries(n, dim, 1000 + dim).map((v, i) => JSON.stringify({ id: i + 1, vector: Array.from(v) }));
+      fs.writeFileSync(path.join(tmp, 'simd.jsonl'), rows.join('\n') + '\n');
+      execFileSync(CLI, ['create', file, '--dimension', String(dim), '--metric', metric], { stdio: 'pipe' });
+      execFileSync(CLI, ['ingest', file, '-i', path.join(tmp, 'simd.jsonl'), '--format', 'jsonl'], { stdio: 'pipe' });
+      const qs = queries(4, dim, 77 + dim);
+      const want = cli(file, qs, 10, ['--exact']);
+      const db = rvf.openBuffer(fs.readFileSync(file));
+      try {
+        qs.forEach((q, i) => same(db.query(q, 10, { mode: 'exact' }), want[i], `${metric} dim ${dim} q${i}`));
+        compared++;
+      } finally {
+        db.close();
+      }
+    }
+  }
+  assert.equal(compared, 24);
+});
+
 test('a COW branch is refused: its parent is a file, bytes must not open files', () => {
   const parent = path.join(tmp, 'p.rvf'), child = path.join(tmp, 'c.rvf');
   fs.copyFileSync(path.join(CORPUS, 'basic_store.rvf'), parent);
@@ -169,6 +197,17 @@ test('hostile and wrong input gives errors, never a crash', () => {
   assert.throws(() => db.query(z, 3, { efSearch: -1 }), RvfError);
   assert.throws(() => db.query(z, 3, { filter: '{"eq":{"field":0,"value":1}}\u0000junk' }), RvfError);
   assert.throws(() => db.metadata('abc'), RvfError);
+  // numbers as the Node binding: integers in range, never truncated
+  for (const k of [NaN, 1.5, Infinity, -0.5]) assert.throws(() => db.query(z, k), RvfError, `k ${k}`);
+  for (const ef of [0, NaN, 1.5, 2 ** 32, 1e6 + 1, Infinity])
+    assert.throws(() => db.query(z, 3, { efSearch: ef }), /efSearch must be an integer in 1\.\.1000000/, `efSearch ${ef}`);
+  assert.equal(db.query(z, 3, { efSearch: 1 }).length, 3);
+  assert.equal(db.query(z, 3, { efSearch: undefined }).length, 3);
+  // filter '': an error, as `rvf query --filter ''` and the Node binding (absent: no filter)
+  assert.throws(() => db.query(z, 3, { filter: '' }), (e) => e instanceof RvfError && /Invalid filter JSON/.test(e.message));
+  assert.throws(() => execFileSync(CLI, ['query', path.join(CORPUS, 'basic_store.rvf'), '--vector', Array.from(z).join(','), '-k', '3', '--filter', ''],
+    { stdio: 'pipe' }), (e) => e.status === 1 && /Invalid filter JSON/.test(String(e.stderr)));
+  assert.equal(db.query(z, 3, { filter: null }).length, 3);
   // any view opens by its bytes, not its elements
   const f32 = new Float32Array(good.buffer.slice(good.byteOffset, good.byteOffset + good.byteLength - (good.byteLength % 4)));
   if (f32.byteLength === good.byteLength) rvf.openBuffer(f32).close();

@@ -1,5 +1,6 @@
 /* distance.c — exact reference distances, the scalar batch kernel and the
- * run-time choice of the SIMD kernel (distance_avx2.c, distance_avx512.c). */
+ * run-time choice of the SIMD kernel (distance_avx2.c, distance_avx512.c;
+ * distance_wasm128.c in the wasm build). */
 #include "distance.h"
 #include "rvf.h"
 #include <stdatomic.h>
@@ -124,6 +125,9 @@ static const rvf_batch_fn kernels[] = {
 	[RVF_SIMD_AVX2] = rvf_batch_avx2,
 	[RVF_SIMD_AVX512] = rvf_batch_avx512,
 #endif
+#ifdef __wasm_simd128__
+	[RVF_SIMD_WASM128] = rvf_batch_wasm128,
+#endif
 };
 
 /* Resolved level, RVF_SIMD_AUTO until first use. Resolution is idempotent,
@@ -143,6 +147,10 @@ int rvf_simd_supported(int level)
 		__builtin_cpu_init();
 		return __builtin_cpu_supports("avx512f");
 #endif
+#ifdef __wasm_simd128__
+	case RVF_SIMD_WASM128: /* compiled in: a runtime without SIMD refuses the module */
+		return 1;
+#endif
 	}
 	return 0;
 }
@@ -156,6 +164,8 @@ const char *rvf_simd_name(int level)
 		return "avx2";
 	case RVF_SIMD_AVX512:
 		return "avx512";
+	case RVF_SIMD_WASM128:
+		return "wasm128";
 	}
 	return "auto";
 }
@@ -163,7 +173,7 @@ const char *rvf_simd_name(int level)
 static int resolve_level(void)
 {
 	const char *e = getenv("RVF_SIMD");
-	int level = RVF_SIMD_AVX512;
+	int level = RVF_SIMD_WASM128; /* the best, then down to what is there */
 
 	if (e && !strcmp(e, "scalar"))
 		level = RVF_SIMD_SCALAR;

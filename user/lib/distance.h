@@ -50,6 +50,7 @@ enum rvf_simd_level {
 	RVF_SIMD_SCALAR = 0,
 	RVF_SIMD_AVX2 = 1,   /* AVX2 + FMA */
 	RVF_SIMD_AVX512 = 2, /* AVX-512F */
+	RVF_SIMD_WASM128 = 3, /* WebAssembly SIMD128 (the wasm build only) */
 };
 
 /* Force a level for the whole process. Returns 0, or -1 if the CPU (or
@@ -58,7 +59,7 @@ enum rvf_simd_level {
 int rvf_simd_force(int level);
 int rvf_simd_supported(int level);
 int rvf_simd_active(void);           /* resolves if needed */
-const char *rvf_simd_name(int level); /* "scalar", "avx2", "avx512" */
+const char *rvf_simd_name(int level); /* "scalar", "avx2", "avx512", "wasm128" */
 
 /* ---- internal: per-ISA kernels, shared by distance*.c only ------------- */
 typedef void (*rvf_batch_fn)(int metric, const float *q, const float *base, size_t n,
@@ -67,6 +68,11 @@ void rvf_batch_avx2(int metric, const float *q, const float *base, size_t n, uin
 		    size_t stride, const float *row_sqnorm, float *out);
 void rvf_batch_avx512(int metric, const float *q, const float *base, size_t n, uint32_t dim,
 		      size_t stride, const float *row_sqnorm, float *out);
+void rvf_batch_wasm128(int metric, const float *q, const float *base, size_t n, uint32_t dim,
+		       size_t stride, const float *row_sqnorm, float *out);
+/* single-pair sums for the HNSW search (distance_wasm128.c) */
+float rvf_l2_wasm128(const float *a, const float *b, uint32_t dim);
+float rvf_dot_wasm128(const float *a, const float *b, uint32_t dim);
 
 /* Cosine from its three sums, exactly as the reference finishes it. */
 static inline float rvf_cos_finish(float dot, float qq, float vv)

@@ -171,6 +171,11 @@ static void pick_kernels(hnsw_index *x)
 		x->l2 = l2_avx2;
 		x->dot = dot_avx2;
 	}
+#elif defined(__wasm_simd128__)
+	if (lvl == RVF_SIMD_WASM128) {
+		x->l2 = rvf_l2_wasm128;
+		x->dot = rvf_dot_wasm128;
+	}
 #else
 	(void)lvl;
 #endif
